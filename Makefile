@@ -1,0 +1,27 @@
+# The two commands the README promises: `make demo` and `make test`.
+.PHONY: venv demo test test-fast lint lock
+
+venv:
+	@scripts/venv.sh
+
+# Main job on the embedded default: builds llama-server and assembles the model on first run (cached
+# under ~/.cache/agentscale/), then runs a scaled HumanEval task with a local sandbox.
+demo: venv
+	.venv/bin/agentscale demo
+
+# Full suite: starts a Docker engine if none answers (Debian's docker.io), then real-server tests too.
+test: venv
+	@scripts/docker-engine.sh
+	.venv/bin/python -m pytest -q -rs
+
+# Quick loop: unit tests only (no model server, no Docker).
+test-fast: venv
+	.venv/bin/python -m pytest -q -m "not slow and not docker and not bwrap and not llm"
+
+lint: venv
+	.venv/bin/ruff check .
+
+# Regenerate the hashed lock file after changing dependencies in pyproject.toml.
+lock:
+	uv pip compile pyproject.toml --extra local --extra dev --generate-hashes --python-version 3.11 \
+		--python-platform x86_64-unknown-linux-gnu -o requirements/lock.txt

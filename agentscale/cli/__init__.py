@@ -1,0 +1,55 @@
+"""The ``agentscale`` command. Each subcommand lives in its own module exposing
+``register(subparsers)``; commands call library functions and hold no logic of their own."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import sys
+
+__all__ = ["main"]
+
+# Subcommand modules under agentscale.cli, imported when the parser is built.
+_COMMANDS: tuple[str, ...] = ()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="agentscale", description="Test-time scaling for LLM agents.")
+    parser.add_argument("--version", action="version", version=f"agentscale {_version()}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in _COMMANDS:
+        importlib.import_module(f"agentscale.cli.{name}").register(subparsers)
+    return parser
+
+
+def _version() -> str:
+    from agentscale import __version__
+
+    return __version__
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the process exit code."""
+    from agentscale.errors import AgentScaleError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        result = args.handler(args)
+        if asyncio.iscoroutine(result):
+            result = asyncio.run(result)
+        return int(result or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except AgentScaleError as exc:
+        print(f"agentscale: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,196 @@
+"""The data model: small, typed records that serialise to JSON.
+
+``Task`` goes in, ``Rollout`` comes out of an agent, ``Verdict`` comes out of a verifier,
+``Usage`` is what a model call (or a whole rollout) cost. All are pydantic models, so
+``model_dump_json()`` / ``model_validate_json()`` round-trip them, including through
+LangGraph checkpoints.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "Completion", "ExecResult", "Message", "Provenance", "Rollout", "Selection", "Task", "Usage", "Verdict",
+]
+
+Message = dict[str, Any]
+"""An OpenAI-style chat message: ``{"role": "user", "content": "..."}``."""
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+class Usage(BaseModel):
+    """What some work cost. Adds up with ``+``.
+
+    Example:
+        >>> (Usage(prompt_tokens=10, calls=1) + Usage(completion_tokens=5, calls=1)).total_tokens
+        15
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    """Prompt tokens served from the server's prefix cache, where the server reports them."""
+    calls: int = 0
+    seconds: float = 0.0
+    """Wall seconds spent waiting on the model."""
+    cost_usd: float = 0.0
+    """Cost where known; local models cost 0."""
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            cached_tokens=self.cached_tokens + other.cached_tokens,
+            calls=self.calls + other.calls,
+            seconds=self.seconds + other.seconds,
+            cost_usd=self.cost_usd + other.cost_usd,
+        )
+
+
+class Task(BaseModel):
+    """One problem for an agent.
+
+    Attributes:
+        id: stable identifier (used for checkpoints and memory provenance).
+        prompt: what the agent is asked to do.
+        files: files to place in the agent's working directory (path -> text).
+        repo: a path or URL of a repository to work in (SWE tasks).
+        tests: visible tests the agent and verifiers may run (source code or commands).
+        expected: a reference answer, when one exists (answer checkers use it).
+        metadata: anything else (entry point, hidden tests, source dataset...).
+    """
+
+    id: str = Field(default_factory=_new_id)
+    prompt: str
+    files: dict[str, str] = Field(default_factory=dict)
+    repo: str | None = None
+    tests: list[str] = Field(default_factory=list)
+    expected: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class Provenance(BaseModel):
+    """How a rollout came to be: its sampling settings and its parents."""
+
+    seed: int | None = None
+    temperature: float | None = None
+    prompt_variant: str | None = None
+    model: str | None = None
+    strategy: str | None = None
+    """Which step produced it: ``"sample"``, ``"reflect"``, ``"evolve"``, ``"synthesize"``..."""
+    parents: list[str] = Field(default_factory=list)
+    """Ids of the rollouts this one was derived from (reflection, evolution, synthesis)."""
+    generation: int = 0
+
+
+class Rollout(BaseModel):
+    """One run of an agent on a task.
+
+    A rollout that failed is still a ``Rollout``: ``status="error"`` with ``error`` set, so one
+    bad sample never takes its siblings down.
+    """
+
+    id: str = Field(default_factory=_new_id)
+    task_id: str
+    status: Literal["ok", "error", "cancelled", "budget"] = "ok"
+    output: str = ""
+    """The final output: an answer, a program, a patch."""
+    answer: str | None = None
+    """A short normalisable answer extracted from ``output`` where that makes sense (math, MCQ)."""
+    trajectory: list[Message] = Field(default_factory=list)
+    usage: Usage = Field(default_factory=Usage)
+    provenance: Provenance = Field(default_factory=Provenance)
+    error: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+class Verdict(BaseModel):
+    """A verifier's judgement of one rollout.
+
+    Attributes:
+        score: in [0, 1]; higher is better.
+        passed: whether the rollout is acceptable.
+        feedback: text a later step (reflection, evolution) can show the model.
+        evidence: raw material behind the verdict (test output, judge reasoning...).
+    """
+
+    rollout_id: str
+    score: float = Field(ge=0.0, le=1.0)
+    passed: bool
+    feedback: str = ""
+    evidence: dict[str, Any] = Field(default_factory=dict)
+    verifier: str = ""
+
+
+class ExecResult(BaseModel):
+    """What happened when a sandbox ran something.
+
+    Attributes:
+        exit_code: the process's exit status (negative or 137 when killed by a signal).
+        stdout: standard output decoded as UTF-8 with replacement, capped.
+        stderr: standard error, likewise.
+        truncated: whether either stream was cut at the output cap.
+        timed_out: the time limit was hit and the process tree was killed.
+        oom_killed: the memory limit was hit.
+        duration: wall seconds.
+    """
+
+    exit_code: int
+    stdout: str = ""
+    stderr: str = ""
+    truncated: bool = False
+    timed_out: bool = False
+    oom_killed: bool = False
+    duration: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out and not self.oom_killed
+
+
+class Completion(BaseModel):
+    """A model's answer to one request: ``n`` texts and what they cost together."""
+
+    model: str
+    texts: list[str]
+    finish_reasons: list[str | None] = Field(default_factory=list)
+    usage: Usage = Field(default_factory=Usage)
+    logprobs: list[float | None] = Field(default_factory=list)
+    """Mean token log-probability of each text, where the server returned logprobs."""
+
+    @property
+    def text(self) -> str:
+        return self.texts[0] if self.texts else ""
+
+
+class Selection(BaseModel):
+    """A selector's choice among rollouts.
+
+    Attributes:
+        rollout_id: the chosen rollout, or ``None`` when nothing could be chosen.
+        rollout: a new rollout when the selector wrote one (synthesis), else ``None``.
+        scores: per-rollout scores the selector used (votes, wins, judge scores).
+        reason: a one-line explanation.
+    """
+
+    rollout_id: str | None
+    rollout: Rollout | None = None
+    scores: dict[str, float] = Field(default_factory=dict)
+    reason: str = ""
