@@ -26,7 +26,12 @@ from agentscale.types import Completion, ExecResult, Message, Provenance, Rollou
 __version__ = "0.1.0"
 
 # name -> module that defines it; imported on first attribute access.
-_LAZY: dict[str, str] = {}
+_LAZY: dict[str, str] = {
+    "LLMAgent": "agentscale.agents",
+    "ScaleContext": "agentscale.strategies",
+    "as_agent": "agentscale.agents",
+    "scale": "agentscale.strategies",
+}
 
 __all__ = [
     "Agent",
@@ -37,6 +42,7 @@ __all__ = [
     "Completion",
     "ConfigError",
     "ExecResult",
+    "LLMAgent",
     "MemoryBankError",
     "Message",
     "Model",
@@ -46,6 +52,7 @@ __all__ = [
     "Provenance",
     "Rollout",
     "Sandbox",
+    "ScaleContext",
     "SandboxError",
     "SandboxProvider",
     "SandboxTimeout",
@@ -59,6 +66,8 @@ __all__ = [
     "Verdict",
     "Verifier",
     "__version__",
+    "as_agent",
+    "scale",
 ]
 
 

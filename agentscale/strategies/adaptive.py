@@ -1,0 +1,136 @@
+"""Adaptive sampling: sample in waves and stop as soon as the vote is settled.
+
+Node ``assess`` runs after each wave. It counts the answers so far and stops when
+
+- the leading answer cannot be overtaken: its lead over the runner-up is larger than the number
+  of samples still allowed; or
+- the vote is confident (Blend-ASC / ESC style): with a uniform Beta prior on the leader's share
+  of the top two answers, the posterior probability that the leader beats the runner-up,
+  ``P(Beta(top + 1, second + 1) > 1/2)``, is at least ``confidence``; a unanimous wave of 4
+  gives 0.97; or
+- (with ``stop_on_pass``) some rollout passed the verifier, or the sample limit or the budget
+  is reached.
+
+Waves are ordinary ``Send`` fan-outs, so each wave is checkpointed like any other step.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from agentscale.errors import ConfigError
+from agentscale.state import ScaleState
+from agentscale.strategies.context import ScaleContext
+from agentscale.strategies.rollouts import Diversity
+from agentscale.types import Rollout
+
+__all__ = ["AdaptivePolicy", "AssessVote", "answer_key", "vote_confidence"]
+
+
+def answer_key(rollout: Rollout) -> str | None:
+    """The default vote key: the rollout's ``answer``, else its output, with whitespace collapsed."""
+    text = rollout.answer if rollout.answer is not None else rollout.output
+    key = " ".join(text.split())
+    return key or None
+
+
+def vote_confidence(top: int, second: int) -> float:
+    """``P(Beta(top + 1, second + 1) > 1/2)``: how sure we are the leader beats the runner-up.
+
+    For integer parameters this is a binomial tail: ``P(Binomial(top + second + 1, 1/2) <= top)``.
+
+    Example:
+        >>> round(vote_confidence(4, 0), 4)
+        0.9688
+        >>> vote_confidence(2, 2)
+        0.5
+    """
+    n = top + second + 1
+    return sum(math.comb(n, k) for k in range(top + 1)) / 2**n
+
+
+@dataclass(frozen=True)
+class AdaptivePolicy:
+    """When adaptive sampling stops.
+
+    Attributes:
+        wave: rollouts per wave.
+        max_samples: never more rollouts than this in all.
+        confidence: stop once ``vote_confidence`` reaches this.
+        stop_on_pass: stop as soon as a rollout passes the verifier.
+        key: rollout -> the answer it votes for (``None`` abstains).
+    """
+
+    wave: int = 4
+    max_samples: int = 16
+    confidence: float = 0.95
+    stop_on_pass: bool = False
+    key: Callable[[Rollout], str | None] = answer_key
+
+    def __post_init__(self) -> None:
+        if self.wave < 1 or self.max_samples < 1:
+            raise ConfigError("AdaptivePolicy needs wave >= 1 and max_samples >= 1")
+        if not 0.5 < self.confidence <= 1.0:
+            raise ConfigError(f"confidence must be in (0.5, 1], got {self.confidence}")
+
+
+class AssessVote:
+    """Node ``assess``: stop if the vote is settled, else write the next wave's samples.
+
+    Writes ``{"samples": [...], "round": w + 1}`` or ``{"samples": [], "stop_reason": ...}``;
+    route it with ``FanOut``.
+
+    Args:
+        policy: the stopping rule.
+        diversity: sampling settings for later waves (indices and seeds continue).
+    """
+
+    def __init__(self, policy: AdaptivePolicy | None = None, *, diversity: Diversity | None = None) -> None:
+        self.policy = policy or AdaptivePolicy()
+        self.diversity = diversity or Diversity()
+
+    async def __call__(self, state: ScaleState, runtime: Runtime[ScaleContext]) -> dict[str, Any]:
+        ctx = runtime.context or ScaleContext()
+        policy = self.policy
+        task = state["task"]
+        rollouts = state.get("rollouts") or []
+        verdicts = state.get("verdicts") or {}
+        counts = Counter(k for r in rollouts if r.ok and (k := policy.key(r)) is not None)
+        ranked = counts.most_common(2)
+        top = ranked[0][1] if ranked else 0
+        second = ranked[1][1] if len(ranked) > 1 else 0
+        remaining = policy.max_samples - len(rollouts)
+        confidence = vote_confidence(top, second) if top else 0.0
+        reason = None
+        if policy.stop_on_pass and any(verdicts[r.id].passed for r in rollouts if r.id in verdicts):
+            reason = "passed"
+        elif top and top - second > max(remaining, 0):
+            reason = "settled"
+        elif top and confidence >= policy.confidence:
+            reason = "confident"
+        elif remaining <= 0:
+            reason = "max samples"
+        elif ctx.budget.exhausted:
+            reason = "budget"
+        runtime.stream_writer(
+            {
+                "event": "vote",
+                "task_id": task.id,
+                "counts": dict(counts),
+                "leader": ranked[0][0] if ranked else None,
+                "confidence": confidence,
+                "settled": reason is not None,
+            }
+        )
+        if reason is not None:
+            return {"samples": [], "stop_reason": reason}
+        start = len(rollouts)
+        wave = state.get("round", 0) + 1
+        samples = [self.diversity.sample(start + i, generation=0) for i in range(min(policy.wave, remaining))]
+        return {"samples": samples, "round": wave}
