@@ -27,6 +27,10 @@ __version__ = "0.1.0"
 
 # name -> module that defines it; imported on first attribute access.
 _LAZY: dict[str, str] = {
+    "Endpoint": "agentscale.llm",
+    "LLM": "agentscale.llm",
+    "LLMConfig": "agentscale.llm",
+    "ModelProfile": "agentscale.llm",
     "LLMAgent": "agentscale.agents",
     "ScaleContext": "agentscale.strategies",
     "as_agent": "agentscale.agents",
@@ -41,13 +45,17 @@ __all__ = [
     "BudgetExhausted",
     "Completion",
     "ConfigError",
+    "Endpoint",
     "ExecResult",
+    "LLM",
     "LLMAgent",
+    "LLMConfig",
     "MemoryBankError",
     "Message",
     "Model",
     "ModelAPIError",
     "ModelError",
+    "ModelProfile",
     "ModelTimeout",
     "Provenance",
     "Rollout",

@@ -1,0 +1,251 @@
+"""A small, real OpenAI-compatible HTTP/1.1 server on loopback that can be told to misbehave.
+
+It speaks just enough HTTP (keep-alive, ``Content-Length`` bodies, chunked SSE streams) for
+``/v1/chat/completions`` and ``/v1/completions``, and it is written on raw asyncio streams so it
+can do what a well-behaved framework will not: hang, drop the connection mid-response, and
+notice the moment a client hangs up.
+
+Each request takes the next action from ``server.script`` (``"ok"`` once the script is empty):
+
+- ``"ok"``: answer normally (``n`` choices, usage with cached tokens, logprobs when asked);
+- an ``int`` such as ``500``/``429``/``400``: answer with that HTTP status and an error body;
+- ``"hang"``: read the request and never answer (until the client disconnects);
+- ``"slow"``: like ``"ok"`` but generate for ``slow_seconds`` first (streamed requests send a
+  token every 50 ms), watching for the client to disconnect;
+- ``"drop"``: close the connection without a response;
+- ``"drop_mid"``: send the status line, headers and half of the body, then close.
+
+``honour_n=False`` makes it answer one choice whatever ``n`` asks. Every request is recorded in
+``server.requests`` (``peak_active`` is the most answered at once); every client disconnect seen
+while a request was still being answered is recorded in ``server.disconnects`` (and sets
+``disconnected``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+Action = str | int
+
+
+@dataclass
+class Request:
+    path: str
+    body: dict[str, Any]
+    action: Action
+
+
+@dataclass
+class ScriptedServer:
+    script: list[Action] = field(default_factory=list)
+    slow_seconds: float = 30.0
+    reply: str = "hello world"
+    honour_n: bool = True
+    active: int = 0
+    peak_active: int = 0
+    requests: list[Request] = field(default_factory=list)
+    disconnects: list[str] = field(default_factory=list)
+    disconnected: asyncio.Event = field(default_factory=asyncio.Event)
+    port: int = 0
+    _server: asyncio.Server | None = None
+    _tasks: set[asyncio.Task] = field(default_factory=set)
+
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    async def start(self) -> ScriptedServer:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._server.wait_closed()
+
+    # -- HTTP ------------------------------------------------------------------------------
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                _method, path, _ = lines[0].split(" ", 2)
+                headers = {
+                    k.strip().lower(): v.strip() for k, v in (ln.split(":", 1) for ln in lines[1:] if ln)
+                }
+                body = json.loads(await reader.readexactly(int(headers.get("content-length", 0))) or b"{}")
+                action = self.script.pop(0) if self.script else "ok"
+                self.requests.append(Request(path, body, action))
+                self.active += 1
+                self.peak_active = max(self.peak_active, self.active)
+                try:
+                    if not await self._answer(action, path, body, reader, writer):
+                        return
+                finally:
+                    self.active -= 1
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            self._tasks.discard(task)
+            writer.close()
+
+    async def _answer(self, action, path, body, reader, writer) -> bool:
+        """Answer one request; ``False`` when the connection is finished."""
+        if isinstance(action, int):
+            payload = json.dumps(
+                {"error": {"message": f"scripted failure {action}", "code": action}}
+            ).encode()
+            writer.write(_head(action, len(payload)) + payload)
+            await writer.drain()
+            return True
+        if action == "hang":
+            await self._until_client_leaves(reader, path, timeout=None)
+            return False
+        if action == "drop":
+            return False
+        if action == "slow" and not body.get("stream"):
+            if await self._until_client_leaves(reader, path, timeout=self.slow_seconds):
+                return False
+        if body.get("stream"):
+            return await self._stream(action, path, body, reader, writer)
+        payload = json.dumps(self._completion(path, body)).encode()
+        if action == "drop_mid":
+            writer.write(_head(200, len(payload)) + payload[: len(payload) // 2])
+            await writer.drain()
+            return False
+        writer.write(_head(200, len(payload)) + payload)
+        await writer.drain()
+        return True
+
+    async def _until_client_leaves(self, reader, path: str, timeout: float | None) -> bool:
+        """Wait for the client to hang up (EOF); ``True`` if it did within ``timeout``."""
+        try:
+            data = await asyncio.wait_for(reader.read(1), timeout)
+        except TimeoutError:
+            return False
+        except ConnectionError:
+            data = b""
+        if data == b"":
+            self.disconnects.append(path)
+            self.disconnected.set()
+            return True
+        return False
+
+    async def _stream(self, action, path, body, reader, writer) -> bool:
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
+        chat = path.endswith("/chat/completions")
+        tokens = self.reply.split(" ")
+        steps = int(self.slow_seconds / 0.05) if action == "slow" else len(tokens)
+        for i in range(steps):
+            token = tokens[i % len(tokens)] + " "
+            delta = {"delta": {"content": token}} if chat else {"text": token}
+            chunk = {
+                "id": "s",
+                "object": "chunk",
+                "created": 0,
+                "model": body.get("model"),
+                "choices": [{"index": 0, "finish_reason": None, **delta}],
+            }
+            writer.write(_chunk(b"data: " + json.dumps(chunk).encode() + b"\n\n"))
+            try:
+                await writer.drain()
+            except ConnectionError:
+                self.disconnects.append(path)
+                self.disconnected.set()
+                return False
+            if action == "drop_mid" and i == 0:
+                return False
+            if action == "slow" and await self._until_client_leaves(reader, path, timeout=0.05):
+                return False
+        last = self._completion(path, body)
+        final = {
+            "id": "s",
+            "object": "chunk",
+            "created": 0,
+            "model": body.get("model"),
+            "usage": last["usage"],
+            "choices": [{"index": 0, "finish_reason": "stop", **({"delta": {}} if chat else {"text": ""})}],
+        }
+        writer.write(_chunk(b"data: " + json.dumps(final).encode() + b"\n\n"))
+        writer.write(_chunk(b"data: [DONE]\n\n") + b"0\r\n\r\n")
+        await writer.drain()
+        return True
+
+    def _completion(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        n = int(body.get("n") or 1) if self.honour_n else 1
+        chat = path.endswith("/chat/completions")
+        choices = []
+        for i in range(n):
+            text = f"{self.reply} {i}" if n > 1 else self.reply
+            choice: dict[str, Any] = {"index": i, "finish_reason": "stop"}
+            if chat:
+                choice["message"] = {"role": "assistant", "content": text}
+                if body.get("logprobs"):
+                    choice["logprobs"] = {
+                        "content": [
+                            {"token": "a", "logprob": -0.5, "bytes": None, "top_logprobs": []},
+                            {"token": "b", "logprob": -1.5, "bytes": None, "top_logprobs": []},
+                        ]
+                    }
+            else:
+                choice["text"] = text
+                choice["logprobs"] = (
+                    {
+                        "tokens": ["a", "b"],
+                        "token_logprobs": [-0.25, -0.75],
+                        "top_logprobs": None,
+                        "text_offset": [0, 1],
+                    }
+                    if body.get("logprobs") is not None
+                    else None
+                )
+            choices.append(choice)
+        return {
+            "id": "x",
+            "object": "chat.completion" if chat else "text_completion",
+            "created": 0,
+            "model": body.get("model"),
+            "choices": choices,
+            "usage": {
+                "prompt_tokens": 7,
+                "completion_tokens": 2 * n,
+                "total_tokens": 7 + 2 * n,
+                "prompt_tokens_details": {"cached_tokens": 3},
+            },
+        }
+
+
+def _head(status: int, length: int) -> bytes:
+    reason = {200: "OK", 400: "Bad Request", 429: "Too Many Requests", 500: "Internal Server Error"}.get(
+        status, "X"
+    )
+    return (
+        f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
+    ).encode()
+
+
+def _chunk(data: bytes) -> bytes:
+    return f"{len(data):x}\r\n".encode() + data + b"\r\n"
+
+
+@contextlib.asynccontextmanager
+async def scripted_server(**kwargs):
+    server = await ScriptedServer(**kwargs).start()
+    try:
+        yield server
+    finally:
+        await server.stop()
