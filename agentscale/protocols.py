@@ -8,11 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from agentscale.types import Completion, ExecResult, Message, Rollout, Selection, Task, Verdict
 
-__all__ = ["Agent", "Model", "Sandbox", "SandboxProvider", "Selector", "Verifier"]
+if TYPE_CHECKING:  # annotations only: core never imports a side package at run time
+    from agentscale.memory import MemoryItem, ScoredMemory
+
+__all__ = [
+    "Agent", "Embedder", "MemoryStore", "Model", "Sandbox", "SandboxProvider", "Selector", "Verifier",
+]
 
 
 @runtime_checkable
@@ -82,3 +87,51 @@ class SandboxProvider(Protocol):
     """Hands out sandboxes, e.g. a warm pool: ``async with provider.lease() as sandbox: ...``."""
 
     def lease(self) -> AbstractAsyncContextManager[Sandbox]: ...
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into vectors for memory retrieval (``agentscale.memory.SentenceEmbedder`` runs a
+    local model offline). ``name`` is stored with each vector so vectors of different models never mix."""
+
+    name: str
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+
+@runtime_checkable
+class MemoryStore(Protocol):
+    """Where a memory bank keeps its items (``agentscale.memory.SQLiteMemoryStore`` by default).
+
+    Every write is atomic: a batch is stored whole or not at all. ``search`` ranks by vector
+    similarity when ``embedding`` is given and items have vectors, else lexically (BM25).
+    """
+
+    async def add(self, items: Sequence[MemoryItem]) -> None:
+        """Insert or replace items (by id), in one transaction."""
+        ...
+
+    async def get(self, item_id: str) -> MemoryItem | None: ...
+
+    async def list(self, *, limit: int | None = None, order: str = "recent") -> list[MemoryItem]:
+        """Items by ``"recent"``, ``"uses"`` or ``"weight"``, at most ``limit``."""
+        ...
+
+    async def search(
+        self, query: str, *, k: int, embedding: Sequence[float] | None = None
+    ) -> list[ScoredMemory]: ...
+
+    async def record_use(self, item_ids: Sequence[str], *, passed: bool | None = None) -> None:
+        """With ``passed=None`` count a retrieval of each item; with a bool, count how the task it
+        was retrieved for ended (this sets the item's weight)."""
+        ...
+
+    async def delete(self, item_ids: Sequence[str]) -> int: ...
+
+    async def evict(self, max_items: int) -> list[str]:
+        """Delete the least useful items (lowest weight, least used, oldest) beyond ``max_items``."""
+        ...
+
+    async def count(self) -> int: ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,140 @@
+"""Reading memory items out of a model's reply, whatever shape it came in.
+
+Small local models answer in JSON (fenced or not, a list or wrapped in an object), in markdown
+sections (``## Title`` / ``**Content:**``), or in plain ``Title: ...`` lines. Anything we
+cannot read gives no items, never an exception.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+__all__ = ["parse_items", "parse_judgement"]
+
+_THINK = re.compile(r"<think>.*?</think>", re.S | re.I)
+_FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.S)
+_KEY = re.compile(
+    r"^\s*(?:[-*>#\d.)\s]*)?\**\s*(title|name|description|summary|when|content|lesson|strategy|kind|type)\s*\**\s*[:：\-–]\**\s*(.*)$",
+    re.I,
+)
+# ReasoningBank's own format: "## Title <text>" or "## Content" with the text below.
+_HEADING_KEY = re.compile(r"^\s*#{1,6}\s*\**(title|description|content)\**\b\s*:?\s*(.*)$", re.I)
+_ALIASES = {
+    "name": "title", "summary": "description", "when": "description",
+    "lesson": "content", "strategy": "content", "type": "kind",
+}  # fmt: skip
+_WRAPPERS = ("memories", "memory_items", "items", "lessons", "insights", "memory")
+
+
+def _clean(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value) if value is not None else ""
+    return text.strip().strip("*").strip()
+
+
+def _normalise(raw: dict[str, Any]) -> dict[str, str] | None:
+    fields: dict[str, str] = {}
+    for key, value in raw.items():
+        name = str(key).strip().lower()
+        name = _ALIASES.get(name, name)
+        if name in ("title", "description", "content", "kind") and name not in fields:
+            fields[name] = _clean(value)
+    if not fields.get("content") and fields.get("description"):
+        fields["content"] = fields["description"]
+    if not fields.get("title") or not fields.get("content"):
+        return None
+    kind = fields.get("kind", "").lower()
+    return {
+        "title": " ".join(fields["title"].split())[:200],
+        "description": " ".join(fields.get("description", "").split())[:500],
+        "content": fields["content"][:4000],
+        "kind": "pitfall" if any(w in kind for w in ("pitfall", "avoid", "fail", "mistake")) else "",
+    }
+
+
+def _from_json(value: Any) -> list[dict[str, str]] | None:
+    if isinstance(value, dict):
+        for wrapper in _WRAPPERS:
+            if isinstance(value.get(wrapper), list | dict):
+                return _from_json(value[wrapper])
+        one = _normalise(value)
+        return [one] if one else None
+    if isinstance(value, list):
+        items = [n for v in value if isinstance(v, dict) and (n := _normalise(v))]
+        return items or None
+    return None
+
+
+def _json_candidates(text: str) -> list[str]:
+    found = [m.group(1) for m in _FENCE.finditer(text)]
+    for open_, close in (("[", "]"), ("{", "}")):
+        start, end = text.find(open_), text.rfind(close)
+        if 0 <= start < end:
+            found.append(text[start : end + 1])
+    return found
+
+
+def _from_sections(text: str) -> list[dict[str, str]]:
+    items: list[dict[str, Any]] = []
+    current: dict[str, Any] = {}
+    key: str | None = None
+    for line in text.splitlines():
+        heading = _HEADING_KEY.match(line)
+        match = heading or _KEY.match(line)
+        if match:
+            key = _ALIASES.get(match.group(1).lower(), match.group(1).lower())
+            if key == "title" and current.get("title"):
+                items.append(current)  # a new title starts a new item
+                current = {}
+            value = match.group(2).strip()
+            current[key] = (current.get(key, "") + "\n" + value).strip() if key in current else value
+        elif key and line.strip() and not line.lstrip().startswith("#"):
+            current[key] = (current.get(key, "") + "\n" + line.strip()).strip()
+        elif line.lstrip().startswith("#"):
+            key = None  # an unrelated heading ("# Memory Item 2") ends the current field
+    if current:
+        items.append(current)
+    return [n for raw in items if (n := _normalise(raw))]
+
+
+def parse_items(text: str, max_items: int) -> list[dict[str, str]]:
+    """Memory items found in a model's reply: dicts with title, description, content, kind.
+
+    ``kind`` is ``"pitfall"``, or ``""`` when the reply did not say. Returns ``[]`` on garbage.
+
+    Example:
+        >>> parse_items('[{"title": "Guard empty input", "content": "Return early."}]', 3)[0]["title"]
+        'Guard empty input'
+    """
+    text = _THINK.sub("", text or "")
+    for candidate in _json_candidates(text):
+        try:
+            value = json.loads(candidate)
+        except ValueError:
+            continue
+        items = _from_json(value)
+        if items:
+            return items[:max_items]
+    return _from_sections(text)[:max_items]
+
+
+_VERDICT_WORD = re.compile(
+    r"\b(not\s+(?:correct|pass|passed|solved)|pass|passed|fail|failed|failure|correct|incorrect|wrong|"
+    r"success|successful|yes|no)\b",
+    re.I,
+)
+
+
+def parse_judgement(text: str) -> bool | None:
+    """A judge's PASS/FAIL reply as a bool; ``None`` when it says neither.
+
+    Example:
+        >>> parse_judgement("Verdict: **FAIL** - off by one"), parse_judgement("hmm")
+        (False, None)
+    """
+    match = _VERDICT_WORD.search(_THINK.sub("", text or ""))
+    if not match:
+        return None
+    word = match.group(1).lower()
+    return word in ("pass", "passed", "correct", "success", "successful", "yes")
