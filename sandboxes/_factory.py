@@ -1,0 +1,161 @@
+"""Choosing a backend by name, ``auto`` included, and the two entry points users call."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from agentscale.sandboxes._base import BaseSandbox, SandboxBackend, finish
+from agentscale.sandboxes._limits import SandboxLimits
+from agentscale.sandboxes.pool import SandboxPool
+
+from agentscale.errors import ConfigError, SandboxUnavailable
+
+__all__ = ["BACKENDS", "AutoBackend", "make_backend", "open_pool", "open_sandbox"]
+
+BACKENDS = {
+    "docker": "agentscale.sandboxes.docker:DockerBackend",
+    "bwrap": "agentscale.sandboxes.bwrap:BwrapBackend",
+    "unsafe-local": "agentscale.sandboxes.unsafe:UnsafeLocalBackend",
+}
+"""Backend names and where their classes live (imported only when used). ``auto`` picks among
+``docker`` and ``bwrap``; ``unsafe-local`` (no isolation) is only ever used when named."""
+
+_OPTIONS = {
+    "docker": {"image", "client", "cache_dir"},
+    "bwrap": {"rootfs", "base_dir", "cache_dir"},
+    "unsafe-local": set(),
+}
+
+
+def _load(name: str) -> type:
+    module, _, attr = BACKENDS[name].partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+class AutoBackend:
+    """Docker when an engine answers, else bubblewrap, else ``SandboxUnavailable`` saying how to get either.
+
+    Takes the options of both (``image``, ``rootfs``...) and passes each backend its own.
+    """
+
+    def __init__(self, *, limits: SandboxLimits | None = None, **options: Any) -> None:
+        self.limits = limits or SandboxLimits()
+        self._options = options
+        self.chosen: SandboxBackend | None = None
+
+    @property
+    def name(self) -> str:
+        return self.chosen.name if self.chosen is not None else "auto"
+
+    async def start(self) -> None:
+        if self.chosen is not None:
+            return
+        reasons = []
+        for name in ("docker", "bwrap"):
+            backend = _make(
+                name, self.limits, {k: v for k, v in self._options.items() if k in _OPTIONS[name]}
+            )
+            try:
+                await backend.start()
+            except SandboxUnavailable as exc:
+                reasons.append(f"{name}: {exc}")
+                continue
+            self.chosen = backend
+            return
+        raise SandboxUnavailable(
+            "no sandbox backend can run here. Get one of: a Docker engine (as root: scripts/docker-engine.sh "
+            "installs Debian's docker.io and starts dockerd) or bubblewrap (`apt-get install bubblewrap`). "
+            "Details: " + "; ".join(reasons)
+        )
+
+    async def create(self) -> BaseSandbox:
+        if self.chosen is None:
+            raise SandboxUnavailable("AutoBackend is not started")
+        return await self.chosen.create()
+
+    async def aclose(self) -> None:
+        if self.chosen is not None:
+            await self.chosen.aclose()
+
+    async def __aenter__(self) -> AutoBackend:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.aclose()
+
+
+def _make(name: str, limits: SandboxLimits, options: dict[str, Any]) -> SandboxBackend:
+    return _load(name)(limits=limits, **options)
+
+
+def make_backend(
+    backend: str = "auto", *, limits: SandboxLimits | None = None, **options: Any
+) -> SandboxBackend:
+    """Build (not start) a backend by name.
+
+    Args:
+        backend: ``"auto"``, ``"docker"``, ``"bwrap"`` or ``"unsafe-local"`` (no isolation: only
+            when you mean it).
+        limits: resource limits (default ``SandboxLimits()``).
+        **options: backend options: ``image``, ``client``, ``cache_dir`` (docker); ``rootfs``,
+            ``base_dir``, ``cache_dir`` (bwrap).
+
+    Raises:
+        ConfigError: an unknown backend name or an option the backend does not take.
+    """
+    limits = limits or SandboxLimits()
+    if backend == "auto":
+        unknown = set(options) - _OPTIONS["docker"] - _OPTIONS["bwrap"]
+        if unknown:
+            raise ConfigError(f"unknown sandbox option(s) {sorted(unknown)}")
+        return AutoBackend(limits=limits, **options)
+    if backend not in BACKENDS:
+        raise ConfigError(f"unknown sandbox backend {backend!r}; choose one of: auto, {', '.join(BACKENDS)}")
+    unknown = set(options) - _OPTIONS[backend]
+    if unknown:
+        raise ConfigError(f"the {backend} backend takes no option(s) {sorted(unknown)}")
+    return _make(backend, limits, options)
+
+
+def open_pool(
+    backend: str = "auto", size: int = 8, *, limits: SandboxLimits | None = None, **options: Any
+) -> SandboxPool:
+    """A warm pool of ``size`` sandboxes; use it with ``async with``.
+
+    Example:
+        >>> async def main(src):  # doctest: +SKIP
+        ...     async with open_pool(size=8) as pool:
+        ...         async with pool.lease() as sandbox:
+        ...             return await sandbox.run(["python3", "check.py"], files={"check.py": src}, timeout=10)
+
+    Args:
+        backend: see ``make_backend``.
+        size: sandboxes kept ready (the most leases out at once).
+        limits: resource limits for each sandbox.
+        **options: backend options (see ``make_backend``).
+    """
+    return SandboxPool(make_backend(backend, limits=limits, **options), size=size)
+
+
+@contextlib.asynccontextmanager
+async def open_sandbox(
+    backend: str = "auto", *, limits: SandboxLimits | None = None, **options: Any
+) -> AsyncIterator[BaseSandbox]:
+    """One sandbox (and its backend) for the duration of an ``async with`` block.
+
+    Example:
+        >>> async def main():  # doctest: +SKIP
+        ...     async with open_sandbox("docker") as sandbox:
+        ...         return (await sandbox.run("echo hi")).stdout
+    """
+    made = make_backend(backend, limits=limits, **options)
+    await made.start()
+    try:
+        async with await made.create() as sandbox:
+            yield sandbox
+    finally:
+        await finish(made.aclose())
