@@ -1,0 +1,134 @@
+"""Short names for pluggable components: ``"majority"`` -> ``...majority_vote:MajorityVote``.
+
+Three groups: ``selectors``, ``verifiers``, ``sandboxes``. Each name maps to a ``"module:attr"``
+string, imported only when looked up. Built-ins are listed below; plugins add names through the
+entry-point groups ``agentscale.selectors``, ``agentscale.verifiers`` and ``agentscale.sandboxes``::
+
+    [project.entry-points."agentscale.selectors"]
+    my_vote = "my_package.selectors:MyVote"
+
+Built-ins are loaded exactly as plugins are (as ``importlib.metadata.EntryPoint``s), so that path
+is always exercised. A plugin cannot replace a built-in name: the built-in wins.
+
+Example:
+    >>> from agentscale import registry
+    >>> registry.create("selectors", "majority").name
+    'majority'
+"""
+
+from __future__ import annotations
+
+import inspect
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+from agentscale.errors import ConfigError
+
+__all__ = ["BUILTINS", "GROUPS", "available", "create", "load"]
+
+GROUPS = ("selectors", "verifiers", "sandboxes")
+
+BUILTINS: dict[str, dict[str, str]] = {
+    "selectors": {
+        "majority": "agentscale.selectors.majority_vote:MajorityVote",
+        "weighted_vote": "agentscale.selectors.weighted_vote:WeightedVote",
+        "best_score": "agentscale.selectors.best_score:BestScore",
+        "best_of_majority": "agentscale.selectors.best_of_majority:BestOfMajority",
+        "listwise": "agentscale.selectors.listwise:ListwiseSelector",
+        "tournament": "agentscale.selectors.tournament:KnockoutTournament",
+        "synthesize": "agentscale.selectors.synthesis:Synthesize",
+    },
+    "verifiers": {
+        "docstring_examples": "agentscale.verifiers.docstring_examples:DocstringExamplesVerifier",
+        "visible_tests": "agentscale.verifiers.visible_tests:VisibleTestsVerifier",
+        "model_tests": "agentscale.verifiers.model_tests:ModelTestsVerifier",
+        "answer": "agentscale.verifiers.answer_checker:AnswerChecker",
+        "llm_judge": "agentscale.verifiers.llm_judge:LLMJudge",
+        "weighted_sum": "agentscale.verifiers.weighted_sum:WeightedSum",
+        "all_must_pass": "agentscale.verifiers.gate:AllMustPass",
+    },
+    "sandboxes": {
+        "docker": "agentscale.sandboxes.docker:DockerBackend",
+    },
+}
+"""Built-in names; read-only by convention (plugins use entry points, not this table)."""
+
+
+def _group(group: str) -> str:
+    if group not in GROUPS:
+        raise ConfigError(f"unknown registry group {group!r}; choose one of {list(GROUPS)}")
+    return group
+
+
+def _entry_points(group: str) -> list[EntryPoint]:
+    builtin = [EntryPoint(name, value, f"agentscale.{group}") for name, value in BUILTINS[group].items()]
+    plugins = [ep for ep in entry_points(group=f"agentscale.{group}") if ep.name not in BUILTINS[group]]
+    return builtin + sorted(plugins, key=lambda ep: ep.name)
+
+
+def available(group: str) -> dict[str, str]:
+    """Every name in ``group`` (built-ins, then plugins by name) with its ``"module:attr"`` target.
+
+    Args:
+        group: ``"selectors"``, ``"verifiers"`` or ``"sandboxes"``.
+
+    Returns:
+        ``{name: "module:attr"}``; nothing is imported.
+
+    Raises:
+        ConfigError: an unknown group.
+    """
+    return {ep.name: ep.value for ep in _entry_points(_group(group))}
+
+
+def load(group: str, name: str) -> Any:
+    """Import and return what ``name`` refers to in ``group`` (usually a class).
+
+    Args:
+        group: ``"selectors"``, ``"verifiers"`` or ``"sandboxes"``.
+        name: a short name from ``available(group)``.
+
+    Returns:
+        The object the name points to.
+
+    Raises:
+        ConfigError: an unknown group or name (the message lists the choices), or a target that
+            cannot be imported.
+    """
+    eps = {ep.name: ep for ep in _entry_points(_group(group))}
+    if name not in eps:
+        raise ConfigError(f"unknown {group[:-1]} {name!r}; choose one of: {', '.join(eps)}")
+    try:
+        return eps[name].load()
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(
+            f"{group[:-1]} {name!r} points to {eps[name].value!r}, which cannot be loaded: {exc}"
+        ) from exc
+
+
+def create(group: str, name: str, /, **kwargs: Any) -> Any:
+    """Look ``name`` up and call it with ``kwargs``: ``create("selectors", "listwise", model=llm)``.
+
+    Args:
+        group: ``"selectors"``, ``"verifiers"`` or ``"sandboxes"``.
+        name: a short name from ``available(group)``.
+        **kwargs: the constructor's arguments.
+
+    Returns:
+        The new instance.
+
+    Raises:
+        ConfigError: an unknown name, or arguments the constructor does not accept (the message
+            shows its signature).
+    """
+    factory = load(group, name)
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):  # some builtins and C types have no signature
+        signature = None
+    if signature is not None:
+        try:
+            signature.bind(**kwargs)
+        except TypeError as exc:
+            raise ConfigError(f"{group[:-1]} {name!r} takes {name}{signature}: {exc}") from exc
+    return factory(**kwargs)

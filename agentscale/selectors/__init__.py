@@ -1,0 +1,31 @@
+"""Selectors: choose among rollouts given their verdicts (the ``Selector`` protocol).
+
+- ``MajorityVote``, ``WeightedVote``: vote over normalised answers (``agentscale.answers``);
+- ``BestScore``: the best verifier score (best-of-N);
+- ``BestOfMajority``: the best-scored among the most frequent answers;
+- ``ListwiseSelector``: a model sees every candidate in one shuffled prompt and picks one;
+- ``KnockoutTournament``: a model judges pairs in a bracket;
+- ``Synthesize``: a model writes a new answer from the candidates and their verdicts.
+
+Every selector documents what it does on ties and when every candidate failed; failed rollouts
+(``status != "ok"``) are never chosen, and no candidates gives ``Selection(rollout_id=None)``.
+"""
+
+from agentscale.selectors.best_of_majority import BestOfMajority
+from agentscale.selectors.best_score import BestScore
+from agentscale.selectors.listwise import ListwiseSelector
+from agentscale.selectors.majority_vote import MajorityVote
+from agentscale.selectors.synthesis import Synthesize
+from agentscale.selectors.tournament import KnockoutTournament
+from agentscale.selectors.weighted_vote import WeightedVote, verdict_weight
+
+__all__ = [
+    "BestOfMajority",
+    "BestScore",
+    "KnockoutTournament",
+    "ListwiseSelector",
+    "MajorityVote",
+    "Synthesize",
+    "WeightedVote",
+    "verdict_weight",
+]

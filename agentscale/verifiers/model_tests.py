@@ -1,0 +1,88 @@
+"""Verify a program against tests the model wrote itself, run in a sandbox."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agentscale.code import code_blocks, defines
+from agentscale.protocols import SandboxProvider
+from agentscale.types import Rollout, Task, Verdict
+from agentscale.verifiers._program import entry_point, program_and_self_tests
+from agentscale.verifiers._report import no_checks_verdict, verdict_from_report
+from agentscale.verifiers._test_sources import TestLimits, run_test_sources
+
+__all__ = ["ModelTestsVerifier", "model_written_tests"]
+
+
+def model_written_tests(task: Task, rollout: Rollout) -> list[str]:
+    """The tests a rollout wrote: ``rollout.metadata["tests"]`` (str or list), else test code in its output.
+
+    From the output: asserts appended to the solution, and fenced blocks that do not define the
+    entry point but contain ``assert`` or ``def test_``.
+
+    Args:
+        task: the coding task (for its entry point).
+        rollout: the candidate.
+
+    Returns:
+        Test sources, possibly none.
+    """
+    given = rollout.metadata.get("tests")
+    if isinstance(given, str) and given.strip():
+        return [given]
+    if isinstance(given, list) and given:
+        return [str(t) for t in given if str(t).strip()]
+    _, self_tests, _ = program_and_self_tests(task, rollout)
+    sources = [self_tests] if self_tests.strip() else []
+    ep = entry_point(task)
+    for block in code_blocks(rollout.output):
+        if ep and defines(block, ep):
+            continue
+        if "assert" in block or "def test_" in block:
+            sources.append(block)
+    return sources
+
+
+@dataclass
+class ModelTestsVerifier:
+    """Runs the tests the model wrote (see ``model_written_tests``) against its own program.
+
+    Model-written tests may themselves be wrong: use this as one signal among several (e.g. in a
+    ``WeightedSum``), or to check candidates against each other's tests. A rollout with no tests
+    gives a "no checks" verdict (``passed=False``, ``evidence["no_checks"]``).
+
+    Attributes:
+        sandboxes: where to run the code.
+        python: the interpreter inside the sandbox.
+        per_check_timeout: seconds one assert or test function may take.
+        load_timeout: seconds loading the program may take.
+        max_seconds: deadline for one candidate.
+        max_failures: how many failures the feedback spells out.
+        name: recorded as ``Verdict.verifier``.
+    """
+
+    sandboxes: SandboxProvider
+    python: str = "python3"
+    per_check_timeout: float = 5.0
+    load_timeout: float = 10.0
+    max_seconds: float = 60.0
+    max_failures: int = 3
+    name: str = "model_tests"
+
+    async def verify(self, task: Task, rollout: Rollout) -> Verdict:
+        """Judge one rollout; never raises for the candidate's faults."""
+        program, _, why = program_and_self_tests(task, rollout)
+        if program is None:
+            return Verdict(rollout_id=rollout.id, score=0.0, passed=False, feedback=why, verifier=self.name)
+        tests = model_written_tests(task, rollout)
+        if not tests:
+            return no_checks_verdict(rollout.id, verifier=self.name, why="the rollout wrote no tests")
+        limits = TestLimits(self.python, self.per_check_timeout, self.load_timeout, self.max_seconds)
+        report, notes = await run_test_sources(self.sandboxes, program, tests, entry_point(task), limits)
+        if not report.results and not report.load_error and not report.sandbox_error:
+            return no_checks_verdict(
+                rollout.id, verifier=self.name, why="the tests contain no checks", skipped=notes
+            )
+        return verdict_from_report(
+            rollout.id, report, verifier=self.name, skipped=notes, max_failures=self.max_failures
+        )
