@@ -66,6 +66,9 @@ class ProcessSandbox(BaseSandbox):
         """The host command for a call, the fds it must inherit, its cwd and its environment."""
 
     async def _exec(self, argv, entries, timeout, env, *, output_bytes) -> ExecResult:
+        if not os.path.isdir(self.host_dir):
+            self.broken = "its work dir is gone"
+            raise SandboxError(f"{self!r} is broken: {self.broken}")
         if entries:
             await asyncio.to_thread(write_host_entries, self.host_dir, entries, uid=self._uid, gid=self._uid)
         status_r, status_w = os.pipe()

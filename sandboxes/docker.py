@@ -440,7 +440,13 @@ class DockerSandbox(BaseSandbox):
 
     async def _read(self, paths: list[str]) -> dict[str, bytes]:
         env = {"PATH": "/usr/bin:/bin"}
-        argv = ["tar", "-c", "-f", "-", "--ignore-failed-read", "-C", self.workdir, "--", *paths]
+        # Only regular files reached without any symlink (as on the other backends): a path whose
+        # real path differs from its name goes through a link and is left out.
+        script = (
+            'for p; do r=$(realpath -e -- "$p" 2>/dev/null) && [ "$r" = "$0/$p" ] && [ -f "$p" ] '
+            "&& printf '%s\\0' \"$p\"; done | tar -c -f - --null --no-recursion -T -"
+        )
+        argv = ["/bin/sh", "-c", script, self.workdir, *paths]
         out, err = CappedBuffer(1 << 30), CappedBuffer(1 << 16)
         job = asyncio.ensure_future(
             self._backend.call(self._exec_blocking, argv, env, None, out, err, _ExecState())
