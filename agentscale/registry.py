@@ -48,7 +48,10 @@ BUILTINS: dict[str, dict[str, str]] = {
         "all_must_pass": "agentscale.verifiers.gate:AllMustPass",
     },
     "sandboxes": {
+        "auto": "agentscale.sandboxes:AutoBackend",
         "docker": "agentscale.sandboxes.docker:DockerBackend",
+        "bwrap": "agentscale.sandboxes.bwrap:BwrapBackend",
+        "unsafe-local": "agentscale.sandboxes.unsafe:UnsafeLocalBackend",
     },
 }
 """Built-in names; read-only by convention (plugins use entry points, not this table)."""

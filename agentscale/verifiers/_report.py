@@ -55,7 +55,8 @@ def verdict_from_report(
         if len(failures) > max_failures:
             lines.append(f"({len(failures) - max_failures} more failures not shown)")
     if skipped:
-        lines.append(f"({len(skipped)} example(s) could not be read and were skipped)")
+        more = f" (and {len(skipped) - 2} more)" if len(skipped) > 2 else ""
+        lines.append(f"Skipped: {'; '.join(skipped[:2])}{more}")
     evidence = {
         "passed": passed,
         "total": total,

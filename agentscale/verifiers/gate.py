@@ -62,7 +62,7 @@ class AllMustPass:
             passed=passed,
             feedback=feedback,
             evidence={
-                "parts": [{"verifier": n, **v.model_dump(exclude={"rollout_id"})} for n, v in ran],
+                "parts": [{**v.model_dump(exclude={"rollout_id"}), "verifier": n} for n, v in ran],
                 "skipped": [_name(v) for v in self.verifiers[len(ran) :]],
             },
             verifier=self.name,

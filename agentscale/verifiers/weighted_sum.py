@@ -60,7 +60,7 @@ class WeightedSum:
             feedback=feedback,
             evidence={
                 "parts": [
-                    {"verifier": n, "weight": w, **v.model_dump(exclude={"rollout_id"})}
+                    {**v.model_dump(exclude={"rollout_id"}), "verifier": n, "weight": w}
                     for n, (_, w), v in zip(names, self.parts, verdicts, strict=True)
                 ]
             },
