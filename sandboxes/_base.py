@@ -202,7 +202,7 @@ class BaseSandbox(abc.ABC):
             raise SandboxError(f"git baseline commit failed ({result.exit_code}): {result.stderr[-2000:]}")
 
     async def git_diff(self) -> str:
-        """The patch from the baseline commit to the work dir now, new files included (``git diff --binary``)."""
+        """The patch from the baseline commit to the work dir now, new files included (``--binary``)."""
         script = "git add -A && git diff --cached --binary HEAD"
         async with self._lock:
             self._check_usable()

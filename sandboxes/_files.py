@@ -226,7 +226,7 @@ def write_host_entries(root: str, entries: Iterable[Entry], *, uid: int | None, 
                 if uid is not None:
                     os.chown(name, uid, gid if gid is not None else uid, dir_fd=parent, follow_symlinks=False)
             else:
-                # O_NOFOLLOW: a symlink planted at this name makes the open fail instead of writing through it.
+                # O_NOFOLLOW: a symlink planted at this name fails the open instead of being written through.
                 _unlink_if_not_dir(parent, name, entry.path)
                 flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
                 fd = os.open(name, flags, entry.mode, dir_fd=parent)

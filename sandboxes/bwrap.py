@@ -36,7 +36,9 @@ __all__ = ["BwrapBackend", "BwrapSandbox"]
 
 _UID_BASE = 100_000_000  # far above any real account; one uid per sandbox from here
 _ETC = {
-    "passwd": "root:x:0:0::/nonexistent:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/tmp:/usr/sbin/nologin\n",
+    "passwd": (
+        "root:x:0:0::/nonexistent:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/tmp:/usr/sbin/nologin\n"
+    ),
     "group": "root:x:0:\nnogroup:x:65534:\n",
     "hosts": "127.0.0.1 localhost sandbox\n",
 }
@@ -277,11 +279,14 @@ class BwrapSandbox(ProcessSandbox):
             f"--cpu={lim.cpu_seconds}",
             f"--as={address}",
             f"--fsize={lim.file_mb << 20}",
-            f"--nproc={lim.pids}",
             "--nofile=1024",
             "--core=0",
-            "--",
         ]
+        if self._uid is not None:
+            # RLIMIT_NPROC counts every process of the real uid on the host: only meaningful for a
+            # uid of our own (as a normal user it would count your whole session)
+            cmd += [f"--nproc={lim.pids}"]
+        cmd += ["--"]
         if self._uid is not None:
             cmd += [
                 "setpriv",

@@ -100,22 +100,24 @@ class DockerBackend:
 
         self._executor = ThreadPoolExecutor(max_workers=64, thread_name_prefix="agentscale-docker")
         try:
-            if self._client is None:
-                self._client = await self.call(docker.from_env, max_pool_size=64, timeout=120)
-            await self.call(self._client.ping)
-        except docker.errors.DockerException as exc:
-            self._executor.shutdown(wait=False)
-            self._executor = None
-            raise SandboxUnavailable(
-                f"no Docker engine answers ({exc}); start one with scripts/docker-engine.sh (as root), "
-                "or use backend='bwrap'"
-            ) from exc
-        self._started = True
-        await self.sweep()
-        if self.image is None:
-            from agentscale.sandboxes.image import ensure_image
+            try:
+                if self._client is None:
+                    self._client = await self.call(docker.from_env, max_pool_size=64, timeout=120)
+                await self.call(self._client.ping)
+            except docker.errors.DockerException as exc:
+                raise SandboxUnavailable(
+                    f"no Docker engine answers ({exc}); start one with scripts/docker-engine.sh (as root), "
+                    "or use backend='bwrap'"
+                ) from exc
+            self._started = True
+            await self.sweep()
+            if self.image is None:
+                from agentscale.sandboxes.image import ensure_image
 
-            self.image = await self.call(ensure_image, self._client, self._cache_dir)
+                self.image = await self.call(ensure_image, self._client, self._cache_dir)
+        except BaseException:
+            await self.aclose()
+            raise
 
     async def sweep(self) -> int:
         """Remove agentscale containers whose creating process is gone. Returns how many."""
@@ -215,8 +217,9 @@ class DockerBackend:
             return
         try:
             await asyncio.gather(*(s.aclose() for s in list(self._open)), return_exceptions=True)
-            # a create() cancelled half-way leaves a container nobody holds: the label finds it
-            await self.call(self._remove_labelled, {"agentscale.backend": self._id})
+            if self._started:
+                # a create() cancelled half-way leaves a container nobody holds: the label finds it
+                await self.call(self._remove_labelled, {"agentscale.backend": self._id})
         finally:
             if self._own_client and self._client is not None:
                 with contextlib.suppress(Exception):
@@ -240,10 +243,11 @@ class DockerBackend:
 
 
 class _ExecState:
-    __slots__ = ("exec_id", "sock")
+    __slots__ = ("exec_id", "pid", "sock")
 
     def __init__(self) -> None:
         self.exec_id: str | None = None
+        self.pid: int | None = None
         self.sock: Any = None
 
 
@@ -335,14 +339,22 @@ class DockerSandbox(BaseSandbox):
                 await self._kill_tree(job, state)
                 return True
             # The main process may have exited while a background child keeps stdout open (the exec
-            # stream then never ends): ask the engine, and end the stragglers ourselves.
-            if state.exec_id is not None:
-                with contextlib.suppress(Exception):
-                    info = await self._backend.call(self._backend._client.api.exec_inspect, state.exec_id)
-                    if not info.get("Running", True) and not job.done():
-                        await self._kill_stragglers()
+            # stream then never ends): notice, and end the stragglers ourselves.
+            if state.exec_id is not None and await self._main_exited(state) and not job.done():
+                await self._kill_stragglers()
             done, _ = await asyncio.wait({job}, timeout=min(0.25, max(0.0, deadline - time.monotonic())))
         return False
+
+    async def _main_exited(self, state: _ExecState) -> bool:
+        if state.pid is not None:
+            return not Path(f"/proc/{state.pid}").exists()  # local engine: free to check
+        try:
+            info = await self._backend.call(self._backend._client.api.exec_inspect, state.exec_id)
+        except Exception:
+            return False
+        if self._cgroup is not None and info.get("Pid") and info.get("Running"):
+            state.pid = info["Pid"]  # from now on, watch the host pid instead of asking the engine
+        return not info.get("Running", True)
 
     async def _kill_tree(self, job: asyncio.Future, state: _ExecState) -> None:
         await self._kill_stragglers()
@@ -412,6 +424,8 @@ class DockerSandbox(BaseSandbox):
         sock = api.exec_start(exec_id, socket=True)
         state.sock = sock
         raw = getattr(sock, "_sock", sock)
+        # the client's API timeout must not cut a quiet, long call short: the caller's timeout rules
+        raw.settimeout(None)
         try:
             if stdin is not None:
                 raw.sendall(stdin)
@@ -488,11 +502,9 @@ class DockerSandbox(BaseSandbox):
 
 
 def _read_frames(raw, out: CappedBuffer, err: CappedBuffer) -> None:
-    """Read Docker's multiplexed stream (8-byte header: stream id, length) until EOF."""
+    """Read Docker's multiplexed stream until EOF: frames of an 8-byte header (stream id, length) + data."""
     buf = bytearray()
-    need = 8
-    stream = 0
-    in_header = True
+    stream, left = 0, 0  # the current frame's stream and how many of its bytes are still to come
     while True:
         try:
             chunk = raw.recv(1 << 16)
@@ -503,17 +515,14 @@ def _read_frames(raw, out: CappedBuffer, err: CappedBuffer) -> None:
         if not chunk:
             return
         buf += chunk
-        while len(buf) >= need if in_header else buf:
-            if in_header:
-                stream, need = struct.unpack(">BxxxL", bytes(buf[:8]))
+        while buf:
+            if left == 0:
+                if len(buf) < 8:
+                    break
+                stream, left = struct.unpack(">BxxxL", bytes(buf[:8]))
                 del buf[:8]
-                in_header = need == 0
-                if in_header:
-                    need = 8
                 continue
-            take = bytes(buf[:need])
+            take = bytes(buf[:left])
             del buf[: len(take)]
+            left -= len(take)
             (err if stream == 2 else out).write(take)
-            need -= len(take)
-            if need == 0:
-                in_header, need = True, 8

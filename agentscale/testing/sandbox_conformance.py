@@ -28,7 +28,8 @@ Check = Callable[[Any], Awaitable[None]]
 
 
 async def check_exit_code_and_streams(sb) -> None:
-    r = await sb.run(["python3", "-c", "import sys; print('out'); print('err', file=sys.stderr); sys.exit(3)"])
+    code = "import sys; print('out'); print('err', file=sys.stderr); sys.exit(3)"
+    r = await sb.run(["python3", "-c", code])
     assert r.exit_code == 3, r
     assert r.stdout == "out\n" and r.stderr == "err\n", r
     assert not r.ok and not r.timed_out and not r.oom_killed and not r.truncated, r
@@ -49,7 +50,8 @@ async def check_files_in_and_out(sb) -> None:
     assert r.ok and "x = 'héllo'" in r.stdout, r
     await sb.run("mkdir -p out && printf made > out/result.txt")
     got = await sb.read_files(["out/result.txt", "blob.bin", "pkg/mod.py", "missing.txt"])
-    assert got == {"out/result.txt": b"made", "blob.bin": payload, "pkg/mod.py": "x = 'héllo'\n".encode()}, got
+    want = {"out/result.txt": b"made", "blob.bin": payload, "pkg/mod.py": "x = 'héllo'\n".encode()}
+    assert got == want, got
 
 
 async def check_workdir_persists(sb) -> None:
@@ -62,7 +64,8 @@ async def check_workdir_persists(sb) -> None:
 
 
 async def check_env(sb) -> None:
-    r = await sb.run("echo \"$GREETING\"; echo \"${AWS_SECRET_ACCESS_KEY:-unset}\"", env={"GREETING": "hi there"})
+    script = 'echo "$GREETING"; echo "${AWS_SECRET_ACCESS_KEY:-unset}"'
+    r = await sb.run(script, env={"GREETING": "hi there"})
     assert r.stdout == "hi there\nunset\n", r
     for bad in ({"1X": "y"}, {"A=B": "y"}, {"X": "a\x00b"}):
         try:
@@ -82,7 +85,8 @@ async def check_timeout(sb) -> None:
 
 async def check_output_cap(sb) -> None:
     cap = sb.limits.output_bytes
-    r = await sb.run(["python3", "-c", f"import sys; sys.stdout.write('a' * {cap * 3}); print('E', file=sys.stderr)"])
+    code = f"import sys; sys.stdout.write('a' * {cap * 3}); print('E', file=sys.stderr)"
+    r = await sb.run(["python3", "-c", code])
     assert r.ok and r.truncated, r.model_copy(update={"stdout": r.stdout[:20]})
     assert len(r.stdout) == cap and r.stderr == "E\n"
 

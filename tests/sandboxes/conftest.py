@@ -12,7 +12,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from agentscale.sandboxes import SandboxLimits, make_backend
 
 ENABLE = "run scripts/docker-engine.sh (as root) to install bubblewrap/debootstrap and start a Docker engine"
@@ -40,7 +39,6 @@ def _unavailable(reason: str) -> None:
 def docker_ready() -> None:
     """A Docker engine answers and has the sandbox image (built once, then loaded from the cache)."""
     import docker
-
     from agentscale.sandboxes import ensure_image
 
     try:

@@ -21,6 +21,8 @@ from agentscale.errors import ConfigError, SandboxError
 
 PROJECT = pathlib.Path(__file__).resolve().parents[2]
 MARKER = "agentscale-hostile-marker"
+SLEEPER = f"python3 -c 'import time; time.sleep(300)' {MARKER}"
+"""A long sleep whose command line carries MARKER, so host_guard can find it on the host."""
 
 
 def _digest(path: str) -> str | None:
@@ -68,7 +70,7 @@ async def test_infinite_loop(sandbox):
 
 
 async def test_sleep_past_timeout(sandbox):
-    r = await sandbox.run(f"sleep 100 # {MARKER}", timeout=1)
+    r = await sandbox.run(SLEEPER, timeout=1)
     assert r.timed_out and r.exit_code != 0 and r.duration < 15, r
     await _usable(sandbox)
 
@@ -182,7 +184,8 @@ async def test_read_host_files(sandbox):
 async def test_write_outside_workdir(sandbox):
     name = f"agentscale-escape-{uuid.uuid4().hex}"
     script = (
-        f"for d in / /etc /usr /usr/bin /root /var /home /opt; do echo x > $d/{name} 2>/dev/null && echo wrote $d; done; "
+        "for d in / /etc /usr /usr/bin /root /var /home /opt; do "
+        f"echo x > $d/{name} 2>/dev/null && echo wrote $d; done; "
         f"echo x > /tmp/{name} && echo tmp-ok"
     )
     r = await sandbox.run(script)
@@ -195,20 +198,21 @@ async def test_write_outside_workdir(sandbox):
 
 
 async def test_background_process_after_return(sandbox):
-    r = await sandbox.run(f"nohup setsid sleep 300 {MARKER} >/dev/null 2>&1 & disown; echo left", timeout=20)
+    r = await sandbox.run(f"nohup setsid {SLEEPER} >/dev/null 2>&1 & disown; echo left", timeout=20)
     assert r.ok and r.stdout == "left\n" and not r.timed_out, r
     # host_guard checks no process with the marker survives on the host
     await _usable(sandbox)
 
 
 async def test_background_process_holding_stdout(sandbox):
-    r = await sandbox.run(f"python3 -c 'import time; time.sleep(300)' {MARKER} & echo left", timeout=20)
+    r = await sandbox.run(f"{SLEEPER} & echo left", timeout=20)
     assert r.stdout == "left\n" and not r.timed_out and r.duration < 15, r
     await _usable(sandbox)
 
 
 async def test_kill_pid_1(sandbox):
-    for script in ("kill -9 1", "kill -KILL -1", "python3 -c 'import os, signal; os.kill(1, signal.SIGKILL)'"):
+    scripts = ("kill -9 1", "kill -KILL -1", "python3 -c 'import os, signal; os.kill(1, signal.SIGKILL)'")
+    for script in scripts:
         r = await sandbox.run(script)
         assert r.exit_code is not None, r
         await _usable(sandbox)
@@ -271,3 +275,18 @@ async def test_binary_output(sandbox):
     r = await sandbox.run("head -c 65536 /dev/urandom; head -c 4096 /dev/urandom >&2")
     assert r.ok and isinstance(r.stdout, str) and len(r.stdout) > 0 and len(r.stderr) > 0, r
     await _usable(sandbox)
+
+
+async def test_cancelled_call_kills_its_tree(sandbox):
+    # first-finish strategies cancel the losing rollouts: their code must stop, not run on
+    task = asyncio.ensure_future(sandbox.run(f"{SLEEPER} & setsid {SLEEPER}; wait", timeout=60))
+    await asyncio.sleep(1.0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await _usable(sandbox)
+
+
+async def test_quiet_long_call_is_not_cut_short(sandbox):
+    r = await sandbox.run("sleep 2; echo done", timeout=20)
+    assert r.ok and r.stdout == "done\n", r

@@ -1,4 +1,4 @@
-"""Unit tests that need no Docker engine or bubblewrap: validation, output caps, backend choice, pool logic."""
+"""Unit tests needing no Docker engine or bubblewrap: validation, output caps, backend choice, pool logic."""
 
 from __future__ import annotations
 
@@ -8,9 +8,6 @@ import os
 import tarfile
 
 import pytest
-
-from agentscale.errors import ConfigError, SandboxError, SandboxUnavailable
-from agentscale.protocols import Sandbox, SandboxProvider
 from agentscale.sandboxes import (
     BwrapSandbox,
     DockerSandbox,
@@ -30,6 +27,9 @@ from agentscale.sandboxes._files import (
 )
 from agentscale.sandboxes._output import CappedBuffer
 from agentscale.sandboxes._owner import Owner
+
+from agentscale.errors import ConfigError, SandboxError, SandboxUnavailable
+from agentscale.protocols import Sandbox, SandboxProvider
 
 pytestmark = pytest.mark.filterwarnings("ignore:agentscale. the 'unsafe-local':RuntimeWarning")
 
