@@ -16,7 +16,7 @@ and is only used when named. Every sandbox and pool is an async context manager.
 """
 
 from agentscale.sandboxes._base import BaseSandbox, SandboxBackend
-from agentscale.sandboxes._factory import BACKENDS, AutoBackend, make_backend, open_pool, open_sandbox
+from agentscale.sandboxes._factory import AutoBackend, make_backend, open_pool, open_sandbox
 from agentscale.sandboxes._limits import SandboxLimits
 from agentscale.sandboxes.bwrap import BwrapBackend, BwrapSandbox
 from agentscale.sandboxes.docker import DockerBackend, DockerSandbox
@@ -25,7 +25,6 @@ from agentscale.sandboxes.pool import SandboxPool
 from agentscale.sandboxes.unsafe import UnsafeLocalBackend, UnsafeLocalSandbox
 
 __all__ = [
-    "BACKENDS",
     "AutoBackend",
     "BaseSandbox",
     "BwrapBackend",

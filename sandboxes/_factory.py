@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import importlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,26 +12,13 @@ from agentscale.sandboxes.pool import SandboxPool
 
 from agentscale.errors import ConfigError, SandboxUnavailable
 
-__all__ = ["BACKENDS", "AutoBackend", "make_backend", "open_pool", "open_sandbox"]
-
-BACKENDS = {
-    "docker": "agentscale.sandboxes.docker:DockerBackend",
-    "bwrap": "agentscale.sandboxes.bwrap:BwrapBackend",
-    "unsafe-local": "agentscale.sandboxes.unsafe:UnsafeLocalBackend",
-}
-"""Backend names and where their classes live (imported only when used). ``auto`` picks among
-``docker`` and ``bwrap``; ``unsafe-local`` (no isolation) is only ever used when named."""
+__all__ = ["AutoBackend", "make_backend", "open_pool", "open_sandbox"]
 
 _OPTIONS = {
     "docker": {"image", "client", "cache_dir"},
     "bwrap": {"rootfs", "base_dir", "cache_dir"},
     "unsafe-local": set(),
 }
-
-
-def _load(name: str) -> type:
-    module, _, attr = BACKENDS[name].partition(":")
-    return getattr(importlib.import_module(module), attr)
 
 
 class AutoBackend:
@@ -42,6 +28,9 @@ class AutoBackend:
     """
 
     def __init__(self, *, limits: SandboxLimits | None = None, **options: Any) -> None:
+        unknown = set(options) - _OPTIONS["docker"] - _OPTIONS["bwrap"]
+        if unknown:
+            raise ConfigError(f"unknown sandbox option(s) {sorted(unknown)}")
         self.limits = limits or SandboxLimits()
         self._options = options
         self.chosen: SandboxBackend | None = None
@@ -89,36 +78,28 @@ class AutoBackend:
 
 
 def _make(name: str, limits: SandboxLimits, options: dict[str, Any]) -> SandboxBackend:
-    return _load(name)(limits=limits, **options)
+    from agentscale import registry
+
+    return registry.create("sandboxes", name, limits=limits, **options)
 
 
 def make_backend(
     backend: str = "auto", *, limits: SandboxLimits | None = None, **options: Any
 ) -> SandboxBackend:
-    """Build (not start) a backend by name.
+    """Build (not start) a backend by its name in ``agentscale.registry`` (plugins included).
 
     Args:
-        backend: ``"auto"``, ``"docker"``, ``"bwrap"`` or ``"unsafe-local"`` (no isolation: only
-            when you mean it).
+        backend: ``"auto"``, ``"docker"``, ``"bwrap"``, ``"unsafe-local"`` (no isolation: only
+            when you mean it), or a plugin's name (entry-point group ``agentscale.sandboxes``).
         limits: resource limits (default ``SandboxLimits()``).
         **options: backend options: ``image``, ``client``, ``cache_dir`` (docker); ``rootfs``,
             ``base_dir``, ``cache_dir`` (bwrap).
 
     Raises:
-        ConfigError: an unknown backend name or an option the backend does not take.
+        ConfigError: an unknown backend name (the message lists the choices) or an option the
+            backend does not take.
     """
-    limits = limits or SandboxLimits()
-    if backend == "auto":
-        unknown = set(options) - _OPTIONS["docker"] - _OPTIONS["bwrap"]
-        if unknown:
-            raise ConfigError(f"unknown sandbox option(s) {sorted(unknown)}")
-        return AutoBackend(limits=limits, **options)
-    if backend not in BACKENDS:
-        raise ConfigError(f"unknown sandbox backend {backend!r}; choose one of: auto, {', '.join(BACKENDS)}")
-    unknown = set(options) - _OPTIONS[backend]
-    if unknown:
-        raise ConfigError(f"the {backend} backend takes no option(s) {sorted(unknown)}")
-    return _make(backend, limits, options)
+    return _make(backend, limits or SandboxLimits(), options)
 
 
 def open_pool(

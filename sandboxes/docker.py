@@ -97,6 +97,7 @@ class DockerBackend:
             return
         import docker
         import docker.errors
+        import requests
 
         self._executor = ThreadPoolExecutor(max_workers=64, thread_name_prefix="agentscale-docker")
         try:
@@ -104,7 +105,7 @@ class DockerBackend:
                 if self._client is None:
                     self._client = await self.call(docker.from_env, max_pool_size=64, timeout=120)
                 await self.call(self._client.ping)
-            except docker.errors.DockerException as exc:
+            except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
                 raise SandboxUnavailable(
                     f"no Docker engine answers ({exc}); start one with scripts/docker-engine.sh (as root), "
                     "or use backend='bwrap'"
@@ -462,13 +463,12 @@ class DockerSandbox(BaseSandbox):
         )
         argv = ["/bin/sh", "-c", script, self.workdir, *paths]
         out, err = CappedBuffer(1 << 30), CappedBuffer(1 << 16)
-        job = asyncio.ensure_future(
-            self._backend.call(self._exec_blocking, argv, env, None, out, err, _ExecState())
-        )
+        state = _ExecState()
+        job = asyncio.ensure_future(self._backend.call(self._exec_blocking, argv, env, None, out, err, state))
         try:
             await asyncio.wait_for(asyncio.shield(job), 120)
         except (TimeoutError, asyncio.CancelledError):
-            await finish(self._abandon(job, _ExecState()))
+            await finish(self._abandon(job, state))
             raise
         except Exception as exc:
             await self._diagnose(exc)

@@ -1,0 +1,85 @@
+"""Backend-specific checks: the Docker container's hardening, bubblewrap over the host's /usr, auto."""
+
+from __future__ import annotations
+
+import pathlib
+
+import pytest
+from agentscale.sandboxes import SandboxPool, make_backend, open_sandbox
+
+from agentscale.testing.sandbox_conformance import CHECKS
+
+
+@pytest.mark.docker
+async def test_docker_container_is_locked_down(docker_ready, limits):
+    import docker
+
+    async with open_sandbox("docker", limits=limits) as sb:
+        client = docker.from_env()
+        try:
+            info = client.api.inspect_container(sb.container_id)
+        finally:
+            client.close()
+    host = info["HostConfig"]
+    assert host["NetworkMode"] == "none"
+    assert host["ReadonlyRootfs"] is True
+    assert host["CapDrop"] == ["ALL"]
+    assert "no-new-privileges" in host["SecurityOpt"]
+    assert host["Memory"] == host["MemorySwap"] == limits.memory_mb << 20
+    assert host["PidsLimit"] == limits.pids
+    assert host["NanoCpus"] == int(limits.cpus * 1e9)
+    assert set(host["Tmpfs"]) == {"/tmp", "/work"}
+    assert info["Config"]["Labels"]["agentscale.sandbox"] == "1"
+    assert info["Config"]["User"] != "" and not info["Config"]["User"].startswith("0")
+
+
+@pytest.mark.docker
+async def test_docker_exec_runs_unprivileged(docker_ready, limits):
+    async with open_sandbox("docker", limits=limits) as sb:
+        r = await sb.run("id -u; grep CapEff /proc/self/status; grep NoNewPrivs /proc/self/status")
+    uid, cap, nnp = r.stdout.splitlines()
+    assert uid == "65534" and cap.split()[1] == "0000000000000000" and nnp.split()[1] == "1"
+
+
+@pytest.mark.bwrap
+async def test_bwrap_code_runs_unprivileged(bwrap_ready, limits):
+    async with open_sandbox("bwrap", limits=limits) as sb:
+        r = await sb.run("id -u; grep CapEff /proc/self/status; grep NoNewPrivs /proc/self/status")
+    uid, cap, nnp = r.stdout.splitlines()
+    assert uid == "65534" and cap.split()[1] == "0000000000000000" and nnp.split()[1] == "1"
+
+
+@pytest.mark.bwrap
+@pytest.mark.parametrize("check", ["exit_code_and_streams", "files_in_and_out", "timeout", "git_diff"])
+async def test_bwrap_over_host_usr(bwrap_ready, limits, check):
+    async with open_sandbox("bwrap", limits=limits, rootfs="host") as sb:
+        await CHECKS[check](sb)
+
+
+@pytest.mark.bwrap
+async def test_bwrap_over_host_usr_hides_the_host(bwrap_ready, limits):
+    project = pathlib.Path(__file__).resolve().parents[2]
+    async with open_sandbox("bwrap", limits=limits, rootfs="host") as sb:
+        r = await sb.run(f"ls /; cat /etc/shadow; ls {pathlib.Path.home()} {project}; cat /etc/passwd")
+    listing = set(r.stdout.split())
+    assert {"usr", "work", "tmp", "etc"} <= listing and "root" not in listing and "home" not in listing
+    assert "No such file" in r.stderr
+    assert pathlib.Path("/etc/passwd").read_text() != r.stdout  # a minimal passwd, not the host's
+
+
+@pytest.mark.docker
+async def test_auto_prefers_docker_when_an_engine_answers(docker_ready, limits):
+    async with SandboxPool(make_backend("auto", limits=limits), size=2) as pool:
+        assert pool.backend_name == "docker"
+        async with pool.lease() as sb:
+            assert (await sb.run(["python3", "-c", "print(1)"])).stdout == "1\n"
+
+
+@pytest.mark.bwrap
+async def test_auto_falls_back_to_bwrap_without_an_engine(bwrap_ready, limits):
+    import docker
+
+    no_engine = docker.DockerClient(base_url="unix:///nonexistent/docker.sock", version="1.41")
+    async with open_sandbox("auto", limits=limits, client=no_engine) as sb:
+        assert sb.backend == "bwrap"
+        assert (await sb.run("echo hi")).stdout == "hi\n"
