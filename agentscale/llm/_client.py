@@ -14,7 +14,7 @@ from agentscale.budget import Budget
 from agentscale.errors import ConfigError, ModelAPIError
 from agentscale.llm._endpoint import Endpoint
 from agentscale.llm._profile import ModelProfile
-from agentscale.llm._response import Parsed, parse
+from agentscale.llm._response import Parsed, StreamAccumulator, parse
 from agentscale.types import Completion, Message, Usage
 
 __all__ = ["LLM", "LLMConfig"]
@@ -48,6 +48,11 @@ class LLMConfig(BaseModel):
     """Ask for ``n`` samples in one request (vLLM and llama-server honour it; the prompt is
     processed once). ``False`` sends ``n`` concurrent requests instead. Either way, a server that
     returns fewer than ``n`` choices gets the rest asked for concurrently."""
+    stream: bool = True
+    """Stream responses internally (callers still get whole completions). llama-server notices
+    that a client hung up only while streaming to it: without streaming, a cancelled request
+    keeps its slot busy until it finishes. vLLM aborts a non-streamed request too, so there
+    ``False`` saves litellm's per-chunk cost (see benchmarks/llm_overhead.py)."""
     max_concurrency: int = Field(default=16, ge=1)
     """Requests in flight at once when the LLM makes its own :class:`Endpoint`."""
     temperature: float | None = None
@@ -118,6 +123,7 @@ class LLM:
         )
         self.budget = budget
         self._provider: str | None = None
+        self._unpriced = False
 
     def __repr__(self) -> str:
         cfg = self.config
@@ -262,56 +268,56 @@ class LLM:
         )
         async for attempt in retrying:
             with attempt:
-                response = await self._send(text_route, body, call, timeout)
-        parsed = parse(response, text_route=text_route, seconds=time.perf_counter() - start)
+                parsed = await self._send(text_route, body, call, timeout, start)
         if budget is not None:
             budget.charge(parsed.usage)
         return parsed
 
-    async def _send(self, text_route: bool, body: Any, call: dict[str, Any], timeout: float) -> Any:
-        """One HTTP request through litellm, with foreign errors translated."""
+    async def _send(
+        self, text_route: bool, body: Any, call: dict[str, Any], timeout: float, start: float
+    ) -> Parsed:
+        """One HTTP request through litellm, read to the end, with foreign errors translated."""
         from agentscale.llm import _litellm  # litellm loads on the first call, not at import
 
         endpoint = self.endpoint
+        model = self.config.model
         async with endpoint.slot():
             if self._provider is None:
                 try:
-                    self._provider = _litellm.route_provider(self.config.model)
+                    self._provider = _litellm.route_provider(model)
                 except Exception as exc:
-                    raise ConfigError(
-                        f"litellm cannot route the model string {self.config.model!r}: {exc}"
-                    ) from exc
+                    raise ConfigError(f"litellm cannot route the model string {model!r}: {exc}") from exc
             try:
                 clients = endpoint.clients()
                 client = clients.for_route(self._provider, text_route) if clients is not None else None
+                send = _litellm.atext if text_route else _litellm.achat
+                kwargs = dict(api_base=endpoint.api_base, api_key=endpoint.api_key, timeout=timeout, **call)
+                # litellm's text streams drop logprobs: ask for those without streaming.
+                if not self.config.stream or (text_route and "logprobs" in call):
+                    async with asyncio.timeout(timeout):
+                        response = await send(model, body, client, **kwargs)
+                    return parse(response, text_route=text_route, seconds=time.perf_counter() - start)
                 async with asyncio.timeout(timeout):
-                    if text_route:
-                        return await _litellm.atext(
-                            self.config.model,
-                            body,
-                            client,
-                            api_base=endpoint.api_base,
-                            api_key=endpoint.api_key,
-                            timeout=timeout,
-                            **call,
-                        )
-                    return await _litellm.achat(
-                        self.config.model,
-                        body,
-                        client,
-                        api_base=endpoint.api_base,
-                        api_key=endpoint.api_key,
-                        timeout=timeout,
-                        **call,
+                    chunks = await send(
+                        model, body, client, stream=True, stream_options={"include_usage": True}, **kwargs
                     )
+                    reader = StreamAccumulator(text_route=text_route, max_tokens=call.get("max_tokens"))
+                    async for chunk in chunks:
+                        reader.add(chunk)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 from agentscale.llm._errors import translate  # imports openai: only on failure
 
-                raise translate(
-                    exc, model=self.config.model, api_base=endpoint.api_base, timeout=timeout
-                ) from exc
+                raise translate(exc, model=model, api_base=endpoint.api_base, timeout=timeout) from exc
+        parsed = reader.parsed(time.perf_counter() - start, cost=0.0)
+        if not self._unpriced and parsed.usage.total_tokens:
+            cost = _litellm.price(model, parsed.usage.prompt_tokens, parsed.usage.completion_tokens)
+            if cost is None:
+                self._unpriced = True  # litellm does not know this model (local ones): it costs 0
+            else:
+                parsed.usage = parsed.usage.model_copy(update={"cost_usd": cost})
+        return parsed
 
 
 def _is_transient(exc: BaseException) -> bool:

@@ -30,7 +30,7 @@ from litellm.llms.custom_httpx.http_handler import AsyncHTTPHandler  # noqa: E40
 litellm.suppress_debug_info = True
 litellm.set_verbose = False
 
-__all__ = ["Clients", "achat", "atext", "route_provider"]
+__all__ = ["Clients", "achat", "atext", "price", "route_provider"]
 
 # Providers whose chat route goes through litellm's own HTTP handler (it accepts an AsyncHTTPHandler).
 _HANDLER_CHAT = frozenset({"hosted_vllm"})
@@ -91,3 +91,15 @@ async def achat(model: str, messages: list, client: object | None, **params: obj
 async def atext(model: str, prompt: str, client: object | None, **params: object):
     """``litellm.atext_completion`` with retries off (ours are in the caller)."""
     return await litellm.atext_completion(model=model, prompt=prompt, client=client, max_retries=0, **params)
+
+
+def price(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
+    """USD for a call by litellm's (local) cost map, or ``None`` when it does not price the model."""
+    try:
+        prompt_cost, completion_cost = litellm.cost_per_token(
+            model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+        )
+    except Exception:  # ModelNotMappedError and friends: local and unknown models
+        return None
+    total = prompt_cost + completion_cost
+    return total if total > 0 else None

@@ -95,8 +95,8 @@ class ScriptedServer:
                         return
                 finally:
                     self.active -= 1
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+            pass  # the client left, or the server is stopping
         finally:
             self._tasks.discard(task)
             writer.close()
@@ -144,45 +144,56 @@ class ScriptedServer:
         return False
 
     async def _stream(self, action, path, body, reader, writer) -> bool:
+        """Server-sent events the way llama-server sends them: a chunk per token per choice
+        (round robin), a finish chunk per choice, then a usage chunk with no choices."""
         writer.write(
             b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
         )
         chat = path.endswith("/chat/completions")
-        tokens = self.reply.split(" ")
-        steps = int(self.slow_seconds / 0.05) if action == "slow" else len(tokens)
-        for i in range(steps):
-            token = tokens[i % len(tokens)] + " "
-            delta = {"delta": {"content": token}} if chat else {"text": token}
-            chunk = {
-                "id": "s",
-                "object": "chunk",
-                "created": 0,
-                "model": body.get("model"),
-                "choices": [{"index": 0, "finish_reason": None, **delta}],
-            }
-            writer.write(_chunk(b"data: " + json.dumps(chunk).encode() + b"\n\n"))
-            try:
-                await writer.drain()
-            except ConnectionError:
-                self.disconnects.append(path)
-                self.disconnected.set()
+        whole = self._completion(path, body)
+        texts = [c["message"]["content"] if chat else c["text"] for c in whole["choices"]]
+        pieces = [
+            (i, tok)
+            for step in range(max(len(t.split(" ")) for t in texts))
+            for i, t in enumerate(texts)
+            if step < len(t.split(" "))
+            for tok in [(" " if step else "") + t.split(" ")[step]]
+        ]
+        if action == "slow":
+            pieces = [(0, " tok")] * int(self.slow_seconds / 0.05)
+        for index, token in pieces:
+            choice: dict[str, Any] = {"index": index, "finish_reason": None}
+            if chat:
+                choice["delta"] = {"content": token}
+                if body.get("logprobs"):
+                    choice["logprobs"] = {
+                        "content": [{"token": token, "logprob": -1.0, "bytes": None, "top_logprobs": []}]
+                    }
+            else:
+                choice["text"] = token
+            if not await self._event(writer, path, {"choices": [choice]}):
                 return False
-            if action == "drop_mid" and i == 0:
+            if action == "drop_mid":
                 return False
             if action == "slow" and await self._until_client_leaves(reader, path, timeout=0.05):
                 return False
-        last = self._completion(path, body)
-        final = {
-            "id": "s",
-            "object": "chunk",
-            "created": 0,
-            "model": body.get("model"),
-            "usage": last["usage"],
-            "choices": [{"index": 0, "finish_reason": "stop", **({"delta": {}} if chat else {"text": ""})}],
-        }
-        writer.write(_chunk(b"data: " + json.dumps(final).encode() + b"\n\n"))
+        for index in range(len(texts)):
+            finish = {"index": index, "finish_reason": "stop", **({"delta": {}} if chat else {"text": ""})}
+            await self._event(writer, path, {"choices": [finish]})
+        await self._event(writer, path, {"choices": [], "usage": whole["usage"]})
         writer.write(_chunk(b"data: [DONE]\n\n") + b"0\r\n\r\n")
         await writer.drain()
+        return True
+
+    async def _event(self, writer, path: str, payload: dict[str, Any]) -> bool:
+        event = {"id": "s", "object": "chunk", "created": 0, "model": "m", **payload}
+        writer.write(_chunk(b"data: " + json.dumps(event).encode() + b"\n\n"))
+        try:
+            await writer.drain()
+        except ConnectionError:
+            self.disconnects.append(path)
+            self.disconnected.set()
+            return False
         return True
 
     def _completion(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
