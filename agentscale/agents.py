@@ -25,6 +25,7 @@ __all__ = [
     "GraphAgent",
     "LLMAgent",
     "as_agent",
+    "prompt_parts",
     "sample_of",
     "task_for_sample",
 ]
@@ -52,6 +53,19 @@ def task_for_sample(task: Task, sample: Sample) -> Task:
     prompt = "\n\n".join([base, *extra])
     metadata = {**task.metadata, BASE_PROMPT_KEY: base, SAMPLE_KEY: sample.model_dump()}
     return task.model_copy(update={"prompt": prompt, "metadata": metadata})
+
+
+def prompt_parts(task: Task) -> tuple[str, str]:
+    """``(original prompt, what the strategy appended)``, for agents that render the prompt themselves.
+
+    Example: ``base, extra = prompt_parts(task)``, then put ``base`` in a code block and ``extra``
+    (prompt variant, plan, feedback on a previous attempt) after it. ``extra`` is ``""`` for a
+    task run directly.
+    """
+    base = task.metadata.get(BASE_PROMPT_KEY)
+    if base is None or not task.prompt.startswith(base):
+        return task.prompt, ""
+    return base, task.prompt[len(base) :].strip()
 
 
 def sample_of(task: Task) -> Sample | None:
@@ -229,8 +243,10 @@ class LLMAgent:
         max_tokens: cap on the reply's length.
         temperature: used when the sample sets none.
 
-    Budget: the strategy charges each finished rollout's usage to the shared budget, so do not
-    also hand that budget to the model client here, or it is counted twice.
+    Budget: a model client given the run's budget (``LLM(..., budget=b)``) charges it per call
+    and stops mid-rollout when it is spent; ``charges(b)`` tells the strategy so, and the strategy
+    then does not charge the finished rollout again. Otherwise the strategy charges each finished
+    rollout's usage once.
     """
 
     model: Model | Mapping[str, Model]
@@ -250,6 +266,11 @@ class LLMAgent:
         if name not in self.model:
             raise ConfigError(f"LLMAgent has no model {name!r}; it has {sorted(self.model)}")
         return self.model[name], name
+
+    def charges(self, budget: object) -> bool:
+        """Whether this agent's model client already charges ``budget`` for every call."""
+        models = self.model.values() if isinstance(self.model, Mapping) else [self.model]
+        return any(getattr(m, "budget", None) is budget for m in models)
 
     async def __call__(self, task: Task) -> Rollout:
         sample = sample_of(task) or Sample(index=0)

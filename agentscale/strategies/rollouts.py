@@ -30,7 +30,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import Send
 
 from agentscale.agents import as_agent, task_for_sample
-from agentscale.errors import ConfigError
+from agentscale.errors import BudgetExhausted, ConfigError
 from agentscale.protocols import Verifier
 from agentscale.state import RolloutInput, Sample, ScaleState
 from agentscale.strategies.context import ScaleContext
@@ -183,6 +183,8 @@ async def run_one(
                 rollout = await _call_agent(agent, task_for_sample(task, sample), ctx)
         except GraphBubbleUp:
             raise
+        except BudgetExhausted as exc:  # the model client ran out mid-rollout: a stop, not a fault
+            rollout = Rollout(task_id=task.id, status="budget", error=str(exc))
         except Exception as exc:  # CancelledError is a BaseException and passes through
             if isinstance(exc, TimeoutError) and deadline.expired():
                 error = f"timed out after {timeout:g} s"
@@ -197,8 +199,11 @@ async def run_one(
                 "metadata": {**rollout.metadata, "index": sample.index, "seconds": seconds},
             }
         )
-        # The one place a rollout is charged: the model client is not given this budget.
-        ctx.budget.charge(rollout.usage)
+        # A rollout is charged here, once, unless its agent's model client already charged this
+        # budget call by call (an agent says so with ``charges(budget)``, as LLMAgent does).
+        charges = getattr(agent, "charges", None)
+        if not (callable(charges) and charges(ctx.budget)):
+            ctx.budget.charge(rollout.usage)
         _emit(write, _finished_event(task, sample, rollout))
         _emit(write, _budget_event(task, ctx))
         verdict = None

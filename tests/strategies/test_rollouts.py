@@ -300,3 +300,45 @@ def test_bad_options_are_config_errors():
         ScaleContext(max_concurrency=0)
     with pytest.raises(ConfigError, match="empty"):
         Diversity(temperatures=())
+
+
+async def test_a_model_client_that_charges_the_budget_itself_is_not_charged_twice():
+    budget = Budget()
+    model = FakeModel(["42"], cycle=True)
+
+    class ChargingModel:
+        """Like agentscale.llm.LLM(budget=...): charges its budget on every call."""
+
+        def __init__(self) -> None:
+            self.budget = budget
+
+        async def generate(self, prompt, **kwargs):
+            completion = await model.generate(prompt, **kwargs)
+            self.budget.charge(completion.usage)
+            return completion
+
+    state = await scale(LLMAgent(ChargingModel()), n=3).ainvoke(
+        {"task": TASK}, context=ScaleContext(budget=budget)
+    )
+    assert budget.spent.calls == 3
+    assert budget.spent.total_tokens == sum(r.usage.total_tokens for r in state["rollouts"])
+
+
+async def test_a_budget_that_runs_out_inside_the_agent_is_a_budget_stop():
+    from agentscale import BudgetExhausted
+
+    async def agent(task: Task):
+        raise BudgetExhausted("tokens")
+
+    state = await scale(agent, n=2).ainvoke({"task": TASK}, context=ScaleContext())
+    assert [r.status for r in state["rollouts"]] == ["budget", "budget"]
+
+
+def test_prompt_parts_splits_what_the_strategy_appended():
+    from agentscale.agents import prompt_parts, task_for_sample
+
+    sample = Sample(index=0, prompt_variant="Be careful.", feedback="It failed on [].")
+    assert prompt_parts(task_for_sample(TASK, sample)) == (TASK.prompt, "Be careful.\n\nIt failed on [].")
+    assert prompt_parts(TASK) == (TASK.prompt, "")
+    again = task_for_sample(task_for_sample(TASK, sample), Sample(index=1))  # never stacks variants
+    assert again.prompt == TASK.prompt
