@@ -24,6 +24,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
+from agentscale.answers import extract_answer, normalize_answer
 from agentscale.errors import ConfigError
 from agentscale.state import ScaleState
 from agentscale.strategies.context import ScaleContext
@@ -34,10 +35,10 @@ __all__ = ["AdaptivePolicy", "AssessVote", "answer_key", "vote_confidence"]
 
 
 def answer_key(rollout: Rollout) -> str | None:
-    """The default vote key: the rollout's ``answer``, else its output, with whitespace collapsed."""
-    text = rollout.answer if rollout.answer is not None else rollout.output
-    key = " ".join(text.split())
-    return key or None
+    """The default vote key, the same the majority-vote selector groups by: ``rollout.answer``,
+    else the answer extracted from its output, normalised (``"$\\boxed{1,000}$"`` -> ``"1000"``)."""
+    answer = rollout.answer if rollout.answer is not None else extract_answer(rollout.output)
+    return normalize_answer(answer) or None if answer else None
 
 
 def vote_confidence(top: int, second: int) -> float:

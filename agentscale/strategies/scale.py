@@ -39,12 +39,8 @@ _Policy = ReflectPolicy | EvolvePolicy | AdaptivePolicy
 def _resolve_selector(selector: Selector | str | None) -> Selector | None:
     if selector is None or not isinstance(selector, str):
         return selector
-    try:
-        from agentscale import registry
-    except ImportError as exc:  # the registry ships with the selectors
-        raise ConfigError(
-            f"cannot look up selector {selector!r}: agentscale.registry is unavailable"
-        ) from exc
+    from agentscale import registry  # light, but only needed for names
+
     return registry.create("selectors", selector)
 
 
@@ -92,7 +88,9 @@ def scale(
         n: rollouts (``best_of_n``, ``majority``, ``first_finish``), the most rollouts in all
             (``adaptive``), or the first wave (``reflect``, ``evolve``). Default 8.
         verifier: checks each rollout (default: ``ScaleContext.verifier``).
-        selector: a ``Selector`` or a registered name (``"majority"``...); default: the best
+        selector: a ``Selector``, or a registered name that needs no arguments (``"majority"``,
+            ``"best_score"``...; see ``agentscale.registry``); LLM selectors (list-wise,
+            tournament, synthesis) take their model, so pass them built. Default: the best
             verifier score, or a majority vote for ``majority`` and ``adaptive``.
         diversity: how rollouts differ (temperatures, seeds, prompt variants, models).
         policy: ``ReflectPolicy``, ``EvolvePolicy`` or ``AdaptivePolicy`` for those strategies.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from _strategy_helpers import MajoritySelector, index_of, rollout
 
 from agentscale import Task
@@ -45,3 +46,27 @@ async def test_the_selector_can_come_from_the_context():
     graph = scale(agent, strategy="best_of_n", n=3)
     state = await graph.ainvoke({"task": TASK}, context=ScaleContext(selector=MajoritySelector()))
     assert state["selected"].reason == "majority"
+
+
+async def test_majority_defaults_to_the_registered_majority_vote():
+    answers = ["The answer is 42.", "41", "42", "forty-two", "42.0"]
+
+    async def agent(task: Task):
+        return rollout(task, answers[index_of(task)])
+
+    graph = scale(agent, strategy="majority", n=5)
+    state = await graph.ainvoke({"task": TASK}, context=ScaleContext())
+    winner = next(r for r in state["rollouts"] if r.id == state["selected"].rollout_id)
+    assert winner.output in {"The answer is 42.", "42", "42.0"}  # normalised answers agree on 42
+    assert state["selected"].reason.startswith("majority: 3 of")
+
+
+def test_selectors_can_be_named():
+    from agentscale import ConfigError
+
+    async def agent(task):
+        return "x"
+
+    scale(agent, selector="best_score")
+    with pytest.raises(ConfigError, match="unknown selector"):
+        scale(agent, selector="no_such_selector")
