@@ -8,6 +8,7 @@ never hides the others. A deadline for the whole run bounds the total.
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 import time
@@ -26,7 +27,12 @@ __all__ = ["CheckResult", "RunReport", "run_checks"]
 HARNESS = "_as_harness.py"
 CHECKS_FILE = "_as_checks.json"
 PROGRAM = "solution.py"
-_HARNESS_SOURCE = (Path(__file__).parent / "_harness_script.py").read_text()
+
+
+@functools.cache
+def _harness_source() -> str:
+    return (Path(__file__).parent / "_harness_script.py").read_text()
+
 
 Status = Literal["pass", "fail", "error", "timeout", "crash", "not_run"]
 
@@ -155,7 +161,7 @@ async def run_checks(
                 }
                 run_files: dict[str, str] = {CHECKS_FILE: json.dumps(spec)}
                 if first:
-                    run_files.update({**(files or {}), PROGRAM: program, HARNESS: _HARNESS_SOURCE})
+                    run_files.update({**(files or {}), PROGRAM: program, HARNESS: _harness_source()})
                     first = False
                 budget = load_timeout + per_check_timeout * (stop - start) + 2.0
                 capped = left < budget
