@@ -10,7 +10,7 @@
 set -euo pipefail
 target=${1:?usage: rootfs.sh TARGET_DIR}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-debootstrap --variant=minbase --include=python3,git,python3-pytest bookworm "$target" "$mirror"
+debootstrap --variant=minbase --include=python3,python-is-python3,git,python3-pytest bookworm "$target" "$mirror"
 # Shrink it: package caches, docs, man pages and locales are never used in a sandbox.
 rm -rf "$target"/var/cache/apt/archives/*.deb "$target"/var/lib/apt/lists/* \
     "$target"/usr/share/doc/* "$target"/usr/share/man/* "$target"/usr/share/locale/* "$target"/usr/share/info/*

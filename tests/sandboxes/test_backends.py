@@ -83,3 +83,9 @@ async def test_auto_falls_back_to_bwrap_without_an_engine(bwrap_ready, limits):
     async with open_sandbox("auto", limits=limits, client=no_engine) as sb:
         assert sb.backend == "bwrap"
         assert (await sb.run("echo hi")).stdout == "hi\n"
+
+
+async def test_image_has_the_tools(sandbox):
+    r = await sandbox.run("python --version && python3 -m pytest --version && git --version && tar --version")
+    assert r.ok, r
+    assert "Python 3" in r.stdout and "pytest" in r.stdout + r.stderr and "git version" in r.stdout
