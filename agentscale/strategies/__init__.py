@@ -6,7 +6,7 @@ in your own ``StateGraph(ScaleState, context_schema=ScaleContext)``.
 
 from agentscale.strategies.adaptive import AdaptivePolicy, AssessVote, answer_key, vote_confidence
 from agentscale.strategies.checkpoint import STATE_TYPES, sqlite_checkpointer, state_serializer
-from agentscale.strategies.context import ScaleContext
+from agentscale.strategies.context import ScaleContext, context_of
 from agentscale.strategies.evolve import Evolve, EvolvePolicy, population
 from agentscale.strategies.first_finish import Race
 from agentscale.strategies.reflect import Reflect, ReflectPolicy, revision_prompt
@@ -42,6 +42,7 @@ __all__ = [
     "Verify",
     "answer_key",
     "best_scored",
+    "context_of",
     "fan_out",
     "population",
     "revision_prompt",

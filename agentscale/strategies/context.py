@@ -14,7 +14,7 @@ from agentscale.budget import Budget
 from agentscale.errors import ConfigError
 from agentscale.protocols import Model, SandboxProvider, Selector, Verifier
 
-__all__ = ["ScaleContext"]
+__all__ = ["ScaleContext", "context_of"]
 
 
 @dataclass
@@ -62,3 +62,18 @@ class ScaleContext:
             self._limiter = asyncio.Semaphore(self.max_concurrency)
             self._limiter_loop = loop
         return self._limiter
+
+
+def context_of(runtime: Any) -> ScaleContext:
+    """The run's ``ScaleContext`` from a node's ``runtime``.
+
+    Raises:
+        ConfigError: the graph was invoked without one. Each node would otherwise make its own,
+            and the run would have no shared budget and no bound on concurrency.
+    """
+    ctx = getattr(runtime, "context", None)
+    if ctx is None:
+        raise ConfigError("invoke the graph with context=ScaleContext(...) (it holds the budget and limits)")
+    if not isinstance(ctx, ScaleContext):
+        raise ConfigError(f"context must be a ScaleContext, got {type(ctx).__name__}")
+    return ctx

@@ -21,7 +21,7 @@ from agentscale.agents import as_agent
 from agentscale.errors import ConfigError
 from agentscale.protocols import Verifier
 from agentscale.state import Sample, ScaleState
-from agentscale.strategies.context import ScaleContext
+from agentscale.strategies.context import ScaleContext, context_of
 from agentscale.strategies.rollouts import Diversity, run_one
 from agentscale.types import Provenance, Rollout, Selection, Verdict
 
@@ -61,7 +61,7 @@ class Race:
         self.timeout = timeout
 
     async def __call__(self, state: ScaleState, runtime: Runtime[ScaleContext]) -> dict[str, Any]:
-        ctx = runtime.context or ScaleContext()
+        ctx = context_of(runtime)
         task = state["task"]
         verifier = self.verifier or ctx.verifier
         write = runtime.stream_writer

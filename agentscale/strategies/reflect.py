@@ -19,7 +19,7 @@ from langgraph.runtime import Runtime
 
 from agentscale.errors import ConfigError
 from agentscale.state import ScaleState
-from agentscale.strategies.context import ScaleContext
+from agentscale.strategies.context import ScaleContext, context_of
 from agentscale.strategies.rollouts import Diversity
 from agentscale.types import Rollout, Task, Verdict
 
@@ -92,7 +92,7 @@ class Reflect:
         return {"samples": [], "stop_reason": reason}
 
     async def __call__(self, state: ScaleState, runtime: Runtime[ScaleContext]) -> dict[str, Any]:
-        ctx = runtime.context or ScaleContext()
+        ctx = context_of(runtime)
         policy = self.policy
         task = state["task"]
         rollouts = state.get("rollouts") or []

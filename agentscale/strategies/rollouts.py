@@ -33,7 +33,7 @@ from agentscale.agents import as_agent, task_for_sample
 from agentscale.errors import BudgetExhausted, ConfigError
 from agentscale.protocols import Verifier
 from agentscale.state import RolloutInput, Sample, ScaleState
-from agentscale.strategies.context import ScaleContext
+from agentscale.strategies.context import ScaleContext, context_of
 from agentscale.types import Provenance, Rollout, Task, Verdict
 
 __all__ = ["Diversity", "FanOut", "PrepareSamples", "RunRollout", "fan_out", "run_one", "verify_one"]
@@ -266,7 +266,7 @@ class RunRollout:
         self.timeout = timeout
 
     async def __call__(self, state: RolloutInput, runtime: Runtime[ScaleContext]) -> dict[str, Any]:
-        ctx = runtime.context or ScaleContext()
+        ctx = context_of(runtime)
         rollout, verdict = await run_one(
             self.agent,
             state["task"],
@@ -302,7 +302,7 @@ class PrepareSamples:
         self.plans = plans
 
     async def __call__(self, state: ScaleState, runtime: Runtime[ScaleContext]) -> dict[str, Any]:
-        ctx = runtime.context or ScaleContext()
+        ctx = context_of(runtime)
         task = state["task"]
         plans = await self._write_plans(task, ctx) if self.plans else []
         samples = [

@@ -15,7 +15,7 @@ from langgraph.runtime import Runtime
 
 from agentscale.protocols import Selector
 from agentscale.state import ScaleState
-from agentscale.strategies.context import ScaleContext
+from agentscale.strategies.context import ScaleContext, context_of
 from agentscale.types import Rollout, Selection, Verdict
 
 __all__ = ["Select", "best_scored"]
@@ -45,7 +45,7 @@ class Select:
         self.selector = selector
 
     async def __call__(self, state: ScaleState, runtime: Runtime[ScaleContext]) -> dict[str, Any]:
-        ctx = runtime.context or ScaleContext()
+        ctx = context_of(runtime)
         task = state["task"]
         candidates = [r for r in state.get("rollouts") or [] if r.ok]
         verdicts = {

@@ -15,7 +15,7 @@ from langgraph.runtime import Runtime
 from agentscale.errors import ConfigError
 from agentscale.protocols import Verifier
 from agentscale.state import ScaleState
-from agentscale.strategies.context import ScaleContext
+from agentscale.strategies.context import ScaleContext, context_of
 from agentscale.strategies.rollouts import verify_one
 from agentscale.types import Rollout, Verdict
 
@@ -33,7 +33,7 @@ class Verify:
         self.verifier = verifier
 
     async def __call__(self, state: ScaleState, runtime: Runtime[ScaleContext]) -> dict[str, Any]:
-        ctx = runtime.context or ScaleContext()
+        ctx = context_of(runtime)
         verifier = self.verifier or ctx.verifier
         if verifier is None:
             raise ConfigError("the verify node needs a verifier: pass one or set ScaleContext(verifier=...)")

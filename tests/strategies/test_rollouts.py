@@ -342,3 +342,34 @@ def test_prompt_parts_splits_what_the_strategy_appended():
     assert prompt_parts(TASK) == (TASK.prompt, "")
     again = task_for_sample(task_for_sample(TASK, sample), Sample(index=1))  # never stacks variants
     assert again.prompt == TASK.prompt
+
+
+async def test_invoking_without_a_context_is_a_clear_error():
+    async def agent(task: Task):
+        return rollout(task, "x")
+
+    with pytest.raises(ConfigError, match="context=ScaleContext"):
+        await scale(agent, n=2).ainvoke({"task": TASK})
+
+
+async def test_the_verify_node_verifies_what_is_not_verified_yet():
+    from agentscale.strategies import Verify
+
+    async def agent(task: Task):
+        return rollout(task, "z" * (index_of(task) + 1))
+
+    verifier = ScoreVerifier(_length_score)
+    builder = StateGraph(ScaleState, context_schema=ScaleContext)
+    builder.add_node("prepare", PrepareSamples(3))
+    builder.add_node("rollout", RunRollout(agent))  # no verifier here or in the context
+    builder.add_node("verify", Verify(verifier))
+    builder.add_node("select", Select())
+    builder.add_edge(START, "prepare")
+    builder.add_conditional_edges("prepare", fan_out, ["rollout", "select"])
+    builder.add_edge("rollout", "verify")
+    builder.add_edge("verify", "select")
+    builder.add_edge("select", END)
+    state = await builder.compile().ainvoke({"task": TASK}, context=ScaleContext())
+    assert len(state["verdicts"]) == 3 and len(verifier.seen) == 3
+    winner = next(r for r in state["rollouts"] if r.id == state["selected"].rollout_id)
+    assert winner.output == "zzz"
