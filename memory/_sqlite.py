@@ -25,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from agentscale.memory._index import BM25Index, VectorIndex
+from agentscale.memory._index import BM25Index, VectorIndex, _np
 from agentscale.memory._item import MemoryItem, ScoredMemory
 from agentscale.memory._migrations import migrate
 from agentscale.memory._text import term_counts, tokenize
@@ -52,6 +52,14 @@ _EVICTION_ORDER = (
 def _boost(successes: int, failures: int) -> float:
     # Relevance decides; the weight only nudges: a fresh item gets 1.0, a proven one up to 1.5.
     return 0.5 + (1 + successes) / (2 + successes + failures)
+
+
+def _vector(blob: bytes) -> Sequence[float]:
+    if _np is not None:  # no per-float Python objects: loading 100k vectors stays fast
+        return _np.frombuffer(blob, dtype=_np.float32)
+    vector = array("f")
+    vector.frombytes(blob)
+    return vector
 
 
 def _row_to_item(row: sqlite3.Row | tuple) -> MemoryItem:
@@ -347,9 +355,7 @@ class SQLiteMemoryStore:
                     boost = _boost(successes, failures)
                     self._bm25.add(doc, json.loads(terms), boost)
                     if embedding is not None:
-                        vector = array("f")
-                        vector.frombytes(embedding)
-                        self._vectors.add(doc, vector, boost)
+                        self._vectors.add(doc, _vector(embedding), boost)
                     else:
                         self._vectors.remove(doc)
                 self._index_rev = rev

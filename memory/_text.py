@@ -7,7 +7,7 @@ from collections import Counter
 
 __all__ = ["jaccard", "term_counts", "tokenize"]
 
-_WORD = re.compile(r"[a-z0-9]+")
+_WORD = re.compile(r"[^\W_]+")  # letters and digits of any script; "_" splits snake_case
 
 # Words that carry no topic; kept short on purpose (code words like "return" or "list" matter here).
 _STOP = frozenset(
