@@ -41,6 +41,18 @@ _SAFE_BUILTINS = {
 _REPR_LIMIT = 300
 
 
+class CappedText(io.StringIO):
+    """Captured prints, kept up to a cap so a print loop cannot exhaust memory."""
+
+    cap = 100000
+
+    def write(self, text):
+        room = self.cap - self.tell()
+        if room > 0:
+            io.StringIO.write(self, text[:room])
+        return len(text)
+
+
 class CheckTimeout(BaseException):
     """Raised by the alarm; a BaseException so the candidate's `except Exception` cannot swallow it."""
 
@@ -109,7 +121,7 @@ def _assert_detail(code, env):
 
 def _run_check(check, expected, ns, program_file, timeout):
     env = dict(ns)
-    out = io.StringIO()
+    out = CappedText()
     result = {"status": "pass"}
     started = time.monotonic()
     signal.setitimer(signal.ITIMER_REAL, timeout)
@@ -193,7 +205,7 @@ def main():
     program_file = spec["program"]
     ns = {"__name__": "__candidate__", "__file__": program_file}
     sys.path.insert(0, os.getcwd())
-    load_out = io.StringIO()
+    load_out = CappedText()
     signal.setitimer(signal.ITIMER_REAL, spec["load_timeout"])
     try:
         with open(program_file) as f:
@@ -226,3 +238,5 @@ def main():
 
 if __name__ == "__main__":
     main()
+    # skip interpreter shutdown: the candidate's threads or atexit hooks must not hold the exit up
+    os._exit(0)

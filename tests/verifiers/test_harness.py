@@ -151,3 +151,17 @@ async def test_deadline_for_the_whole_run(local_sandboxes):
     report = await run(local_sandboxes, program, checks, max_seconds=1.0, per_check_timeout=5)
     statuses = [r.status for r in report.results]
     assert "pass" in statuses and statuses[-1] in {"timeout", "not_run"}
+
+
+async def test_a_lingering_thread_does_not_hold_the_run_up(local_sandboxes):
+    program = "import threading, time\nthreading.Thread(target=time.sleep, args=(60,)).start()\nX = 1\n"
+    report = await run(local_sandboxes, program, [compare("X", "1")], per_check_timeout=5)
+    assert report.results[0].status == "pass"
+    assert not report.execs[0].timed_out and report.execs[0].duration < 5
+
+
+async def test_a_print_loop_is_capped(local_sandboxes):
+    program = "def f():\n    for _ in range(2_000_000):\n        print('spam spam spam spam')\n    return 1\n"
+    report = await run(local_sandboxes, program, [compare("f()", "1")], per_check_timeout=20)
+    assert report.results[0].status == "pass"
+    assert len(report.results[0].stdout) <= 200
