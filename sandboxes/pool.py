@@ -46,6 +46,7 @@ class SandboxPool:
         self._ready: asyncio.Queue[BaseSandbox | BaseException] | None = None
         self._tasks: set[asyncio.Task] = set()
         self._leased: set[BaseSandbox] = set()
+        self._waiting = 0
         self._closed = False
 
     @property
@@ -93,13 +94,22 @@ class SandboxPool:
             yield sandbox
         finally:
             self._leased.discard(sandbox)
-            self._spawn(self._recycle(sandbox))
+            if self._closed:
+                await finish(sandbox.aclose())
+            else:
+                self._spawn(self._recycle(sandbox))  # reset in the background: the caller goes on
 
     async def _take(self) -> BaseSandbox:
         assert self._ready is not None
         while True:
-            item = await self._ready.get()
+            self._waiting += 1
+            try:
+                item = await self._ready.get()
+            finally:
+                self._waiting -= 1
             if isinstance(item, BaseException):
+                if self._closed:
+                    raise SandboxError("the pool is closed")
                 self._spawn(self._replace())  # try again for the next lease
                 raise SandboxError(f"could not make a replacement sandbox: {item}") from item
             if self._closed:
@@ -158,6 +168,9 @@ class SandboxPool:
             if isinstance(item, BaseSandbox):
                 held.append(item)
         await asyncio.gather(*(s.aclose() for s in held), return_exceptions=True)
+        if self._ready is not None:
+            for _ in range(self._waiting):  # wake leases still waiting: they fail, they do not hang
+                self._ready.put_nowait(SandboxError("the pool was closed"))
         await self.backend.aclose()  # removes anything the backend still knows about
 
     async def __aenter__(self) -> SandboxPool:

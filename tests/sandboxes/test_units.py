@@ -217,3 +217,14 @@ async def test_run_argument_checks():
                 await sb.run(bad)  # type: ignore[arg-type]
         with pytest.raises(ConfigError):
             await sb.run("true", timeout=0)
+
+
+async def test_closing_the_pool_wakes_waiting_leases():
+    pool = SandboxPool(UnsafeLocalBackend(), size=1)
+    await pool.start()
+    async with pool.lease():
+        waiter = asyncio.ensure_future(pool.lease().__aenter__())
+        await asyncio.sleep(0.05)
+        await pool.aclose()
+        with pytest.raises(SandboxError, match="closed"):
+            await asyncio.wait_for(waiter, 5)
