@@ -290,3 +290,10 @@ async def test_cancelled_call_kills_its_tree(sandbox):
 async def test_quiet_long_call_is_not_cut_short(sandbox):
     r = await sandbox.run("sleep 2; echo done", timeout=20)
     assert r.ok and r.stdout == "done\n", r
+
+
+async def test_no_host_file_descriptors_leak_in(sandbox):
+    # an inherited fd to a host directory would let openat(fd, "..") walk out of the sandbox
+    code = "import os; print(sorted(int(x) for x in os.listdir('/proc/self/fd')))"
+    r = await sandbox.run(["python3", "-c", code])
+    assert r.stdout.strip() == "[0, 1, 2, 3]", r  # stdin, stdout, stderr, and the listing itself
