@@ -129,11 +129,14 @@ def scale(
         "plans": plans,
         "timeout": timeout,
     }
-    STRATEGIES[strategy](builder, agent, strategy=strategy, **options)
-    return builder.compile(checkpointer=checkpointer, name=f"scale_{strategy}")
+    steps = STRATEGIES[strategy](builder, agent, strategy=strategy, **options)
+    graph = builder.compile(checkpointer=checkpointer, name=f"scale_{strategy}")
+    # Each wave, round or generation takes two supersteps; LangGraph's default limit (25) would
+    # stop a long adaptive or evolutionary run, so raise it to what the policy can need.
+    return graph.with_config(recursion_limit=max(25, steps + 10))
 
 
-def _fixed(builder, agent, *, strategy, n, verifier, selector, diversity, policy, plans, timeout) -> None:
+def _fixed(builder, agent, *, strategy, n, verifier, selector, diversity, policy, plans, timeout) -> int:
     _expect(policy, type(None), strategy)
     if strategy == "majority" and selector is None:
         selector = _resolve_selector("majority")
@@ -143,9 +146,10 @@ def _fixed(builder, agent, *, strategy, n, verifier, selector, diversity, policy
     builder.add_edge("rollout", "select")
     builder.add_node("select", Select(selector))
     builder.add_edge("select", END)
+    return 4
 
 
-def _adaptive(builder, agent, *, strategy, n, verifier, selector, diversity, policy, plans, timeout) -> None:
+def _adaptive(builder, agent, *, strategy, n, verifier, selector, diversity, policy, plans, timeout) -> int:
     _expect(policy, AdaptivePolicy, strategy)
     if policy is None:
         total = n or _DEFAULT_N
@@ -166,10 +170,12 @@ def _adaptive(builder, agent, *, strategy, n, verifier, selector, diversity, pol
     _loop(builder, "assess", AssessVote(policy, diversity=diversity))
     builder.add_node("select", Select(selector))
     builder.add_edge("select", END)
+    waves = -(-policy.max_samples // min(policy.wave, policy.max_samples))
+    return 2 * waves + 3
 
 
-def _refining(node_type: type, policy_type: type, name: str) -> Callable[..., None]:
-    def build(builder, agent, *, strategy, n, verifier, selector, diversity, policy, plans, timeout) -> None:
+def _refining(node_type: type, policy_type: type, name: str) -> Callable[..., int]:
+    def build(builder, agent, *, strategy, n, verifier, selector, diversity, policy, plans, timeout) -> int:
         _expect(policy, policy_type, strategy)
         _sampling(
             builder,
@@ -180,16 +186,19 @@ def _refining(node_type: type, policy_type: type, name: str) -> Callable[..., No
             timeout=timeout,
             plans=plans,
         )
-        _loop(builder, name, node_type(policy, diversity=diversity))
+        node = node_type(policy, diversity=diversity)
+        _loop(builder, name, node)
         builder.add_node("select", Select(selector))
         builder.add_edge("select", END)
+        rounds = node.policy.max_rounds if isinstance(node, Reflect) else node.policy.generations
+        return 2 * (rounds + 1) + 3
 
     return build
 
 
 def _first_finish(
     builder, agent, *, strategy, n, verifier, selector, diversity, policy, plans, timeout
-) -> None:
+) -> int:
     _expect(policy, type(None), strategy)
     if plans:
         raise ConfigError("first_finish does not take plans")
@@ -200,13 +209,14 @@ def _first_finish(
     builder.add_edge(START, "race")
     builder.add_conditional_edges("race", _winner_or_select, ["select", END])
     builder.add_edge("select", END)
+    return 2
 
 
 def _winner_or_select(state: ScaleState) -> str:
     return END if state.get("selected") is not None else "select"
 
 
-STRATEGIES: dict[str, Callable[..., None]] = {
+STRATEGIES: dict[str, Callable[..., int]] = {
     "best_of_n": _fixed,
     "majority": _fixed,
     "adaptive": _adaptive,
@@ -214,4 +224,4 @@ STRATEGIES: dict[str, Callable[..., None]] = {
     "evolve": _refining(Evolve, EvolvePolicy, "evolve"),
     "first_finish": _first_finish,
 }
-"""Strategy name -> graph builder (``builder, agent, **options``)."""
+"""Strategy name -> graph builder (``builder, agent, **options``); returns its most supersteps."""

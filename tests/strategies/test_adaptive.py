@@ -91,3 +91,9 @@ def test_policy_validation():
         scale(
             agent, strategy="adaptive", n=5, policy=AdaptivePolicy(max_samples=8), selector=MajoritySelector()
         )
+
+
+async def test_many_waves_fit_in_the_graphs_step_limit():
+    # 40 waves of one sample each: 80+ supersteps, beyond LangGraph's default limit of 25
+    state, calls, _ = await _run(lambda i: str(i % 2), AdaptivePolicy(wave=1, max_samples=40))
+    assert len(calls) == 40 and state["stop_reason"] == "max samples"

@@ -99,3 +99,15 @@ def test_policy_validation():
         EvolvePolicy(parents=1)
     with pytest.raises(ConfigError):
         EvolvePolicy(mutation_rate=2)
+
+
+async def test_many_generations_fit_in_the_graphs_step_limit():
+    graph = scale(
+        _toy_agent([]),
+        strategy="evolve",
+        n=1,
+        verifier=ScoreVerifier(lambda s: int(s) / 1000),
+        policy=EvolvePolicy(generations=20, elites=1),
+    )
+    state = await graph.ainvoke({"task": TASK}, context=ScaleContext())
+    assert state["stop_reason"] == "generations" and state["round"] == 20
