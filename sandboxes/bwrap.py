@@ -108,37 +108,41 @@ class BwrapBackend:
         self.base_dir.mkdir(mode=0o711, parents=True, exist_ok=True)
         self.base_dir.chmod(0o711)
         await asyncio.to_thread(self._sweep_dead)
-        if self.rootfs == "host":
-            etc = self.base_dir / f"etc-{self._owner.tag}-{self._id}"
-            etc.mkdir(mode=0o755, exist_ok=True)
-            for name, text in _ETC.items():
-                (etc / name).write_text(text)
-                (etc / name).chmod(0o644)
-            self._etc_fd = os.open(etc, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        else:
-            if not (Path(self.rootfs) / "usr").is_dir():
-                raise SandboxUnavailable(f"{self.rootfs} does not look like a root filesystem")
-            source = Path(self.rootfs)
-            if self._root:
-                # bwrap runs as the sandbox's uid, which cannot traverse root's home (the cache):
-                # give it a read-only bind of the rootfs under the traversable base dir.
-                source = self.base_dir / f"rootfs-{self._owner.tag}-{self._id}"
-                source.mkdir(mode=0o755, exist_ok=True)
-                subprocess.run(
-                    ["mount", "--bind", "-o", "ro", str(self.rootfs), str(source)],
-                    check=True,
-                    capture_output=True,
+        try:
+            if self.rootfs == "host":
+                etc = self.base_dir / f"etc-{self._owner.tag}-{self._id}"
+                etc.mkdir(mode=0o755, exist_ok=True)
+                for name, text in _ETC.items():
+                    (etc / name).write_text(text)
+                    (etc / name).chmod(0o644)
+                self._etc_fd = os.open(etc, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            else:
+                if not (Path(self.rootfs) / "usr").is_dir():
+                    raise SandboxUnavailable(f"{self.rootfs} does not look like a root filesystem")
+                source = Path(self.rootfs)
+                if self._root:
+                    # bwrap runs as the sandbox's uid, which cannot traverse root's home (the cache):
+                    # give it a read-only bind of the rootfs under the traversable base dir.
+                    source = self.base_dir / f"rootfs-{self._owner.tag}-{self._id}"
+                    source.mkdir(mode=0o755, exist_ok=True)
+                    subprocess.run(
+                        ["mount", "--bind", "-o", "ro", str(self.rootfs), str(source)],
+                        check=True,
+                        capture_output=True,
+                    )
+                    self._rootfs_mount = source
+                self._rootfs_fd = os.open(source, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            self._started = True
+            async with await self.create() as probe:
+                result = await probe.run(["true"], timeout=30)
+            if result.exit_code != 0:
+                await self.aclose()
+                raise SandboxUnavailable(
+                    f"bubblewrap cannot create a sandbox here: {result.stderr.strip()[:500]}"
                 )
-                self._rootfs_mount = source
-            self._rootfs_fd = os.open(source, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        self._started = True
-        async with await self.create() as probe:
-            result = await probe.run(["true"], timeout=30)
-        if result.exit_code != 0:
-            await self.aclose()
-            raise SandboxUnavailable(
-                f"bubblewrap cannot create a sandbox here: {result.stderr.strip()[:500]}"
-            )
+        except BaseException:
+            await self.aclose()  # a half-made start (a rootfs bind, an fd) must not linger
+            raise
 
     def _sweep_dead(self) -> int:
         """Remove work dirs and cgroups whose creating process is gone."""
