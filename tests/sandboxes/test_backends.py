@@ -89,3 +89,25 @@ async def test_image_has_the_tools(sandbox):
     r = await sandbox.run("python --version && python3 -m pytest --version && git --version && tar --version")
     assert r.ok, r
     assert "Python 3" in r.stdout and "pytest" in r.stdout + r.stderr and "git version" in r.stdout
+
+
+async def test_swe_workflow_upload_edit_diff(sandbox, tmp_path):
+    repo = tmp_path / "repo"
+    (repo / "pkg").mkdir(parents=True)
+    (repo / "pkg" / "__init__.py").write_text("def add(a, b):\n    return a - b\n")
+    (repo / "tests").mkdir()
+    test = "from pkg import add\n\ndef test_add():\n    assert add(2, 3) == 5\n"
+    (repo / "tests" / "test_add.py").write_text(test)
+    (repo / ".git").mkdir()
+    (repo / ".git" / "secret").write_text("not uploaded")
+    await sandbox.upload_dir(repo)
+    assert await sandbox.read_files([".git/secret"]) == {}
+    await sandbox.commit_baseline()
+    failing = await sandbox.run("python -m pytest -q -p no:cacheprovider", timeout=60)
+    assert failing.exit_code == 1 and "1 failed" in failing.stdout, failing
+    await sandbox.run("sed -i 's/a - b/a + b/' pkg/__init__.py")
+    passing = await sandbox.run("python -m pytest -q -p no:cacheprovider", timeout=60)
+    assert passing.ok and "1 passed" in passing.stdout, passing
+    patch = await sandbox.git_diff()
+    assert "-    return a - b" in patch and "+    return a + b" in patch
+    assert "__pycache__" not in patch
