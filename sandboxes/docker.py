@@ -484,7 +484,8 @@ class DockerSandbox(BaseSandbox):
     async def _reset(self) -> None:
         await self._kill_stragglers()
         script = (
-            "chmod -R u+rwX /work /tmp /dev/shm 2>/dev/null; "
+            # SysV IPC objects outlive processes in the container's IPC namespace: remove them too
+            "ipcrm --all 2>/dev/null; chmod -R u+rwX /work /tmp /dev/shm 2>/dev/null; "
             "find /work /tmp /dev/shm -mindepth 1 -maxdepth 1 -exec rm -rf -- {} + ; "
             '[ -z "$(find /work /tmp /dev/shm -mindepth 1 -print -quit)" ]'
         )

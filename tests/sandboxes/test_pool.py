@@ -184,3 +184,20 @@ async def test_ctrl_c_cleans_up(backend_name, request):
             proc.kill()
     assert _leftovers(backend_name, tag) == []
     assert os.path.exists("/proc/self")  # sanity: we are on Linux with /proc
+
+
+async def test_reset_leaves_nothing_for_the_next_lease(pool_of):
+    pool = await pool_of(1)
+    plant = (
+        "import ctypes\n"
+        "libc = ctypes.CDLL(None)\n"
+        "print(libc.shmget(0x4153, 1 << 20, 0o1600))\n"  # IPC_CREAT | 0600: a SysV segment that outlives us
+        "open('/dev/shm/left', 'w').write('x')\n"
+    )
+    async with pool.lease() as sb:
+        r = await sb.run(["python3", "-c", plant])
+        assert r.ok and int(r.stdout) >= 0, r
+    async with pool.lease() as sb:
+        files = "ls -A /work /tmp /dev/shm | grep -v '^/' | grep -v '^$' | wc -l"
+        r = await sb.run(f"{files}; ipcs -m | grep -c 0x00004153")
+        assert r.stdout.split() == ["0", "0"], r
