@@ -437,12 +437,15 @@ class DockerSandbox(BaseSandbox):
                 sock.close()
             with contextlib.suppress(Exception):
                 sock._response.close()
-        for _ in range(200):
+        # The stream ends when every holder of stdout/stderr has closed it, which the main process
+        # may do long before it exits: wait for the exit itself (the supervisor enforces the deadline).
+        pause = 0.002
+        while True:
             info = api.exec_inspect(exec_id)
             if not info.get("Running"):
                 return info.get("ExitCode")
-            time.sleep(0.01)
-        return info.get("ExitCode")
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
 
     # --- files ---
 

@@ -297,3 +297,9 @@ async def test_no_host_file_descriptors_leak_in(sandbox):
     code = "import os; print(sorted(int(x) for x in os.listdir('/proc/self/fd')))"
     r = await sandbox.run(["python3", "-c", code])
     assert r.stdout.strip() == "[0, 1, 2, 3]", r  # stdin, stdout, stderr, and the listing itself
+
+
+async def test_closes_its_output_and_keeps_running(sandbox):
+    r = await sandbox.run(f"exec >&- 2>&-; {SLEEPER}", timeout=2)
+    assert r.timed_out and r.duration < 15, r
+    await _usable(sandbox)
