@@ -225,7 +225,8 @@ class DockerBackend:
             if self._own_client and self._client is not None:
                 with contextlib.suppress(Exception):
                     await self.call(self._client.close)
-            self._executor.shutdown(wait=True)
+            # never block the event loop on a straggling thread: removed containers end their streams
+            self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
             self._started = False
 
