@@ -297,13 +297,14 @@ class LLM:
                     async with asyncio.timeout(timeout):
                         response = await send(model, body, client, **kwargs)
                     return parse(response, text_route=text_route, seconds=time.perf_counter() - start)
+                reader = StreamAccumulator(text_route=text_route, max_tokens=call.get("max_tokens"))
                 async with asyncio.timeout(timeout):
-                    chunks = await send(
-                        model, body, client, stream=True, stream_options={"include_usage": True}, **kwargs
+                    opened = _litellm.open_stream(
+                        send, model, body, client, self._provider, text_route, **kwargs
                     )
-                    reader = StreamAccumulator(text_route=text_route, max_tokens=call.get("max_tokens"))
-                    async for chunk in chunks:
-                        reader.add(chunk)
+                    async with opened as chunks:
+                        async for chunk in chunks:
+                            reader.add(chunk)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

@@ -46,6 +46,7 @@ class ScriptedServer:
     reply: str = "hello world"
     honour_n: bool = True
     active: int = 0
+    connections: int = 0
     peak_active: int = 0
     requests: list[Request] = field(default_factory=list)
     disconnects: list[str] = field(default_factory=list)
@@ -77,6 +78,7 @@ class ScriptedServer:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
+        self.connections += 1
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")

@@ -176,7 +176,7 @@ async def test_cancelling_the_caller_closes_the_request(server, make_llm, action
 
 
 async def test_a_failed_sample_cancels_its_siblings(server, make_llm):
-    server.script = [400, "hang", "hang"]
+    server.script = ["hang", "hang", 400]  # the last to arrive fails: both others are in flight
     with pytest.raises(ModelAPIError):
         await make_llm(native_n=False, timeout=60).generate("hi", n=3)
     await asyncio.wait_for(_until(lambda: len(server.disconnects) == 2), 5)
@@ -191,6 +191,15 @@ async def test_one_endpoint_limits_concurrency_across_llms(server, make_llm):
     assert len(outs) == 6
     assert shared.peak_in_flight == 2 and server.peak_active == 2
     await shared.aclose()
+
+
+@pytest.mark.parametrize("stream", [True, False])
+async def test_connections_are_pooled_and_released(server, make_llm, stream):
+    llm = make_llm(max_concurrency=2, stream=stream)
+    for _ in range(20):  # a leaked connection would exhaust the pool of 2 and hang here
+        await asyncio.wait_for(llm.generate("hi"), 10)
+    await asyncio.gather(*(llm.generate("hi") for _ in range(6)))
+    assert server.connections <= 2
 
 
 async def test_budget_is_charged_and_stops_calls_cleanly(server, make_llm):
@@ -231,11 +240,19 @@ async def test_mean_logprobs_for_chat_and_text(server, make_llm, stream):
     assert plain.logprobs == []
 
 
-async def test_a_streamed_choice_that_lost_its_finish_chunk_gets_one_inferred(server, make_llm):
-    # litellm drops the finish chunk of every choice but the first in n > 1 chat streams
+async def test_streamed_choices_keep_the_servers_finish_reasons(server, make_llm):
     out = await make_llm().generate("hi", n=2, max_tokens=3)
+    assert out.finish_reasons == ["stop", "stop"]  # as sent, though each wrote max_tokens chunks
+
+
+async def test_a_streamed_choice_that_lost_its_finish_chunk_gets_one_inferred(server, make_llm):
+    # litellm's stream wrapper (used for providers other than hosted_vllm) drops the finish chunk
+    # of every choice but the first when n > 1
+    llm = make_llm(model="openai/test-model")
+    out = await llm.generate("hi", n=2, max_tokens=3)
+    assert out.texts == ["hello world 0", "hello world 1"]
     assert out.finish_reasons == ["stop", "length"]  # choice 1 wrote max_tokens chunks
-    out = await make_llm().generate("hi", n=2, max_tokens=50)
+    out = await llm.generate("hi", n=2, max_tokens=50)
     assert out.finish_reasons == ["stop", "stop"]
 
 

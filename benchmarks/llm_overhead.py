@@ -1,0 +1,169 @@
+"""The model layer's cost over a raw HTTP client, against the same llama.cpp server in the same run.
+
+    .venv/bin/python benchmarks/llm_overhead.py [--calls 100] [--tokens 32] [--requests 2] [--rounds 2]
+
+It starts the embedded server (Qwen2.5-Coder-0.5B-Instruct, 8 slots) and compares three clients:
+``raw`` (httpx posting JSON to ``/v1/chat/completions``, one pooled client), ``LLM`` (agentscale's
+client with its default ``stream=True``, which is what makes a cancelled request free its
+llama-server slot) and ``LLM nostream`` (``stream=False``, as for vLLM).
+
+(a) per-call overhead on short completions (``max_tokens=1``, a prompt the prefix cache holds):
+    the clients take turns call by call (order shuffled each round); for each LLM variant the
+    table gives the median and p95 of its latency minus the raw call's in the same round, and
+    the client's CPU time per call (``time.process_time``, which load from other processes on the
+    machine does not inflate the way it does wall time).
+(b) aggregate generated tokens/s at 1, 4 and 8 concurrent requests: each client runs
+    ``concurrency`` workers that each send ``--requests`` requests generating exactly ``--tokens``
+    tokens (``ignore_eos``), in ABBA order over ``--rounds`` rounds to cancel drift; the ratio is
+    the LLM's tokens/s over raw's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import time
+
+import httpx
+
+from agentscale.llm import LLM
+from agentscale.servers import LlamaCppServer
+
+SHORT = [{"role": "user", "content": "Reply with the single word: ok."}]
+LONG = [
+    {
+        "role": "user",
+        "content": "Write a Python function that checks whether a number is prime, "
+        "with a docstring and three doctests.",
+    }
+]
+
+
+def _p95(xs: list[float]) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, round(0.95 * (len(xs) - 1)))]
+
+
+class Raw:
+    """The baseline: one pooled httpx client, JSON in, JSON out."""
+
+    def __init__(self, api_base: str) -> None:
+        self.http = httpx.AsyncClient(base_url=api_base, timeout=600, limits=httpx.Limits(max_connections=16))
+
+    async def call(self, messages, max_tokens: int, extra: dict) -> int:
+        r = await self.http.post(
+            "/chat/completions",
+            json={"model": "m", "messages": messages, "max_tokens": max_tokens, "temperature": 0.0, **extra},
+        )
+        r.raise_for_status()
+        return r.json()["usage"]["completion_tokens"]
+
+
+class Layer:
+    def __init__(self, llm: LLM) -> None:
+        self.llm = llm
+
+    async def call(self, messages, max_tokens: int, extra: dict) -> int:
+        out = await self.llm.generate(messages, max_tokens=max_tokens, temperature=0.0)
+        return out.usage.completion_tokens
+
+
+async def overhead(clients: dict, calls: int) -> dict[str, dict[str, float]]:
+    wall: dict[str, list[float]] = {k: [] for k in clients}
+    cpu: dict[str, list[float]] = {k: [] for k in clients}
+    for client in clients.values():  # warm up: connections, litellm's lazy imports, the prefix cache
+        for _ in range(3):
+            await client.call(SHORT, 1, {})
+    names = list(clients)
+    for _ in range(calls):
+        random.shuffle(names)
+        for name in names:
+            c0, w0 = time.process_time(), time.perf_counter()
+            await clients[name].call(SHORT, 1, {})
+            wall[name].append(time.perf_counter() - w0)
+            cpu[name].append(time.process_time() - c0)
+    out = {}
+    for name in clients:
+        diffs = [a - b for a, b in zip(wall[name], wall["raw"], strict=True)]
+        out[name] = {
+            "median_ms": statistics.median(wall[name]) * 1e3,
+            "over_median_ms": statistics.median(diffs) * 1e3,
+            "over_p95_ms": _p95(diffs) * 1e3,
+            "cpu_ms": statistics.mean(cpu[name]) * 1e3,
+        }
+    return out
+
+
+async def throughput(client, concurrency: int, requests: int, tokens: int) -> float:
+    extra = {"ignore_eos": True}
+
+    async def worker() -> int:
+        return sum([await client.call(LONG, tokens, extra) for _ in range(requests)])
+
+    t0 = time.perf_counter()
+    done = await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return sum(done) / (time.perf_counter() - t0)
+
+
+async def main(args: argparse.Namespace) -> None:
+    async with LlamaCppServer(parallel=8, ctx_size=16384, reuse=False) as srv:
+        raw = Raw(srv.api_base)
+        common = dict(api_base=srv.api_base, profile=srv.profile, extra_body={"ignore_eos": True})
+        layers = {
+            "LLM": Layer(LLM(srv.model, **common)),
+            "LLM nostream": Layer(LLM(srv.model, stream=False, **common)),
+        }
+        # ignore_eos rides in every LLM request; for max_tokens=1 calls it changes nothing.
+        clients = {"raw": raw, **layers}
+        print(f"server: {srv.model} at {srv.api_base}, 8 slots; load average {os.getloadavg()[0]:.1f}")
+
+        res = await overhead(clients, args.calls)
+        print(f"\n(a) per-call overhead over raw httpx, max_tokens=1, {args.calls} interleaved calls each")
+        head = f"{'client':<14}{'median ms':>10}{'over raw, median ms':>22}{'over raw, p95 ms':>19}"
+        print(head + f"{'client CPU ms/call':>21}")
+        for name, r in res.items():
+            over = ("-", "-") if name == "raw" else (f"{r['over_median_ms']:.2f}", f"{r['over_p95_ms']:.2f}")
+            print(f"{name:<14}{r['median_ms']:>10.2f}{over[0]:>22}{over[1]:>19}{r['cpu_ms']:>21.2f}")
+
+        print(
+            f"\n(b) aggregate generated tokens/s ({args.tokens} tokens per request, "
+            f"{args.requests} requests per worker, {args.rounds} ABBA rounds)"
+        )
+        print(
+            f"{'concurrency':<12}{'raw tok/s':>10}"
+            + "".join(f"{n + ' tok/s':>20}{'ratio':>7}" for n in layers)
+        )
+        for concurrency in args.concurrency:
+            rates: dict[str, list[float]] = {k: [] for k in clients}
+            for rnd in range(args.rounds):
+                order = list(clients) if rnd % 2 == 0 else list(reversed(clients))
+                for name in order:
+                    rates[name].append(
+                        await throughput(clients[name], concurrency, args.requests, args.tokens)
+                    )
+            base = statistics.mean(rates["raw"])
+            row = f"{concurrency:<12}{base:>10.1f}"
+            for name in layers:
+                rate = statistics.mean(rates[name])
+                row += f"{rate:>20.1f}{rate / base:>7.3f}"
+            print(row, flush=True)
+        load = os.getloadavg()[0]
+        print(f"\nload average at the end {load:.1f} (2 cores; other work on the machine adds noise)")
+        await raw.http.aclose()
+        for layer in layers.values():
+            await layer.llm.aclose()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--calls", type=int, default=100, help="short calls per client for (a)")
+    parser.add_argument("--tokens", type=int, default=32, help="tokens generated per request for (b)")
+    parser.add_argument("--requests", type=int, default=2, help="requests per worker for (b)")
+    parser.add_argument("--rounds", type=int, default=2, help="ABBA rounds for (b)")
+    parser.add_argument("--concurrency", type=lambda s: [int(x) for x in s.split(",")], default=[1, 4, 8])
+    asyncio.run(main(parser.parse_args()))
