@@ -137,8 +137,16 @@ class BaseSandbox(abc.ABC):
     async def read_files(self, paths: Sequence[str]) -> dict[str, bytes]:
         """Read files (relative to the work dir) back out.
 
-        Only regular files come back: missing paths, directories and symlinks are left out (a
-        symlink is never followed, so sandboxed code cannot make the host read its files).
+        Args:
+            paths: relative paths, as given to ``run(files=...)``.
+
+        Returns:
+            ``{path: content}`` for the regular files found. Missing paths, directories and
+            symlinks are left out: a link is never followed, so sandboxed code cannot make the
+            host read its files through one.
+
+        Raises:
+            ConfigError: an absolute path or one with ``..``.
         """
         checked = {check_relpath(p): p for p in paths}
         async with self._lock:

@@ -128,6 +128,14 @@ async def open_sandbox(
 ) -> AsyncIterator[BaseSandbox]:
     """One sandbox (and its backend) for the duration of an ``async with`` block.
 
+    Args:
+        backend: see ``make_backend``.
+        limits: resource limits.
+        **options: backend options (see ``make_backend``).
+
+    Raises:
+        SandboxUnavailable: the backend cannot run here (the message says how to get one).
+
     Example:
         >>> async def main():  # doctest: +SKIP
         ...     async with open_sandbox("docker") as sandbox:

@@ -139,7 +139,13 @@ def ensure_image(client: Any, cache_dir: Path | None = None) -> str:
             _load(client, archive)
             if present():
                 return tag
-        rootfs = ensure_rootfs(cache)
+        try:
+            rootfs = ensure_rootfs(cache)
+        except SandboxUnavailable as exc:
+            raise SandboxUnavailable(
+                f"the Docker sandbox image {tag} is not built and cannot be built here ({exc}); with a "
+                f"registry, `docker build -t NAME {DOCKERFILE.parent}` and pass image='NAME' instead"
+            ) from exc
         tar = subprocess.Popen(
             ["tar", "-C", str(rootfs), "--numeric-owner", "-c", "."], stdout=subprocess.PIPE
         )
