@@ -30,17 +30,25 @@ def register(subparsers) -> None:
     """Add ``demo`` to the CLI."""
     parser = subparsers.add_parser("demo", help="start the embedded model and have it answer a question")
     parser.add_argument("--question", default=DEFAULT_QUESTION, help="what to ask")
-    parser.add_argument("--max-tokens", type=int, default=256, help="cap on the answer's tokens")
+    parser.add_argument("--max-tokens", type=int, default=200, help="cap on the answer's tokens")
     add_llamacpp_options(parser)
     add_cache_option(parser)
     parser.set_defaults(handler=_demo)
 
 
-async def ask(server: LlamaCppServer, question: str, *, max_tokens: int = 256) -> Completion:
+async def ask(server: LlamaCppServer, question: str, *, max_tokens: int = 200) -> Completion:
     """Ask the model a started server serves one question, through agentscale's LLM client."""
     from agentscale.llm import LLM  # imports litellm: only when a question is actually asked
 
-    async with LLM(server.model, api_base=server.api_base, profile=server.profile, temperature=0.2) as llm:
+    # A shared 2-core machine can be slow: allow minutes, and don't retry a slow answer from scratch.
+    async with LLM(
+        server.model,
+        api_base=server.api_base,
+        profile=server.profile,
+        temperature=0.2,
+        timeout=600,
+        max_retries=1,
+    ) as llm:
         return await llm.generate(question, max_tokens=max_tokens)
 
 

@@ -6,14 +6,15 @@ output in a log file, waits until ``GET /health`` answers 200, and stops the who
 starting, or never becomes healthy, :class:`~agentscale.errors.ServerError` carries the log's
 last lines and its path.
 
-Reuse: a server that started successfully records itself in ``<cache>/servers/<key>.json``
+Reuse: a server started with ``reuse=True`` (the default) records itself in ``<cache>/servers/<key>.json``
 (pid, port, log), where ``key`` hashes the kind of server and every setting that changes what it
 serves (model, slots, context, ...). ``start()`` with ``reuse=True`` (the default) first looks
 there: if that pid is alive, ``/health`` answers 200 and ``/v1/models`` lists the same served
 name, it attaches to that server instead of starting a second one, and ``stop()`` then leaves it
 running (its owner stops it). So ``agentscale serve llamacpp`` in one terminal serves every
 ``agentscale demo`` or ``LlamaCppServer(...)`` with the same settings started elsewhere. A file lock
-around look-up-and-start keeps two processes from starting twin servers at once.
+around look-up-and-start keeps two processes from starting twin servers at once. ``reuse=False``
+gives a private server: it neither attaches to a recorded one nor records itself.
 
 Servers we start are bound to our process: on Linux they are started through
 ``setpriv --pdeathsig SIGTERM`` so that they end even if we are killed with SIGKILL.
@@ -68,7 +69,8 @@ class ManagedServer(abc.ABC):
             ``~/.cache/agentscale``).
         startup_timeout: seconds to wait for ``/health`` to answer 200.
         stop_timeout: seconds between SIGTERM and SIGKILL on stop.
-        reuse: attach to a running server with the same settings instead of starting one.
+        reuse: attach to a running server with the same settings instead of starting one, and
+            offer a server we start to others. ``False``: a private server (as test suites want).
         env: extra environment variables for the server process.
     """
 
@@ -175,9 +177,12 @@ class ManagedServer(abc.ABC):
         if self._port is not None:
             return self
         await self.prepare()
+        if not self.reuse:  # a private server: neither attaches to one nor offers itself
+            await self._launch()
+            return self
         record = self._record_path()
         async with async_file_lock(record.with_suffix(".lock")):
-            if self.reuse and await self._attach(record):
+            if await self._attach(record):
                 return self
             await self._launch()
             self._write_record(record)

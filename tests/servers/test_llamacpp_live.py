@@ -20,12 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 
 import httpx
 import pytest
-
-from agentscale.servers import LlamaCppServer
 
 # The first use of the fixture may build llama-server and assemble the model: give it time.
 pytestmark = [pytest.mark.llm, pytest.mark.slow, pytest.mark.timeout(1500)]
@@ -203,19 +200,6 @@ async def test_a_cancelled_request_frees_its_slot_and_stops_generating(llama_ser
     assert second["llamacpp:tokens_predicted_total"] == first["llamacpp:tokens_predicted_total"]
     assert second["llamacpp:n_decode_total"] == first["llamacpp:n_decode_total"], "still decoding"
     assert 10 <= generated < max_tokens
-
-
-async def test_a_second_server_with_the_same_settings_reuses_the_running_one(llama_server):
-    twin = LlamaCppServer(parallel=8, ctx_size=16384, cache_dir=llama_server.cache_dir, progress=None)
-    async with twin:
-        assert twin.reused  # no second server: attached to a running one with the same settings
-        # (ours, or, when another test session shares this cache, the one it recorded last)
-        assert twin.pid is not None and "llama-server" in Path(f"/proc/{twin.pid}/cmdline").read_text()
-        async with _client() as client:
-            models = (await client.get(f"{twin.api_base}/models")).json()["data"]
-        assert [m["id"] for m in models] == ["qwen2.5-coder-0.5b"]
-    async with _client() as client:  # leaving the twin did not stop the fixture's server
-        assert (await client.get(f"{llama_server.base_url}/health")).status_code == 200
 
 
 async def test_cancelling_through_the_llm_client_frees_the_slot(llama_server):

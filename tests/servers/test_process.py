@@ -92,8 +92,10 @@ async def test_a_running_server_with_the_same_settings_is_reused(root, cache):
         async with CommandServer(HTTP, root, cache_dir=cache) as other:
             assert other.reused and other.port == owner.port and other.pid == owner.pid
         assert _alive(owner.pid)  # leaving a reused server does not stop it
-        async with CommandServer(HTTP, root, cache_dir=cache, reuse=False) as fresh:
-            assert not fresh.reused and fresh.port != owner.port
+        async with CommandServer(HTTP, root, cache_dir=cache, reuse=False) as private:
+            assert not private.reused and private.port != owner.port
+            record = json.loads(next((cache / "servers").glob("*.json")).read_text())
+            assert record["pid"] == owner.pid  # a private server does not offer itself
         async with CommandServer(HTTP, root, name="another-model", cache_dir=cache) as different:
             assert not different.reused  # different settings: a server of its own
     assert await _wait_dead(owner.pid)
