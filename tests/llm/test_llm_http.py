@@ -12,7 +12,10 @@ from agentscale.llm import Endpoint
 from agentscale.protocols import Model
 
 # litellm's stream wrapper reads attributes pydantic has deprecated; not ours to fix.
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:Items .*ReadOnly:UserWarning"),  # pydantic on litellm's types
+]
 
 CHAT = "/v1/chat/completions"
 TEXT = "/v1/completions"
@@ -264,13 +267,15 @@ async def test_a_model_litellm_prices_costs_money(server, make_llm, stream):
     assert server.requests[0].body["model"] == "gpt-4o-mini"
 
 
-async def test_a_call_prints_nothing(server, make_llm, capfd):
-    server.script = [500, 400]
-    llm = make_llm()
-    with pytest.raises(ModelAPIError):
-        await llm.generate("hi")
+@pytest.mark.parametrize("stream", [True, False])
+async def test_a_call_prints_nothing(server, make_llm, capfd, stream):
+    server.script = [500, 400, "drop_mid", "drop_mid"]
+    llm = make_llm(stream=stream, max_retries=1)
+    for _ in range(2):
+        with pytest.raises(ModelAPIError):
+            await llm.generate("hi")
     await llm.generate("hi")
-    await make_llm(profile="completion").generate("hi")
+    await make_llm(profile="completion", stream=stream).generate("hi")
     out, err = capfd.readouterr()
     assert out == "" and err == ""
 

@@ -14,7 +14,12 @@ import pytest
 from agentscale import Budget, BudgetExhausted
 from agentscale.llm import LLM
 
-pytestmark = [pytest.mark.llm, pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+pytestmark = [
+    pytest.mark.llm,
+    pytest.mark.slow,
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:Items .*ReadOnly:UserWarning"),
+]
 
 
 @pytest.fixture
