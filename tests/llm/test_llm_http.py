@@ -14,7 +14,7 @@ from agentscale.protocols import Model
 # litellm's stream wrapper reads attributes pydantic has deprecated; not ours to fix.
 pytestmark = [
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),
-    pytest.mark.filterwarnings("ignore:Items .*ReadOnly:UserWarning"),  # pydantic on litellm's types
+    pytest.mark.filterwarnings("ignore:Items? .*ReadOnly:UserWarning"),  # pydantic on litellm's types
 ]
 
 CHAT = "/v1/chat/completions"

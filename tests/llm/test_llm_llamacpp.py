@@ -18,7 +18,7 @@ pytestmark = [
     pytest.mark.llm,
     pytest.mark.slow,
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),
-    pytest.mark.filterwarnings("ignore:Items .*ReadOnly:UserWarning"),
+    pytest.mark.filterwarnings("ignore:Items? .*ReadOnly:UserWarning"),
 ]
 
 
