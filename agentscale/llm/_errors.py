@@ -28,6 +28,11 @@ def translate(
     """Return the agentscale error for a foreign exception raised by one model call."""
     if isinstance(exc, ModelAPIError):
         return exc
+    # litellm dresses transport failures (refused, reset, truncated body) up as HTTP 500s; the
+    # httpx error underneath tells what really happened, and there was no status to report.
+    cause = _transport_cause(exc)
+    if cause is not None:
+        exc = cause
     if isinstance(exc, _TIMEOUTS) or _status(exc) == 408:
         limit = f"no answer within {timeout:g} s" if timeout else "timed out"
         return ModelTimeout(f"{limit} ({_describe(exc)})", model=model, api_base=api_base, retryable=True)
@@ -44,6 +49,18 @@ def translate(
             _describe(exc), model=model, api_base=api_base, status_code=status, retryable=transient
         )
     return ModelAPIError(_describe(exc), model=model, api_base=api_base, retryable=False)
+
+
+def _transport_cause(exc: BaseException) -> BaseException | None:
+    """The transport error (or timeout) behind ``exc``, unless a real HTTP answer came first."""
+    cause: BaseException | None = exc
+    for _ in range(16):
+        if cause is None or isinstance(cause, httpx.HTTPStatusError):
+            return None
+        if isinstance(cause, httpx.TransportError | openai.APIConnectionError):
+            return cause
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 def _status(exc: BaseException) -> int | None:

@@ -145,20 +145,23 @@ async def test_a_dropped_connection_is_retried(server, make_llm, drop, stream):
     assert out.text == "hello world" and len(server.requests) == 2
 
 
+@pytest.mark.parametrize("stream", [True, False])
 @pytest.mark.parametrize("drop", ["drop", "drop_mid"])
-async def test_a_connection_that_keeps_dropping_gives_a_clear_error(server, make_llm, drop):
+async def test_a_connection_that_keeps_dropping_gives_a_clear_error(server, make_llm, drop, stream):
     server.script = [drop, drop]
     with pytest.raises(ModelAPIError) as info:
-        await make_llm(max_retries=1).generate("hi")
+        await make_llm(max_retries=1, stream=stream).generate("hi")
     assert len(server.requests) == 2
     assert info.value.retryable and server.api_base in str(info.value)
+    assert info.value.status_code is None and "connection failed" in str(info.value)  # no made-up 500
 
 
-async def test_an_endpoint_nobody_listens_on(make_llm):
-    llm = make_llm(api_base="http://127.0.0.1:9/v1", max_retries=1)
+@pytest.mark.parametrize("stream", [True, False])
+async def test_an_endpoint_nobody_listens_on(make_llm, stream):
+    llm = make_llm(api_base="http://127.0.0.1:9/v1", max_retries=1, stream=stream)
     with pytest.raises(ModelAPIError) as info:
         await llm.generate("hi")
-    assert info.value.retryable and "127.0.0.1:9" in str(info.value)
+    assert info.value.retryable and "127.0.0.1:9" in str(info.value) and info.value.status_code is None
 
 
 @pytest.mark.parametrize(("action", "stream"), [("hang", True), ("hang", False), ("slow", True)])
