@@ -105,6 +105,8 @@ def is_safe_literal(node: ast.AST) -> bool:
     return False
 
 
+_MAX_TEXT = 3000
+"""Expected values longer than this are not read (bounds the parsing work on hostile text)."""
 _PROSE_CONSTANTS = {"true": "True", "false": "False", "none": "None"}
 
 
@@ -115,30 +117,57 @@ def _parse_expr(text: str) -> ast.Expression | None:
         return None
 
 
-def _cut_points(text: str) -> list[int]:
-    points = {len(text)}
+def _cut_points(text: str, limit: int) -> list[int]:
+    """The first ``limit`` places to cut ``text`` (before whitespace or punctuation), and its end."""
+    points = []
     for i, ch in enumerate(text):
-        if ch in " \t\n,;" and i > 0:
-            points.add(i)
-    return sorted(points, reverse=True)
+        if ch in " \t\n,;" and i > 0 and (not points or points[-1] != i - 1):
+            points.append(i)
+            if len(points) >= limit:
+                break
+    return [*points, len(text)]
 
 
-def parse_literal_prefix(text: str, *, max_cuts: int = 200) -> str | None:
+def _literal_or_none(chunk: str) -> str | None:
+    if chunk.lower() in _PROSE_CONSTANTS:  # "=> true" in prose means True
+        return _PROSE_CONSTANTS[chunk.lower()]
+    tree = _parse_expr(chunk)
+    return chunk if tree is not None and is_safe_literal(tree) else None
+
+
+def parse_literal_prefix(text: str, *, max_cuts: int = 60) -> str | None:
     """The longest prefix of ``text`` that is a safe literal, cut at whitespace or punctuation.
 
     Tolerates what follows an example's expected value in prose: a trailing period, a comment,
     an explanation (``True (because ...)``), or a derivation (``19 - 5 - 6 = 8`` gives ``8``).
+    Only the first ``max_cuts`` cut points (and the whole text) are tried, so the work is bounded.
 
     Args:
         text: the text after an example's arrow or "should return".
-        max_cuts: how many cut points to try before giving up (long prose).
+        max_cuts: how many cut points to try.
 
     Returns:
         The literal's source, or ``None`` when no prefix is one.
     """
-    text = text.strip()
+    text = text.strip()[:_MAX_TEXT]
     if not text:
         return None
+    best = None
+    for cut in _cut_points(text, max_cuts):
+        chunk = text[:cut].strip().rstrip(",;").strip()
+        variants = [chunk]
+        if chunk.endswith(".") and not chunk[:-1].rstrip().endswith("."):
+            variants.insert(0, chunk[:-1].rstrip())  # a sentence's full stop, not "1."
+        for variant in variants:
+            if variant and (value := _literal_or_none(variant)) is not None:
+                best = value  # later cuts are longer: the longest literal wins
+                break
+    if best is None and "=" in text:
+        # "19 - 5 - 6 = 8": the value after the last lone "=" is the answer
+        tail = text.split("\n", 1)[0].rsplit("=", 1)[-1]
+        if tail.strip() and not tail.lstrip().startswith("="):
+            best = _literal_or_none(tail.strip().rstrip("."))
+    return best
     candidates: list[str] = []
     for cut in _cut_points(text)[:max_cuts]:
         chunk = text[:cut].strip().rstrip(",;").strip()

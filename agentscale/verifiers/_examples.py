@@ -219,11 +219,20 @@ _OP_RE = re.compile(
 )
 
 
+_MAX_GROUP = 2000
+"""Longest bracket group (a call or a value) an example may span."""
+_MAX_VALUE = 300
+"""How much text after an example's arrow is read for its expected value (beyond a bracket group)."""
+_SCAN_BUDGET = 300_000
+"""Characters the call reader may scan in one docstring: hostile nesting must not make it quadratic."""
+
+
 def _balanced_end(text: str, start: int) -> int | None:
     """Index just past the bracket group opening at ``text[start]``, skipping string literals."""
     stack: list[str] = []
     i = start
-    while i < len(text):
+    limit = min(len(text), start + _MAX_GROUP)
+    while i < limit:
         ch = text[i]
         if ch in "'\"":
             j = i + 1
@@ -249,17 +258,24 @@ def _value_text(text: str, start: int) -> str:
     while start < len(text) and text[start] in " \t":
         start += 1
     if start < len(text) and text[start] in _CLOSE and (end := _balanced_end(text, start)) is not None:
-        line_end = text.find("\n", end)
-        return text[start : len(text) if line_end == -1 else line_end]
-    line_end = text.find("\n", start)
-    return text[start : len(text) if line_end == -1 else line_end]
+        line_end = text.find("\n", end, end + _MAX_VALUE)
+        return text[start : min(len(text), end + _MAX_VALUE) if line_end == -1 else line_end]
+    line_end = text.find("\n", start, start + _MAX_VALUE)
+    return text[start : min(len(text), start + _MAX_VALUE) if line_end == -1 else line_end]
 
 
 def _call_examples(text: str, entry_point: str | None, names: set[str], examples: Examples) -> None:
     known = set(names) | ({entry_point} if entry_point else set())
     found: list[tuple[str, str, str]] = []  # (function name, call source, expected source)
+    scanned_to = 0
+    budget = _SCAN_BUDGET
     for match in _CALL_RE.finditer(text):
         name = match[1]
+        if match.start() < scanned_to:
+            continue  # a call nested in one already read (its argument), not an example of its own
+        if budget <= 0:
+            examples.skipped.append("the docstring is too long or deeply nested: stopped reading calls")
+            break
         if (
             name in vars(builtins)
             or name in {"print", "assert", "return"}
@@ -267,8 +283,10 @@ def _call_examples(text: str, entry_point: str | None, names: set[str], examples
         ):
             continue
         end = _balanced_end(text, match.end() - 1)
+        budget -= (end or min(len(text), match.end() + _MAX_GROUP)) - match.start()
         if end is None:
             continue
+        scanned_to = end
         op = _OP_RE.match(text, end)
         if op is None:
             continue
@@ -286,6 +304,7 @@ def _call_examples(text: str, entry_point: str | None, names: set[str], examples
             examples.skipped.append(f"arguments are not literals: {_clip(call)}")
             continue
         value = _value_text(text, op.end())
+        budget -= len(value) * 20  # parsing the value tries several prefixes
         expected = parse_literal_prefix(value)
         if expected is None:
             examples.skipped.append(f"no literal expected value: {_clip(call + ' ' + op[0] + value)}")
@@ -313,11 +332,17 @@ _FOR_RE = re.compile(
     r"\s+(?:should|will|must|would)\s+be\s*:?\s*(?P<value>[^\n]*)",
     re.IGNORECASE,
 )
-_IO_RE = re.compile(
-    r"\bInput\s*:\s*(?P<input>.*?)\s*\bOutput\s*:\s*(?P<output>.*?)"
-    r"(?=\n[ \t]*\n|\n[ \t]*(?:Explanation|Example|Note|Constraints?|Input)\b|\Z)",
-    re.IGNORECASE | re.DOTALL,
+_INPUT_RE = re.compile(r"\bInput\s*:", re.IGNORECASE)
+_OUTPUT_RE = re.compile(r"\bOutput\s*:", re.IGNORECASE)
+_IO_END_RE = re.compile(
+    r"\n[ \t]*\n|\n[ \t]*(?:Sample\s+)?(?:Explanation|Example|Note|Constraints?|Input)\b", re.IGNORECASE
 )
+_WINDOW = 2000
+"""How far an Input/Output example may stretch; bounds the work per "Input:" found."""
+_MAX_LINE = 2000
+"""Longer lines are not read as sentence examples (keeps the sentence reader linear)."""
+_MAX_DOC = 100_000
+"""Docstrings are read up to this many characters."""
 _ASSIGN_RE = re.compile(r"(?:^|(?<=[,\n;]))\s*([A-Za-z_]\w*)\s*(?:=(?!=)|:)\s*")
 
 
@@ -360,26 +385,43 @@ def _positional(entry_point: str, params: list[str], text: str) -> str | None:
 
 
 def _sentence_examples(text: str, entry_point: str, params: list[str], examples: Examples) -> None:
-    for m in _FOR_RE.finditer(text):
-        pairs = _named_values(m["assigns"])
-        call = _call_from(entry_point, params, pairs) if pairs else None
-        expected = parse_literal_prefix(m["value"])
-        if call is None or expected is None:
-            examples.skipped.append(f"sentence not understood: {_clip(m[0])}")
+    for line in text.splitlines():
+        if len(line) > _MAX_LINE or "=" not in line:
             continue
-        examples.checks.append(_compare(call, expected, "sentence"))
+        for m in _FOR_RE.finditer(line):
+            pairs = _named_values(m["assigns"])
+            call = _call_from(entry_point, params, pairs) if pairs else None
+            expected = parse_literal_prefix(m["value"])
+            if call is None or expected is None:
+                examples.skipped.append(f"sentence not understood: {_clip(m[0])}")
+                continue
+            examples.checks.append(_compare(call, expected, "sentence"))
+
+
+def _io_blocks(text: str):
+    """``(whole, input, output)`` for each "Input: ... Output: ..." example, each read in a bounded window."""
+    for m in _INPUT_RE.finditer(text):
+        window = text[m.end() : m.end() + _WINDOW]
+        out = _OUTPUT_RE.search(window)
+        if out is None or _INPUT_RE.search(window, 0, out.start()):
+            continue  # no output of its own before the next input
+        rest = text[m.end() + out.end() : m.end() + out.end() + _WINDOW]
+        end = _IO_END_RE.search(rest)
+        output = rest[: end.start()] if end else rest
+        yield text[m.start() : m.end() + out.end() + len(output)], window[: out.start()], output
 
 
 def _io_examples(text: str, entry_point: str, params: list[str], examples: Examples) -> None:
-    for m in _IO_RE.finditer(text):
-        raw_input = m["input"].strip()
+    for whole, raw, output in _io_blocks(text):
+        # "Input: 'abc' -> Output: 'cba'" and "Input: [1, 2], Output: 3" on one line
+        raw_input = re.sub(r"[\s,;]*(?:->|=>|→|➞)?[\s,;]*$", "", raw.strip())
         pairs = _named_values(raw_input)
         call = (
             _call_from(entry_point, params, pairs) if pairs else _positional(entry_point, params, raw_input)
         )
-        expected = parse_literal_prefix(m["output"])
+        expected = parse_literal_prefix(output)
         if call is None or expected is None:
-            examples.skipped.append(f"Input/Output example not understood: {_clip(m[0])}")
+            examples.skipped.append(f"Input/Output example not understood: {_clip(whole)}")
             continue
         examples.checks.append(_compare(call, " ".join(expected.split()), "input-output"))
 
@@ -400,6 +442,9 @@ def extract_examples(prompt: str, entry_point: str | None = None) -> Examples:
     examples = Examples(docstring=doc)
     if not doc.strip():
         return examples
+    if len(doc) > _MAX_DOC:
+        examples.skipped.append(f"the docstring is {len(doc)} characters long: read the first {_MAX_DOC}")
+        doc = doc[:_MAX_DOC]
     rest = _doctests(doc, examples, names | ({entry_point} if entry_point else set()))
     _call_examples(rest, entry_point, names, examples)
     if entry_point:

@@ -156,6 +156,12 @@ def test_input_output_blocks():
     ]
 
 
+def test_one_line_input_output():
+    doc = _doc("Doc.\n    Input: 'abc' -> Output: 'cba'\n    Sample Input: [1, 2], Output: 3\n")
+    ex = extract_examples(doc, "f")
+    assert [(c.code, c.expected) for c in ex.checks] == [("f('abc')", "'cba'"), ("f([1, 2])", "3")]
+
+
 def test_for_sentences():
     doc = _doc('Doc.\n    For s = "abc", c = "b", the result should be (\'ac\', False)', "g(s, c)")
     ex = extract_examples(doc, "g")
@@ -184,3 +190,63 @@ def test_calls_of_other_functions_are_ignored_when_the_entry_point_is_used():
     ex = extract_examples(_doc("Doc.\n    f(1) == 2\n    helper(1) == 5"), "f")
     assert [c.code for c in ex.checks] == ["f(1)"]
     assert any("helper" in s for s in ex.skipped)
+
+
+def test_never_raises_on_hostile_text():
+    import random
+
+    rng = random.Random(0)
+    tokens = [
+        "f(",
+        ")",
+        "(",
+        "[",
+        "]",
+        "{",
+        "}",
+        "'",
+        '"',
+        ">>> ",
+        "... ",
+        "==",
+        "=>",
+        "->",
+        "➞",
+        "=",
+        "#",
+        "\n",
+        "\n\n",
+        "Input:",
+        "Output:",
+        "For x =",
+        "the output should be",
+        "returns",
+        "should return",
+        "1",
+        "-2.5",
+        "'a'",
+        "True",
+        "none",
+        "Traceback (most recent call last)",
+        "\\",
+        '"""',
+        "x",
+        " ",
+        "\t",
+        "é",
+        "\x00",
+    ]
+    for _ in range(400):
+        body = "".join(rng.choice(tokens) for _ in range(rng.randint(1, 60)))
+        extract_examples(body, "f")  # raw text
+        extract_examples(f"def f(x):\n    {body!r}\n", "f")  # as a docstring
+    # deep nesting and long repetitive text: every reader must stay bounded
+    for text in [
+        "f(" * 5000 + "1" + ")" * 5000 + " == 2",
+        "f(1) == " * 20000,
+        "Input: " * 20000,
+        "For x = 1 " * 20000,
+    ]:
+        extract_examples(text, "f")
+    ex = extract_examples("f(1) == 2\n" + "x" * 200_000, "f")
+    assert [c.code for c in ex.checks] == ["f(1)"] and any("characters long" in s for s in ex.skipped)
