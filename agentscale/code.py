@@ -24,6 +24,7 @@ _FENCE_RE = re.compile(
     r"^[ \t]*(```+|~~~+)[ \t]*([\w+#.-]*)[^\n]*\n(.*?)(?:^[ \t]*\1[ \t]*$|\Z)", re.M | re.S
 )
 _PYTHON_TAGS = {"", "python", "py", "python3", "py3", "pycon", "ipython"}
+_MAX_PARSES = 300
 _CODE_START_RE = re.compile(
     r"^(?:def |async def |class |import |from \S+ import |@|if __name__|[A-Za-z_]\w*\s*=)"
 )
@@ -93,11 +94,13 @@ def _bare_code(text: str) -> str:
     lines = text.splitlines()
     starts = [i for i, ln in enumerate(lines) if _CODE_START_RE.match(ln)] or [0]
     best = ""
+    attempts = _MAX_PARSES  # prose that never parses must not cost lines**2 parses
     for start in starts[:20]:
         for end in range(len(lines), start, -1):
             chunk = "\n".join(lines[start:end]).strip("\n")
-            if len(chunk) <= len(best):
+            if len(chunk) <= len(best) or attempts <= 0:
                 break
+            attempts -= 1
             if _parses(chunk):
                 best = chunk
                 break
