@@ -432,12 +432,14 @@ def extract_examples(prompt: str, entry_point: str | None = None) -> Examples:
     Args:
         prompt: the code prompt (signature and docstring), or a bare docstring.
         entry_point: the function under test; examples must call it (or, when they all call one
-            unknown name, that name is taken to mean it).
+            unknown name, that name is taken to mean it). Default: the prompt's last function.
 
     Returns:
         The checks found, in order, and what was skipped. No checks at all is a valid result:
         callers must treat it as "nothing to verify", not as a pass.
     """
+    if entry_point is None and (defs := re.findall(r"^(?:async\s+)?def\s+(\w+)", prompt, re.M)):
+        entry_point = defs[-1]
     doc, params, names = find_docstring(prompt, entry_point)
     examples = Examples(docstring=doc)
     if not doc.strip():

@@ -250,3 +250,11 @@ def test_never_raises_on_hostile_text():
         extract_examples(text, "f")
     ex = extract_examples("f(1) == 2\n" + "x" * 200_000, "f")
     assert [c.code for c in ex.checks] == ["f(1)"] and any("characters long" in s for s in ex.skipped)
+
+
+def test_entry_point_defaults_to_the_last_function():
+    prompt = (
+        'def helper(x):\n    """helper(1) == 5"""\n\n\n'
+        'def g(s, c):\n    """For s = "ab", c = "b" the result should be "a"."""\n'
+    )
+    assert [(c.code, c.expected) for c in extract_examples(prompt).checks] == [('g(s="ab", c="b")', '"a"')]
