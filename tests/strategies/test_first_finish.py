@@ -75,3 +75,16 @@ async def test_cancelling_the_run_cancels_every_rollout():
     with pytest.raises(asyncio.CancelledError):  # external cancellation propagates
         await run
     assert sorted(cancelled) == [0, 1, 2]
+
+
+async def test_without_a_verifier_the_first_successful_rollout_wins():
+    async def agent(task: Task):
+        i = index_of(task)
+        if i == 0:
+            raise RuntimeError("fails fast")
+        await asyncio.sleep(0.01 * i)
+        return rollout(task, f"r{i}")
+
+    state = await scale(agent, strategy="first_finish", n=3).ainvoke({"task": TASK}, context=ScaleContext())
+    winner = next(r for r in state["rollouts"] if r.id == state["selected"].rollout_id)
+    assert winner.output == "r1"
