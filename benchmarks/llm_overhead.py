@@ -15,7 +15,8 @@ llama-server slot) and ``LLM nostream`` (``stream=False``, as for vLLM).
 (b) aggregate generated tokens/s at 1, 4 and 8 concurrent requests: each client runs
     ``concurrency`` workers that each send ``--requests`` requests generating exactly ``--tokens``
     tokens (``ignore_eos``), in ABBA order over ``--rounds`` rounds to cancel drift; the ratio is
-    the LLM's tokens/s over raw's.
+    the LLM's tokens/s over raw's. Each row also gives each client's CPU time per generated
+    token: on a CPU-bound machine that is what the client takes away from the server.
 """
 
 from __future__ import annotations
@@ -97,15 +98,16 @@ async def overhead(clients: dict, calls: int) -> dict[str, dict[str, float]]:
     return out
 
 
-async def throughput(client, concurrency: int, requests: int, tokens: int) -> float:
+async def throughput(client, concurrency: int, requests: int, tokens: int) -> tuple[float, float]:
+    """(generated tokens/s, client CPU ms per generated token)."""
     extra = {"ignore_eos": True}
 
     async def worker() -> int:
         return sum([await client.call(LONG, tokens, extra) for _ in range(requests)])
 
-    t0 = time.perf_counter()
-    done = await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return sum(done) / (time.perf_counter() - t0)
+    c0, t0 = time.process_time(), time.perf_counter()
+    done = sum(await asyncio.gather(*(worker() for _ in range(concurrency))))
+    return done / (time.perf_counter() - t0), (time.process_time() - c0) * 1e3 / done
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -138,18 +140,20 @@ async def main(args: argparse.Namespace) -> None:
         )
         for concurrency in args.concurrency:
             rates: dict[str, list[float]] = {k: [] for k in clients}
+            cpu: dict[str, list[float]] = {k: [] for k in clients}
             for rnd in range(args.rounds):
                 order = list(clients) if rnd % 2 == 0 else list(reversed(clients))
                 for name in order:
-                    rates[name].append(
-                        await throughput(clients[name], concurrency, args.requests, args.tokens)
-                    )
+                    rate, cpu_ms = await throughput(clients[name], concurrency, args.requests, args.tokens)
+                    rates[name].append(rate)
+                    cpu[name].append(cpu_ms)
             base = statistics.mean(rates["raw"])
             row = f"{concurrency:<12}{base:>10.1f}"
             for name in layers:
                 rate = statistics.mean(rates[name])
                 row += f"{rate:>20.1f}{rate / base:>7.3f}"
-            print(row, flush=True)
+            cpus = "  ".join(f"{n} {statistics.mean(v):.3f}" for n, v in cpu.items())
+            print(row + f"   client CPU ms/token: {cpus}", flush=True)
         load = os.getloadavg()[0]
         print(f"\nload average at the end {load:.1f} (2 cores; other work on the machine adds noise)")
         await raw.http.aclose()

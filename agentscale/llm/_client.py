@@ -32,7 +32,7 @@ class LLMConfig(BaseModel):
     """The server's OpenAI-compatible base URL (``http://127.0.0.1:8080/v1``); ``None`` for a
     hosted provider. Ignored when an :class:`Endpoint` is passed (the endpoint's wins)."""
     api_key: str | None = Field(default=None, repr=False)
-    """Sent to the server; local servers need none."""
+    """Sent to the server; local servers need none. Ignored when an :class:`Endpoint` is passed."""
     profile: ModelProfile = Field(default_factory=ModelProfile)
     """``"chat"`` (instruct model: messages) or ``"completion"`` (base model: plain text)."""
     timeout: float = Field(default=120.0, gt=0)
@@ -51,8 +51,8 @@ class LLMConfig(BaseModel):
     stream: bool = True
     """Stream responses internally (callers still get whole completions). llama-server notices
     that a client hung up only while streaming to it: without streaming, a cancelled request
-    keeps its slot busy until it finishes. vLLM aborts a non-streamed request too, so there
-    ``False`` saves litellm's per-chunk cost (see benchmarks/llm_overhead.py)."""
+    keeps its slot busy until it finishes (it checks only while no other request is producing
+    tokens). vLLM aborts a non-streamed request on a hang-up too, so either works there."""
     max_concurrency: int = Field(default=16, ge=1)
     """Requests in flight at once when the LLM makes its own :class:`Endpoint`."""
     temperature: float | None = None

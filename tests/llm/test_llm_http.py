@@ -23,7 +23,7 @@ TEXT = "/v1/completions"
 
 @pytest.mark.parametrize("stream", [True, False])
 async def test_chat_completion_and_its_usage(server, make_llm, stream):
-    llm = make_llm(temperature=0.2, max_tokens=16, stream=stream)
+    llm = make_llm(temperature=0.2, max_tokens=16, stream=stream, extra_body={"top_k": 20})
     out = await llm.generate(
         [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}], seed=7
     )
@@ -39,6 +39,7 @@ async def test_chat_completion_and_its_usage(server, make_llm, stream):
     assert (request.body["temperature"], request.body["max_tokens"], request.body["seed"]) == (0.2, 16, 7)
     assert "n" not in request.body
     assert bool(request.body.get("stream")) is stream
+    assert request.body["top_k"] == 20
     assert isinstance(llm, Model)
 
 
@@ -48,12 +49,14 @@ async def test_a_str_prompt_to_a_chat_model_is_one_user_message(server, make_llm
 
 
 async def test_completion_profile_sends_text_as_is(server, make_llm):
-    out = await make_llm(profile="completion").generate("def add(a, b):", stop=["\n\n"])
+    out = await make_llm(profile="completion", extra_body={"top_k": 20}).generate(
+        "def add(a, b):", stop=["\n\n"]
+    )
     assert out.text == "hello world"
     [request] = server.requests
     assert request.path == TEXT
     assert request.body["prompt"] == "def add(a, b):"
-    assert request.body["stop"] == ["\n\n"]
+    assert request.body["stop"] == ["\n\n"] and request.body["top_k"] == 20
 
 
 async def test_completion_profile_renders_messages_with_its_template(server, make_llm):
