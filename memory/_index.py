@@ -55,20 +55,32 @@ class BM25Index:
 
     def add(self, doc: str, terms: Mapping[str, int], boost: float = 1.0) -> None:
         """Index ``doc`` (replacing an earlier version of it); its scores are multiplied by ``boost``."""
-        self.remove(doc)
-        row = len(self._ids)
-        self._ids.append(doc)
-        self._row[doc] = row
-        for term, tf in terms.items():
-            self._postings.setdefault(term, {})[row] = tf
-            self._cache.pop(term, None)
-        length = sum(terms.values())
-        self._terms[row] = tuple(terms)
-        self._lengths.append(length)
-        self._boosts.append(boost)
-        self._total += length
+        self.add_many([(doc, terms, boost)])
+
+    def add_many(self, docs: Iterable[tuple[str, Mapping[str, int], float]]) -> None:
+        """Index many ``(doc, terms, boost)`` at once (loading a bank: one pass, no per-doc overhead)."""
+        postings, cache, rows, ids = self._postings, self._cache, self._row, self._ids
+        for doc, terms, boost in docs:
+            if doc in rows:
+                self.remove(doc)
+            row = len(ids)
+            ids.append(doc)
+            rows[doc] = row
+            for term, tf in terms.items():
+                posting = postings.get(term)
+                if posting is None:
+                    postings[term] = {row: tf}
+                else:
+                    posting[row] = tf
+                    if cache:
+                        cache.pop(term, None)
+            length = sum(terms.values())
+            self._terms[row] = tuple(terms)
+            self._lengths.append(length)
+            self._boosts.append(boost)
+            self._total += length
         self._arrays = None
-        if len(self._ids) > 2 * len(self._row) + 1024:
+        if len(ids) > 2 * len(rows) + 1024:
             self._compact()
 
     def _compact(self) -> None:
@@ -200,6 +212,32 @@ class VectorIndex:
         self._mat[row] = array_ / norm
         self._boost[row] = boost
         self._alive[row] = True
+
+    def add_many(self, docs: Sequence[tuple[str, Sequence[float], float]]) -> None:
+        """Index many ``(doc, vector, boost)`` at once; with numpy, new rows are normalised in one go."""
+        if _np is None or not docs:
+            for doc, vector, boost in docs:
+                self.add(doc, vector, boost)
+            return
+        if self._dim is None:
+            self._dim = len(docs[0][1])
+        fresh = [(d, v, b) for d, v, b in docs if d not in self._row and len(v) == self._dim]
+        for doc, vector, boost in docs:  # updates and odd dimensions take the one-by-one path
+            if doc in self._row:
+                self.add(doc, vector, boost)
+        if not fresh:
+            return
+        block = _np.asarray([v for _, v, _ in fresh], dtype=_np.float32)
+        norms = _np.sqrt(_np.einsum("ij,ij->i", block, block))
+        norms[norms == 0] = 1.0
+        start = len(self._ids)
+        self._grow(start + len(fresh))
+        self._mat[start : start + len(fresh)] = block / norms[:, None]
+        self._boost[start : start + len(fresh)] = [b for _, _, b in fresh]
+        self._alive[start : start + len(fresh)] = True
+        for offset, (doc, _, _) in enumerate(fresh):
+            self._ids.append(doc)
+            self._row[doc] = start + offset
 
     def _grow(self, rows: int) -> None:
         if self._mat is not None and rows <= len(self._mat):

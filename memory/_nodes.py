@@ -71,13 +71,18 @@ def render_memories(memories: Sequence[ScoredMemory]) -> str:
 
 
 def inject_memories(task: Task, memories: Sequence[ScoredMemory]) -> Task:
-    """A copy of ``task`` whose prompt starts with the lessons (idempotent: re-injecting replaces them)."""
+    """A copy of ``task`` whose prompt starts with the lessons (idempotent: re-injecting replaces them).
+
+    Agents that render prompts themselves find the parts in ``task.metadata``:
+    ``"prompt_without_memory"`` (the original prompt) and ``"memory"`` (the lessons block, or "").
+    """
     original = task.metadata.get("prompt_without_memory") or task.prompt
     block = render_memories(memories)
     prompt = f"{block}\n\n---\n\n{original}" if block else original
     metadata = {
         **task.metadata,
         "prompt_without_memory": original,
+        "memory": block,
         "memory_ids": [m.item.id for m in memories],
     }
     return task.model_copy(update={"prompt": prompt, "metadata": metadata})

@@ -350,14 +350,18 @@ class SQLiteMemoryStore:
                 rows = conn.execute(
                     "SELECT id, terms, embedding, successes, failures FROM items WHERE rev > ?",
                     (self._index_rev,),
+                ).fetchall()
+                boosts = [_boost(successes, failures) for _, _, _, successes, failures in rows]
+                self._bm25.add_many(
+                    (row[0], json.loads(row[1]), b) for row, b in zip(rows, boosts, strict=True)
                 )
-                for doc, terms, embedding, successes, failures in rows:
-                    boost = _boost(successes, failures)
-                    self._bm25.add(doc, json.loads(terms), boost)
+                vectors = []
+                for (doc, _, embedding, _, _), boost in zip(rows, boosts, strict=True):
                     if embedding is not None:
-                        self._vectors.add(doc, _vector(embedding), boost)
+                        vectors.append((doc, _vector(embedding), boost))
                     else:
                         self._vectors.remove(doc)
+                self._vectors.add_many(vectors)
                 self._index_rev = rev
         finally:
             conn.execute("COMMIT")

@@ -136,6 +136,7 @@ def test_inject_is_idempotent():
     once = inject_memories(task, memories)
     twice = inject_memories(once, memories)
     assert once.prompt == twice.prompt and once.prompt.count("do a") == 1
+    assert once.prompt == f"{once.metadata['memory']}\n\n---\n\nsolve it"
     assert inject_memories(twice, []).prompt == "solve it"
 
 
