@@ -9,9 +9,11 @@ venv:
 demo: venv
 	.venv/bin/agentscale demo
 
-# Full suite: starts a Docker engine if none answers (Debian's docker.io), then real-server tests too.
+# Full suite: starts a Docker engine if none answers (Debian's docker.io), builds and caches the model
+# server, the model and the sandbox image (`agentscale setup`), then runs every test, real servers included.
 test: venv
 	@scripts/docker-engine.sh
+	.venv/bin/agentscale setup
 	.venv/bin/python -m pytest -q -rs
 
 # Quick loop: unit tests only (no model server, no Docker).
