@@ -1,6 +1,6 @@
 """The model layer's cost over a raw HTTP client, against the same llama.cpp server in the same run.
 
-    .venv/bin/python benchmarks/llm_overhead.py [--calls 100] [--tokens 32] [--requests 2] [--rounds 2]
+    .venv/bin/python benchmarks/llm_overhead.py [--calls 100] [--tokens 32] [--requests 1] [--rounds 4]
 
 It starts the embedded server (Qwen2.5-Coder-0.5B-Instruct, 8 slots) and compares three clients:
 ``raw`` (httpx posting JSON to ``/v1/chat/completions``, one pooled client), ``LLM`` (agentscale's
@@ -167,7 +167,7 @@ if __name__ == "__main__":
     )
     parser.add_argument("--calls", type=int, default=100, help="short calls per client for (a)")
     parser.add_argument("--tokens", type=int, default=32, help="tokens generated per request for (b)")
-    parser.add_argument("--requests", type=int, default=2, help="requests per worker for (b)")
-    parser.add_argument("--rounds", type=int, default=2, help="ABBA rounds for (b)")
+    parser.add_argument("--requests", type=int, default=1, help="requests per worker for (b)")
+    parser.add_argument("--rounds", type=int, default=4, help="ABBA rounds for (b)")
     parser.add_argument("--concurrency", type=lambda s: [int(x) for x in s.split(",")], default=[1, 4, 8])
     asyncio.run(main(parser.parse_args()))
