@@ -5,8 +5,10 @@ venv:
 	@scripts/venv.sh
 
 # Main job on the embedded default: builds llama-server and assembles the model on first run (cached
-# under ~/.cache/agentscale/), then runs a scaled HumanEval task with a local sandbox.
+# under ~/.cache/agentscale/), then solves HumanEval problems with best-of-N, the docstring examples
+# run in a sandbox (bubblewrap is installed when missing and root; a running Docker engine also works).
 demo: venv
+	@scripts/sandbox-deps.sh
 	.venv/bin/agentscale demo
 
 # Full suite: starts a Docker engine if none answers (Debian's docker.io), builds and caches the model

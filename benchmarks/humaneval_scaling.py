@@ -1,0 +1,157 @@
+"""HumanEval scaling on the embedded model: pass@1, best-of-N with the sandboxed docstring-examples
+verifier (N = 1, 2, 4, 8, 16), majority vote, list-wise selection and adaptive sampling, with
+tokens and wall seconds, on a fixed subset of problems 0-119.
+
+    .venv/bin/python benchmarks/humaneval_scaling.py                       # problems 0-39, all timed
+    .venv/bin/python benchmarks/humaneval_scaling.py --problems 0-119:3 --timed 10
+    .venv/bin/python benchmarks/humaneval_scaling.py --resume --out runs/he.jsonl   # continue a run
+    .venv/bin/python benchmarks/humaneval_scaling.py --tabulate --out runs/he.jsonl # table only
+
+How it measures (see ``agentscale.experiments.humaneval_scaling``): 16 samples per problem are drawn
+once by a real best-of-16 run (sample i: seed i, temperature 0.2/0.6/0.8/1.0 by i mod 4); best-of-N
+for N < 16 selects among the first N of them (what a real best-of-N run with the same seeds
+draws) and also reports the mean over random N-subsets. Majority vote groups samples by what they
+return on the docstring inputs. List-wise selection asks the same model to pick among the first 8.
+Adaptive sampling is replayed on the draw (waves of 2 in sample order, stop on the first sample
+passing the examples, at most 8). Wall times of N=1, N=8 and adaptive come from real scale() runs
+on the first --timed problems. The hidden tests only score; they never select.
+
+Every problem's raw samples go to the --out JSONL as it finishes; --resume skips the problems
+already there, and a partial file can be tabulated at any time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from pathlib import Path
+
+from agentscale.experiments.humaneval import append_jsonl, completed, humaneval_agent, read_jsonl
+from agentscale.experiments.humaneval_scaling import measure_problem, tabulate, wall_ratio
+
+
+def parse_problems(text: str) -> list[int]:
+    """``0-39``, ``0-119:3`` (every third), or ``1,5,9``."""
+    ids: list[int] = []
+    for part in text.split(","):
+        span, _, step = part.partition(":")
+        lo, _, hi = span.partition("-")
+        ids += range(int(lo), int(hi or lo) + 1, int(step or 1))
+    return ids
+
+
+def print_table(records: list[dict], args: argparse.Namespace) -> None:
+    rows = asyncio.run(tabulate(records, ns=args.ns, vote_n=8))
+    width = max(len(r.method) for r in rows)
+    print(
+        f"\nHumanEval, {len(records)} problems, {records and 'Qwen2.5-Coder-0.5B (llama.cpp, CPU)'}; "
+        f"hidden tests score, docstring examples select"
+    )
+    print(f"{'method':<{width}}  {'pass':>6}  {'tokens/pb':>9}  {'gen/pb':>7}  {'wall s/pb':>9}  note")
+    for r in rows:
+        seconds = f"{r.seconds:9.1f}" if r.seconds is not None else f"{'-':>9}"
+        print(
+            f"{r.method:<{width}}  {r.passed:6.1%}  {r.tokens:9.0f}  {r.generated:7.0f}  {seconds}  {r.note}"
+        )
+    ratio = wall_ratio(records)
+    if ratio:
+        print(f"\nwall-time ratio best-of-8 / best-of-1 (real runs): {ratio[0]:.2f}x on {ratio[1]} problems")
+    print(
+        "tokens = prompt + generated per problem (the server's prefix cache serves most prompt tokens);\n"
+        "best-of-N for N<16 selects among the first N of the 16 drawn samples;\n"
+        "'wall s' from real scale() runs (best-of-16: the draw itself)."
+    )
+
+
+async def run(args: argparse.Namespace) -> int:
+    from agentscale.sandboxes import open_pool
+
+    from agentscale.datasets import load_humaneval
+    from agentscale.llm import LLM
+    from agentscale.servers import LlamaCppServer
+    from agentscale.verifiers import DocstringExamplesVerifier, VisibleTestsVerifier
+
+    done = completed(read_jsonl(args.out, kind="scaling")) if args.resume else set()
+    if not args.resume and args.out.exists() and args.out.stat().st_size:
+        print(f"{args.out} exists: pass --resume to continue it, or another --out", file=sys.stderr)
+        return 2
+    tasks = [t for t in load_humaneval(args.problems) if t.id not in done]
+    print(f"{len(done)} problems already in {args.out}, {len(tasks)} to go", file=sys.stderr)
+    server = LlamaCppServer(args.model, parallel=8, ctx_size=16384)
+    async with server, open_pool(args.backend, size=args.sandboxes) as pool:
+        # The agent continues the prompt on the completion endpoint; the judge chats.
+        options = {"api_base": server.api_base, "timeout": 1800, "max_retries": 1}
+        async with (
+            LLM(server.model, profile="completion", **options) as sampler,
+            LLM(server.model, profile=server.profile, **options) as llm,
+        ):
+            agent = humaneval_agent(sampler, chat=server.profile == "chat", max_tokens=args.max_tokens)
+            verifier, scorer = DocstringExamplesVerifier(pool), VisibleTestsVerifier(pool)
+            for i, task in enumerate(tasks):
+                position = args.problems.index(int(task.id.split("/")[1]))
+                started = time.monotonic()
+                record = await measure_problem(
+                    task,
+                    agent=agent,
+                    verifier=verifier,
+                    scorer=scorer,
+                    judge=llm if args.listwise else None,
+                    draw=max(args.ns),
+                    timed=position < args.timed,
+                )
+                append_jsonl(args.out, record)
+                drawn = record.draw.samples
+                examples = sum(s.examples_passed for s in drawn)
+                hidden = sum(s.hidden_passed for s in drawn)
+                print(
+                    f"[{i + 1}/{len(tasks)}] {task.id}: examples pass {examples}/{len(drawn)}, "
+                    f"hidden pass {hidden}/{len(drawn)}, {time.monotonic() - started:.0f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--problems", type=parse_problems, default=parse_problems("0-39"), help="e.g. 0-39, 0-119:3"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path(os.environ.get("AGENTSCALE_CACHE", "~/.cache/agentscale")).expanduser()
+        / "bench"
+        / "humaneval_scaling.jsonl",
+    )
+    parser.add_argument("--resume", action="store_true", help="keep the problems already in --out")
+    parser.add_argument("--tabulate", action="store_true", help="only print the table of --out")
+    parser.add_argument(
+        "--timed", type=int, default=3, help="real N=1/N=8/adaptive runs on the first K problems"
+    )
+    parser.add_argument("--no-listwise", dest="listwise", action="store_false")
+    parser.add_argument("--max-tokens", type=int, default=300)
+    parser.add_argument("--model", default="qwen2.5-coder-0.5b")
+    parser.add_argument("--backend", default="auto")
+    parser.add_argument("--sandboxes", type=int, default=4)
+    parser.add_argument("--ns", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2, 4, 8, 16])
+    args = parser.parse_args()
+    if not args.tabulate:
+        code = asyncio.run(run(args))
+        if code:
+            return code
+    records = [r for r in read_jsonl(args.out, kind="scaling")]
+    wanted = {f"HumanEval/{n}" for n in args.problems}
+    records = [r for r in records if r["task_id"] in wanted]
+    if not records:
+        print(f"no problems recorded in {args.out}", file=sys.stderr)
+        return 1
+    print_table(records, args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
