@@ -161,7 +161,11 @@ def _mark(passed: bool) -> Text:
 
 def summary_table(summary: Summary, *, strategy: str, n: int) -> Table:
     """The closing table: one sample against the scaled strategy, on the hidden tests."""
-    table = Table(title=f"HumanEval, {summary.problems} problems (hidden tests score, examples select)")
+    plural = "s" if summary.problems != 1 else ""
+    title = (
+        f"HumanEval, {summary.problems} problem{plural} (the hidden tests score, docstring examples select)"
+    )
+    table = Table(title=title)
     for name, justify in (("", "left"), ("pass rate", "right"), ("tokens", "right"), ("seconds", "right")):
         table.add_column(name, justify=justify)
     table.add_row(

@@ -180,6 +180,7 @@ async def _humaneval(
                 strategy=args.strategy,
                 n=args.n,
             )
+    console.print()
     console.print(summary_table(summarize(results), strategy=args.strategy, n=args.n))
     console.print(
         "[dim]one sample = sample 0 (temperature 0.2), its tokens and its own generation time; the scaled "

@@ -20,6 +20,7 @@ with the same seeds draws), the pass@N ceiling, and the timed runs.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import statistics
 import time
@@ -95,7 +96,10 @@ def _as_rollouts(task_id: str, samples: Sequence[SampleRecord]) -> tuple[list[Ro
     for s in samples:
         if s.status != "ok":
             continue
-        rollout = Rollout(id=f"s{s.index}", task_id=task_id, output=s.output, answer=s.behaviour)
+        # A digest of the behaviour key: the vote normalises answers (case, spaces), and
+        # returning "ABC" is not returning "abc".
+        answer = "b" + hashlib.sha1(s.behaviour.encode()).hexdigest()[:20] if s.behaviour else None
+        rollout = Rollout(id=f"s{s.index}", task_id=task_id, output=s.output, answer=answer)
         rollouts.append(rollout)
         if s.examples_score is not None:
             verdicts[rollout.id] = Verdict(
