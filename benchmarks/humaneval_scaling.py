@@ -47,7 +47,7 @@ def print_table(records: list[dict], args: argparse.Namespace) -> None:
     rows = asyncio.run(tabulate(records, ns=args.ns, vote_n=8))
     width = max(len(r.method) for r in rows)
     print(
-        f"\nHumanEval, {len(records)} problems, {records and 'Qwen2.5-Coder-0.5B (llama.cpp, CPU)'}; "
+        f"\nHumanEval, {len(records)} problems, {args.model} on llama.cpp (CPU); "
         f"hidden tests score, docstring examples select"
     )
     print(f"{'method':<{width}}  {'pass':>6}  {'tokens/pb':>9}  {'gen/pb':>7}  {'wall s/pb':>9}  note")

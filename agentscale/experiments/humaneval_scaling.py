@@ -348,6 +348,7 @@ async def tabulate(
     judged = [(r, samples) for _, samples, r in draws if r.listwise is not None]
     if judged:
         lw_n = judged[0][0].listwise.n
+        judge_s = _mean(r.listwise.seconds for r, _ in judged)
         rows.append(
             Row(
                 f"list-wise selection of {lw_n} (same model)",
@@ -357,9 +358,8 @@ async def tabulate(
                 ),
                 _mean(cost(samples[:lw_n])[0] + r.listwise.tokens for r, samples in judged),
                 _mean(cost(samples[:lw_n])[1] for r, samples in judged),
-                None,
-                f"judge alone {_mean(r.listwise.seconds for r, _ in judged):.1f} s/problem; "
-                f"{len(judged)} problems",
+                judge_s + eight if (eight := timed_seconds("best_of_8")) is not None else None,
+                f"judge {judge_s:.1f} s/problem (+ best-of-8's sampling); {len(judged)} problems",
             )
         )
     replays = [(replay_adaptive(samples, max_samples=adaptive_max), samples) for _, samples, _ in draws]
