@@ -13,6 +13,7 @@ interrupted run loses nothing (``append_jsonl``, ``read_jsonl``).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -41,6 +42,8 @@ __all__ = [
     "SampleRecord",
     "Summary",
     "append_jsonl",
+    "BehaviourVote",
+    "behaviour_digest",
     "behaviour_key",
     "completed",
     "hidden_tests_task",
@@ -180,6 +183,33 @@ def behaviour_key(verdict: Verdict | None) -> str | None:
             error = str(check.get("error") or status)
             outcome.append(f"{status} {error.split(':', 1)[0]}")
     return json.dumps(outcome)
+
+
+def behaviour_digest(behaviour: str | None) -> str | None:
+    """A short vote key for a ``behaviour_key``: the vote normalises answers (case, spaces), and
+    returning ``"ABC"`` is not returning ``"abc"``, so it votes on a digest instead."""
+    return "b" + hashlib.sha1(behaviour.encode()).hexdigest()[:20] if behaviour else None
+
+
+@dataclass
+class BehaviourVote:
+    """Majority vote for code: programs vote for what they did on the docstring's inputs.
+
+    Each rollout's answer becomes the digest of ``behaviour_key`` of its verdict, and
+    ``MajorityVote`` decides (its tie-breaks and its no-votes fallback apply).
+    """
+
+    name: str = "behaviour_vote"
+
+    async def select(self, task: Task, rollouts: Sequence[Rollout], verdicts: Mapping[str, Verdict]):
+        """Choose by vote over behaviour."""
+        from agentscale.selectors import MajorityVote
+
+        voting = [
+            r.model_copy(update={"answer": behaviour_digest(behaviour_key(verdicts.get(r.id)))})
+            for r in rollouts
+        ]
+        return await MajorityVote().select(task, voting, verdicts)
 
 
 class SampleRecord(BaseModel):
@@ -325,7 +355,7 @@ async def solve(
             runs after the strategy has chosen and is not timed.
         strategy: a ``scale()`` strategy name.
         n: samples (``best_of_n``, ``majority``), or the most samples (``adaptive``, with ``policy``).
-        selector: overrides the strategy's default selector.
+        selector: overrides the strategy's default selector (for ``majority``: ``BehaviourVote``).
         policy: the ``AdaptivePolicy`` for ``adaptive`` (default: waves of 2, stop on a pass).
         diversity: temperatures and seeds of the samples.
         context: budget and concurrency (default: a fresh ``ScaleContext(max_concurrency=n)``).
@@ -335,6 +365,8 @@ async def solve(
         The problem's result; failures of the model or the candidate are data in it, not errors.
     """
     scoring = hidden_tests_task(task)
+    if strategy == "majority" and selector is None:
+        selector = BehaviourVote()
     if strategy == "adaptive" and policy is None:
         policy = AdaptivePolicy(wave=2, max_samples=n, stop_on_pass=True, key=no_vote)
     graph = scale(

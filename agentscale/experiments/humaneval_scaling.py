@@ -20,7 +20,6 @@ with the same seeds draws), the pass@N ceiling, and the timed runs.
 
 from __future__ import annotations
 
-import hashlib
 import random
 import statistics
 import time
@@ -35,6 +34,7 @@ from agentscale.experiments.humaneval import (
     DIVERSITY,
     ProblemResult,
     SampleRecord,
+    behaviour_digest,
     solve,
 )
 from agentscale.protocols import Model, Selector, Verifier
@@ -96,9 +96,7 @@ def _as_rollouts(task_id: str, samples: Sequence[SampleRecord]) -> tuple[list[Ro
     for s in samples:
         if s.status != "ok":
             continue
-        # A digest of the behaviour key: the vote normalises answers (case, spaces), and
-        # returning "ABC" is not returning "abc".
-        answer = "b" + hashlib.sha1(s.behaviour.encode()).hexdigest()[:20] if s.behaviour else None
+        answer = behaviour_digest(s.behaviour)
         rollout = Rollout(id=f"s{s.index}", task_id=task_id, output=s.output, answer=answer)
         rollouts.append(rollout)
         if s.examples_score is not None:

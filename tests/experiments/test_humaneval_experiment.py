@@ -234,3 +234,33 @@ def test_hidden_tests_task_needs_hidden_tests():
     assert hidden_tests_task(TASK).tests == [TASK.metadata["hidden_test"]]
     with pytest.raises(ConfigError, match="no hidden tests"):
         hidden_tests_task(Task(id="t", prompt="def f(): pass"))
+
+
+@dataclass
+class ReturnsVerifier:
+    """Fails every example and reports the value after ``# returns`` in the output as what it got."""
+
+    name: str = "returns"
+
+    async def verify(self, task: Task, rollout: Rollout) -> Verdict:
+        got = rollout.output.split("# returns ")[1].split()[0]
+        checks = [{"name": "f(1)", "status": "fail", "expected": "0", "got": got}]
+        return Verdict(rollout_id=rollout.id, score=0.0, passed=False, evidence={"checks": checks})
+
+
+async def test_majority_votes_over_what_the_programs_returned():
+    bodies = {
+        0: "    return 1  # returns 1\n",
+        1: "    return 2  # returns 2\n",
+        2: "    return 2  # returns 2\n",
+    }
+    result = await solve(
+        TASK,
+        agent=humaneval_agent(FunctionModel(body_by_seed(bodies))),
+        verifier=ReturnsVerifier(),
+        scorer=ScriptedVerifier("returns 2"),
+        strategy="majority",
+        n=3,
+    )
+    assert result.selected in {1, 2} and "2 of 3 votes" in result.reason
+    assert result.scaled_passed and not result.one_sample_passed

@@ -146,12 +146,12 @@ async def test_measure_problem_draws_judges_and_times():
 
 async def test_majority_keeps_behaviours_that_differ_only_in_case():
     samples = [
-        sample(0, behaviour='["got \'ABC\'"]'),
-        sample(1, behaviour='["got \'abc\'"]', hidden=True),
-        sample(2, behaviour='["got \'abc\'"]', hidden=True),
+        sample(0, behaviour="[\"got 'ABC'\"]"),
+        sample(1, behaviour="[\"got 'abc'\"]", hidden=True),
+        sample(2, behaviour="[\"got 'abc'\"]", hidden=True),
     ]
     rows = rows_by_method(await tabulate([record("a", samples)], ns=(1,), vote_n=3))
     assert rows["majority vote of 3"].passed == 1.0
-    samples[2] = sample(2, behaviour='["got \'ABC\'"]')
+    samples[2] = sample(2, behaviour="[\"got 'ABC'\"]")
     rows = rows_by_method(await tabulate([record("a", samples)], ns=(1,), vote_n=3))
     assert rows["majority vote of 3"].passed == 0.0
