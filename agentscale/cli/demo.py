@@ -33,8 +33,10 @@ from agentscale.types import Completion
 
 __all__ = ["DEFAULT_PROBLEMS", "DEFAULT_QUESTION", "ask", "parse_problems", "register"]
 
-DEFAULT_PROBLEMS = "2,12,23,45,55"
-"""Five HumanEval problems from 0-119, short enough for a few minutes on 2 cores."""
+DEFAULT_PROBLEMS = "12,26,33,37,108"
+"""Five HumanEval problems from 0-119: one easy, four where a single sample of a small model often
+fails and the docstring examples can tell (removing duplicates, sorting every third or second item,
+counting digit sums). A few minutes on 2 cores."""
 
 DEFAULT_QUESTION = (
     "Write a Python function `is_palindrome(s: str) -> bool` that ignores case and non-letters. "

@@ -206,8 +206,7 @@ class BehaviourVote:
         from agentscale.selectors import MajorityVote
 
         voting = [
-            r.model_copy(update={"answer": behaviour_digest(behaviour_key(verdicts.get(r.id)))})
-            for r in rollouts
+            r.model_copy(update={"answer": behaviour_digest(behaviour_key(verdicts.get(r.id)))}) for r in rollouts
         ]
         return await MajorityVote().select(task, voting, verdicts)
 

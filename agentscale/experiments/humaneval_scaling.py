@@ -100,15 +100,11 @@ def _as_rollouts(task_id: str, samples: Sequence[SampleRecord]) -> tuple[list[Ro
         rollout = Rollout(id=f"s{s.index}", task_id=task_id, output=s.output, answer=answer)
         rollouts.append(rollout)
         if s.examples_score is not None:
-            verdicts[rollout.id] = Verdict(
-                rollout_id=rollout.id, score=s.examples_score, passed=s.examples_passed
-            )
+            verdicts[rollout.id] = Verdict(rollout_id=rollout.id, score=s.examples_score, passed=s.examples_passed)
     return rollouts, verdicts
 
 
-async def select_among(
-    selector: Selector, task: Task, samples: Sequence[SampleRecord]
-) -> tuple[int | None, str]:
+async def select_among(selector: Selector, task: Task, samples: Sequence[SampleRecord]) -> tuple[int | None, str]:
     """Run ``selector`` over recorded samples; returns the chosen sample's index and the reason.
 
     Each rollout's ``answer`` is its ``behaviour`` key, so ``MajorityVote`` votes over behaviour
@@ -177,9 +173,7 @@ async def measure_problem(
     return record
 
 
-def replay_adaptive(
-    samples: Sequence[SampleRecord], *, wave: int = 2, max_samples: int = 8
-) -> tuple[int | None, int]:
+def replay_adaptive(samples: Sequence[SampleRecord], *, wave: int = 2, max_samples: int = 8) -> tuple[int | None, int]:
     """Adaptive sampling (waves of ``wave``, stop once a sample passes the examples) replayed on
     drawn samples in order. Returns the chosen sample's index (the best examples score among
     those used, the first of equals) and how many samples were used."""
@@ -347,6 +341,7 @@ async def tabulate(
     if judged:
         lw_n = judged[0][0].listwise.n
         judge_s = _mean(r.listwise.seconds for r, _ in judged)
+        fell = sum("fallback" in r.listwise.reason for r, _ in judged)
         rows.append(
             Row(
                 f"list-wise selection of {lw_n} (same model)",
@@ -357,16 +352,15 @@ async def tabulate(
                 _mean(cost(samples[:lw_n])[0] + r.listwise.tokens for r, samples in judged),
                 _mean(cost(samples[:lw_n])[1] for r, samples in judged),
                 judge_s + eight if (eight := timed_seconds("best_of_8")) is not None else None,
-                f"judge {judge_s:.1f} s/problem (+ best-of-8's sampling); {len(judged)} problems",
+                f"judge {judge_s:.1f} s/problem (+ best-of-8's sampling); {len(judged)} problems"
+                + (f", judge failed on {fell} (best score decided)" if fell else ""),
             )
         )
     replays = [(replay_adaptive(samples, max_samples=adaptive_max), samples) for _, samples, _ in draws]
     rows.append(
         Row(
             f"adaptive (waves of 2, stop on pass, max {adaptive_max}), replayed",
-            _mean(
-                any(s.index == index and s.hidden_passed for s in samples) for (index, _), samples in replays
-            ),
+            _mean(any(s.index == index and s.hidden_passed for s in samples) for (index, _), samples in replays),
             _mean(cost(samples[:used])[0] for (_, used), samples in replays),
             _mean(cost(samples[:used])[1] for (_, used), samples in replays),
             timed_seconds("adaptive"),
