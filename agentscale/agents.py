@@ -32,15 +32,24 @@ __all__ = [
 
 SAMPLE_KEY = "sample"
 BASE_PROMPT_KEY = "base_prompt"
+# The keys agentscale.memory's nodes write (a lessons block, and the prompt without it); named
+# here, not imported, because core never imports a side package.
+MEMORY_KEY = "memory"
+ORIGINAL_KEY = "prompt_without_memory"
+_MEMORY_RULE = "\n\n---\n\n"
 
 
 def task_for_sample(task: Task, sample: Sample) -> Task:
     """The task one rollout sees: the prompt plus the sample's variant, plan and feedback.
 
-    The original prompt stays in ``metadata["base_prompt"]`` for agents that render it
-    themselves; ``metadata["sample"]`` holds the sample.
+    Lessons recalled from a memory bank (``task.metadata["memory"]``, written by ``scale()``'s
+    ``recall`` node or by ``agentscale.memory.recall``) go first, above a ``---`` line, as
+    ``agentscale.memory.inject_memories`` lays them out. The original prompt stays in
+    ``metadata["base_prompt"]`` for agents that render it themselves (see ``prompt_parts``);
+    ``metadata["sample"]`` holds the sample.
     """
-    base = task.metadata.get(BASE_PROMPT_KEY, task.prompt)
+    base = task.metadata.get(BASE_PROMPT_KEY) or task.metadata.get(ORIGINAL_KEY) or task.prompt
+    lessons = task.metadata.get(MEMORY_KEY) or ""
     extra = [
         text
         for text in (
@@ -51,21 +60,30 @@ def task_for_sample(task: Task, sample: Sample) -> Task:
         if text
     ]
     prompt = "\n\n".join([base, *extra])
+    if lessons:
+        prompt = f"{lessons}{_MEMORY_RULE}{prompt}"
     metadata = {**task.metadata, BASE_PROMPT_KEY: base, SAMPLE_KEY: sample.model_dump()}
     return task.model_copy(update={"prompt": prompt, "metadata": metadata})
 
 
 def prompt_parts(task: Task) -> tuple[str, str]:
-    """``(original prompt, what the strategy appended)``, for agents that render the prompt themselves.
+    """``(original prompt, what the strategy added)``, for agents that render the prompt themselves.
 
     Example: ``base, extra = prompt_parts(task)``, then put ``base`` in a code block and ``extra``
-    (prompt variant, plan, feedback on a previous attempt) after it. ``extra`` is ``""`` for a
-    task run directly.
+    (recalled lessons, prompt variant, plan, feedback on a previous attempt) after it. ``extra``
+    is ``""`` for a task run directly. Recalled lessons come first in ``extra``, never in ``base``.
     """
-    base = task.metadata.get(BASE_PROMPT_KEY)
-    if base is None or not task.prompt.startswith(base):
+    base = task.metadata.get(BASE_PROMPT_KEY) or task.metadata.get(ORIGINAL_KEY)
+    lessons = task.metadata.get(MEMORY_KEY) or ""
+    rest = task.prompt
+    if lessons and rest.startswith(lessons):
+        rest = rest[len(lessons) :].lstrip()
+        rest = rest[3:].lstrip() if rest.startswith("---") else rest
+    else:
+        lessons = ""  # not rendered into this prompt: not ours to report
+    if base is None or not rest.startswith(base):
         return task.prompt, ""
-    return base, task.prompt[len(base) :].strip()
+    return base, "\n\n".join(p for p in (lessons, rest[len(base) :].strip()) if p)
 
 
 def sample_of(task: Task) -> Sample | None:

@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # annotations only: core never imports a side package at run 
     from agentscale.memory import MemoryItem, ScoredMemory
 
 __all__ = [
-    "Agent", "Embedder", "MemoryStore", "Model", "Sandbox", "SandboxProvider", "Selector", "Verifier",
+    "Agent", "Embedder", "Memory", "MemoryStore", "Model", "Sandbox", "SandboxProvider", "Selector", "Verifier",
 ]
 
 
@@ -97,6 +97,29 @@ class Embedder(Protocol):
     name: str
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+
+@runtime_checkable
+class Memory(Protocol):
+    """What ``scale()`` needs of a memory bank in ``ScaleContext.memory`` (``agentscale.memory.MemoryBank``
+    is one): lessons for a task before its rollouts, and its rollouts and verdicts after them."""
+
+    async def recall(self, task: Task, k: int = 3) -> list[ScoredMemory]:
+        """The ``k`` lessons most relevant to ``task``, best first."""
+        ...
+
+    async def remember(
+        self,
+        task: Task,
+        rollouts: Sequence[Rollout],
+        verdicts: Mapping[str, Verdict] | Sequence[Verdict] | None = None,
+        model: Model | None = None,
+        *,
+        judge: Model | None = None,
+        recalled: Sequence[str] | None = None,
+    ) -> list[MemoryItem]:
+        """Distil and store lessons from a finished task (``model=None``: only credit ``recalled``)."""
+        ...
 
 
 @runtime_checkable

@@ -20,6 +20,7 @@ from agentscale.types import Rollout, Selection, Task, Verdict
 __all__ = [
     "BudgetEvent",
     "GenerationEvent",
+    "MemoryEvent",
     "ReflectEvent",
     "RolloutFinished",
     "RolloutInput",
@@ -108,6 +109,8 @@ class ScaleState(TypedDict, total=False):
         selected: the final choice.
         round: the current wave, reflection round or evolution generation.
         stop_reason: why the strategy stopped sampling (``"settled"``, ``"target"``, ``"budget"``...).
+        memories: ids of the lessons recalled for this task (``recall`` node; ``[]`` without a bank).
+        remembered: ids of the lessons stored after it (``remember`` node); ``None`` until then.
     """
 
     task: Task
@@ -117,6 +120,8 @@ class ScaleState(TypedDict, total=False):
     selected: Selection | None
     round: int
     stop_reason: str | None
+    memories: list[str]
+    remembered: list[str] | None
 
 
 class RolloutInput(TypedDict):
@@ -189,6 +194,14 @@ class BudgetEvent(TypedDict):
     exhausted: str | None
 
 
+class MemoryEvent(TypedDict):
+    event: Literal["memory"]
+    task_id: str
+    step: Literal["recall", "remember"]
+    item_ids: list[str]
+    error: str | None
+
+
 class SelectedEvent(TypedDict):
     event: Literal["selected"]
     task_id: str
@@ -204,6 +217,7 @@ ScaleEvent = (
     | ReflectEvent
     | GenerationEvent
     | BudgetEvent
+    | MemoryEvent
     | SelectedEvent
 )
 """Any progress event a strategy emits; ``event`` tells which."""

@@ -9,6 +9,7 @@ from agentscale.strategies.checkpoint import STATE_TYPES, sqlite_checkpointer, s
 from agentscale.strategies.context import ScaleContext, context_of
 from agentscale.strategies.evolve import Evolve, EvolvePolicy, population
 from agentscale.strategies.first_finish import Race
+from agentscale.strategies.lessons import Recall, Remember, render_lessons
 from agentscale.strategies.reflect import Reflect, ReflectPolicy, revision_prompt
 from agentscale.strategies.rollouts import (
     Diversity,
@@ -34,8 +35,10 @@ __all__ = [
     "FanOut",
     "PrepareSamples",
     "Race",
+    "Recall",
     "Reflect",
     "ReflectPolicy",
+    "Remember",
     "RunRollout",
     "ScaleContext",
     "Select",
@@ -45,6 +48,7 @@ __all__ = [
     "context_of",
     "fan_out",
     "population",
+    "render_lessons",
     "revision_prompt",
     "run_one",
     "scale",

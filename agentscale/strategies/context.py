@@ -12,7 +12,7 @@ from typing import Any
 
 from agentscale.budget import Budget
 from agentscale.errors import ConfigError
-from agentscale.protocols import Model, SandboxProvider, Selector, Verifier
+from agentscale.protocols import Memory, Model, SandboxProvider, Selector, Verifier
 
 __all__ = ["ScaleContext", "context_of"]
 
@@ -30,7 +30,11 @@ class ScaleContext:
         verifier: judges each rollout as it finishes.
         selector: picks the final answer.
         budget: shared limits for the whole run; each finished rollout is charged to it once.
-        memory: a memory bank, for strategies that recall and remember (optional).
+        memory: a memory bank (``agentscale.memory.MemoryBank``, or any ``Memory``). With one,
+            every ``scale()`` graph recalls lessons into each rollout's prompt first and, last,
+            hands the bank the task's rollouts and verdicts to distil new lessons (written by
+            ``model``, charged to ``budget``). Without one (the default) both steps do nothing.
+        memory_k: how many lessons to recall per task.
         max_concurrency: at most this many rollouts run (and verify) at once.
         rollout_timeout: seconds one rollout may take before it is recorded as failed.
     """
@@ -40,7 +44,8 @@ class ScaleContext:
     verifier: Verifier | None = None
     selector: Selector | None = None
     budget: Budget = field(default_factory=Budget)
-    memory: Any | None = None
+    memory: Memory | None = None
+    memory_k: int = 3
     max_concurrency: int = 8
     rollout_timeout: float | None = None
     _limiter: asyncio.Semaphore | None = field(default=None, init=False, repr=False, compare=False)
@@ -51,6 +56,8 @@ class ScaleContext:
             raise ConfigError(f"ScaleContext.max_concurrency must be >= 1, got {self.max_concurrency}")
         if self.rollout_timeout is not None and self.rollout_timeout <= 0:
             raise ConfigError(f"ScaleContext.rollout_timeout must be > 0, got {self.rollout_timeout}")
+        if self.memory_k < 0:
+            raise ConfigError(f"ScaleContext.memory_k must be >= 0, got {self.memory_k}")
 
     def limiter(self) -> asyncio.Semaphore:
         """The semaphore every rollout of this run holds while it runs (made on first use).

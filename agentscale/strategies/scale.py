@@ -1,13 +1,18 @@
 """``scale(agent, ...)``: a scaling strategy around any agent, as a compiled LangGraph graph, in one line.
 
 Every graph has the same state (``ScaleState``) and the same node names, built from the
-public nodes of ``agentscale.strategies``:
+public nodes of ``agentscale.strategies``, between ``recall`` and ``remember``:
 
     best_of_n, majority   prepare -> rollout (xN, Send) -> select
     adaptive              prepare -> rollout (wave) -> assess -> rollout (next wave) ... -> select
     reflect               prepare -> rollout (xN) -> reflect -> rollout (revisions) ... -> select
     evolve                prepare -> rollout (xN) -> evolve -> rollout (children) ... -> select
     first_finish          race (asyncio: first to pass wins, the rest cancelled) [-> select]
+
+``recall`` (first) and ``remember`` (last) are memory-aware scaling: with a bank in
+``ScaleContext.memory`` the lessons it recalls reach every rollout's prompt, and after selection
+the bank learns from all the task's rollouts and verdicts (see ``agentscale.strategies.lessons``).
+Without a bank both do nothing.
 
 Invoke with ``{"task": Task}`` and ``context=ScaleContext(...)``; the final state holds ``selected``.
 """
@@ -26,6 +31,7 @@ from agentscale.strategies.adaptive import AdaptivePolicy, AssessVote
 from agentscale.strategies.context import ScaleContext
 from agentscale.strategies.evolve import Evolve, EvolvePolicy
 from agentscale.strategies.first_finish import Race
+from agentscale.strategies.lessons import Recall, Remember
 from agentscale.strategies.reflect import Reflect, ReflectPolicy
 from agentscale.strategies.rollouts import Diversity, FanOut, PrepareSamples, RunRollout, fan_out
 from agentscale.strategies.select import Select
@@ -34,6 +40,8 @@ __all__ = ["STRATEGIES", "scale"]
 
 _DEFAULT_N = 8
 _Policy = ReflectPolicy | EvolvePolicy | AdaptivePolicy
+# A strategy's builder wires its nodes from _FIRST to _LAST; scale() puts memory around them.
+_FIRST, _LAST = "recall", "remember"
 
 
 def _resolve_selector(selector: Selector | str | None) -> Selector | None:
@@ -54,7 +62,7 @@ def _sampling(
 ) -> None:
     builder.add_node("prepare", PrepareSamples(first_wave, diversity=diversity, plans=plans))
     builder.add_node("rollout", RunRollout(agent, verifier=verifier, timeout=timeout))
-    builder.add_edge(START, "prepare")
+    builder.add_edge(_FIRST, "prepare")
     builder.add_conditional_edges("prepare", fan_out, ["rollout", "select"])
 
 
@@ -111,7 +119,11 @@ def scale(
         >>> from agentscale.agents import LLMAgent
         >>> graph = scale(LLMAgent(FakeModel(["42"], cycle=True)), strategy="best_of_n", n=3)
         >>> sorted(graph.get_graph().nodes)
-        ['__end__', '__start__', 'prepare', 'rollout', 'select']
+        ['__end__', '__start__', 'prepare', 'recall', 'remember', 'rollout', 'select']
+
+        With a memory bank (``agentscale.memory.MemoryBank``) in ``ScaleContext(memory=bank,
+        model=model)``, lessons recalled for the task reach every rollout's prompt, and the bank
+        learns from the task's rollouts afterwards (see ``agentscale.strategies.lessons``).
     """
     if strategy not in STRATEGIES:
         raise ConfigError(f"unknown strategy {strategy!r}; choose one of {sorted(STRATEGIES)}")
@@ -129,7 +141,11 @@ def scale(
         "plans": plans,
         "timeout": timeout,
     }
-    steps = STRATEGIES[strategy](builder, agent, strategy=strategy, **options)
+    builder.add_node(_FIRST, Recall())
+    builder.add_node(_LAST, Remember())
+    builder.add_edge(START, _FIRST)
+    builder.add_edge(_LAST, END)
+    steps = STRATEGIES[strategy](builder, agent, strategy=strategy, **options) + 2
     graph = builder.compile(checkpointer=checkpointer, name=f"scale_{strategy}")
     # Each wave, round or generation takes two supersteps; LangGraph's default limit (25) would
     # stop a long adaptive or evolutionary run, so raise it to what the policy can need.
@@ -145,7 +161,7 @@ def _fixed(builder, agent, *, strategy, n, verifier, selector, diversity, policy
     )
     builder.add_edge("rollout", "select")
     builder.add_node("select", Select(selector))
-    builder.add_edge("select", END)
+    builder.add_edge("select", _LAST)
     return 4
 
 
@@ -169,7 +185,7 @@ def _adaptive(builder, agent, *, strategy, n, verifier, selector, diversity, pol
     )
     _loop(builder, "assess", AssessVote(policy, diversity=diversity))
     builder.add_node("select", Select(selector))
-    builder.add_edge("select", END)
+    builder.add_edge("select", _LAST)
     waves = -(-policy.max_samples // min(policy.wave, policy.max_samples))
     return 2 * waves + 3
 
@@ -189,7 +205,7 @@ def _refining(node_type: type, policy_type: type, name: str) -> Callable[..., in
         node = node_type(policy, diversity=diversity)
         _loop(builder, name, node)
         builder.add_node("select", Select(selector))
-        builder.add_edge("select", END)
+        builder.add_edge("select", _LAST)
         rounds = node.policy.max_rounds if isinstance(node, Reflect) else node.policy.generations
         return 2 * (rounds + 1) + 3
 
@@ -206,14 +222,14 @@ def _first_finish(
         "race", Race(agent, n or _DEFAULT_N, diversity=diversity, verifier=verifier, timeout=timeout)
     )
     builder.add_node("select", Select(selector))
-    builder.add_edge(START, "race")
-    builder.add_conditional_edges("race", _winner_or_select, ["select", END])
-    builder.add_edge("select", END)
+    builder.add_edge(_FIRST, "race")
+    builder.add_conditional_edges("race", _winner_or_select, ["select", _LAST])
+    builder.add_edge("select", _LAST)
     return 2
 
 
 def _winner_or_select(state: ScaleState) -> str:
-    return END if state.get("selected") is not None else "select"
+    return _LAST if state.get("selected") is not None else "select"
 
 
 STRATEGIES: dict[str, Callable[..., int]] = {
