@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from agentscale.types import Completion, ExecResult, Message, Rollout, Selection, Task, Verdict
 
 if TYPE_CHECKING:  # annotations only: core never imports a side package at run time
-    from agentscale.memory import MemoryItem, ScoredMemory
+    from agentscale.memory import MemoryItem, ScoredMemory  # noqa: TID251 - type names only
 
 __all__ = [
     "Agent", "Embedder", "Memory", "MemoryStore", "Model", "Sandbox", "SandboxProvider", "Selector", "Verifier",
