@@ -67,10 +67,9 @@ def print_table(records: list[dict], args: argparse.Namespace) -> None:
 
 
 async def run(args: argparse.Namespace) -> int:
-    from agentscale.sandboxes import open_pool
-
     from agentscale.datasets import load_humaneval
     from agentscale.llm import LLM
+    from agentscale.sandboxes import open_pool
     from agentscale.servers import LlamaCppServer
     from agentscale.verifiers import DocstringExamplesVerifier, VisibleTestsVerifier
 

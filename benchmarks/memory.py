@@ -22,9 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from agentscale.memory import MemoryBank, MemoryItem, SentenceEmbedder, SQLiteMemoryStore, embeddings_available
 from rich.console import Console
 from rich.table import Table
+
+from agentscale.memory import MemoryBank, MemoryItem, SentenceEmbedder, SQLiteMemoryStore, embeddings_available
 
 try:
     import numpy as np

@@ -20,9 +20,8 @@ import asyncio
 import statistics
 import time
 
-from agentscale.sandboxes import SandboxPool, make_backend
-
 from agentscale.errors import SandboxUnavailable
+from agentscale.sandboxes import SandboxPool, make_backend
 
 PRINT1 = ["python3", "-c", "print(1)"]
 CHECK = "def add(a, b):\n    return a + b\n\nassert add(2, 3) == 5\nprint('ok')\n"

@@ -9,13 +9,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
+from agentscale.errors import MemoryBankError
 from agentscale.memory._distill import Distiller, JudgedRollout
 from agentscale.memory._embed import SentenceEmbedder, embeddings_available
 from agentscale.memory._item import MemoryItem, ScoredMemory
 from agentscale.memory._sqlite import SQLiteMemoryStore
 from agentscale.memory._text import jaccard
-
-from agentscale.errors import MemoryBankError
 from agentscale.protocols import Embedder, MemoryStore, Model
 from agentscale.types import Rollout, Task, Verdict
 

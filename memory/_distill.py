@@ -19,7 +19,6 @@ from typing import Literal
 
 from agentscale.memory._item import MemoryItem, MemorySource
 from agentscale.memory._parse import parse_items, parse_judgement
-
 from agentscale.protocols import Model
 from agentscale.types import Rollout, Task, Verdict
 

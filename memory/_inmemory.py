@@ -5,11 +5,10 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
+from agentscale.errors import MemoryBankError
 from agentscale.memory._index import BM25Index, VectorIndex
 from agentscale.memory._item import MemoryItem, ScoredMemory
 from agentscale.memory._text import term_counts, tokenize
-
-from agentscale.errors import MemoryBankError
 
 __all__ = ["InMemoryMemoryStore"]
 

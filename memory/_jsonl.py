@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from agentscale.memory._bank import MemoryBank
-from agentscale.memory._item import MemoryItem
 from pydantic import ValidationError
 
 from agentscale.errors import MemoryBankError
+from agentscale.memory._bank import MemoryBank
+from agentscale.memory._item import MemoryItem
 
 __all__ = ["export_jsonl", "import_jsonl", "read_jsonl"]
 

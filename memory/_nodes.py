@@ -24,12 +24,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, TypedDict
 
-from agentscale.memory._bank import MemoryBank
-from agentscale.memory._item import ScoredMemory
 from langgraph.errors import GraphBubbleUp
 from langgraph.runtime import Runtime
 
 from agentscale.errors import AgentScaleError, ConfigError
+from agentscale.memory._bank import MemoryBank
+from agentscale.memory._item import ScoredMemory
 from agentscale.protocols import Model
 from agentscale.types import Rollout, Task, Verdict
 

@@ -25,12 +25,11 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from agentscale.errors import MemoryBankError
 from agentscale.memory._index import BM25Index, VectorIndex, _np
 from agentscale.memory._item import MemoryItem, ScoredMemory
 from agentscale.memory._migrations import migrate
 from agentscale.memory._text import term_counts, tokenize
-
-from agentscale.errors import MemoryBankError
 
 __all__ = ["SQLiteMemoryStore"]
 

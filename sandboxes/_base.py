@@ -12,10 +12,9 @@ from collections.abc import Awaitable, Mapping, Sequence
 from pathlib import Path
 from typing import ClassVar, Protocol, TypeVar
 
+from agentscale.errors import ConfigError, SandboxError
 from agentscale.sandboxes._files import Entry, check_relpath, entries_from_archive, entries_from_files
 from agentscale.sandboxes._limits import SandboxLimits
-
-from agentscale.errors import ConfigError, SandboxError
 from agentscale.types import ExecResult
 
 __all__ = ["BaseSandbox", "SandboxBackend", "finish"]

@@ -6,11 +6,10 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+from agentscale.errors import ConfigError, SandboxUnavailable
 from agentscale.sandboxes._base import BaseSandbox, SandboxBackend, finish
 from agentscale.sandboxes._limits import SandboxLimits
 from agentscale.sandboxes.pool import SandboxPool
-
-from agentscale.errors import ConfigError, SandboxUnavailable
 
 __all__ = ["AutoBackend", "make_backend", "open_pool", "open_sandbox"]
 

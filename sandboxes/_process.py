@@ -11,13 +11,12 @@ import shutil
 import signal
 import time
 
+from agentscale.errors import SandboxError
 from agentscale.sandboxes._base import BaseSandbox, finish
 from agentscale.sandboxes._cgroup import Cgroup
 from agentscale.sandboxes._files import Entry, read_host_file, write_host_entries
 from agentscale.sandboxes._limits import SandboxLimits
 from agentscale.sandboxes._output import CappedBuffer
-
-from agentscale.errors import SandboxError
 from agentscale.types import ExecResult
 
 __all__ = ["HOST_ENV", "ProcessSandbox", "wipe_dir"]

@@ -24,13 +24,12 @@ import tempfile
 import uuid
 from pathlib import Path
 
+from agentscale.errors import SandboxError, SandboxUnavailable
 from agentscale.sandboxes._base import finish
 from agentscale.sandboxes._cgroup import Cgroup, child_cgroup_roots, make_child_cgroups
 from agentscale.sandboxes._limits import SandboxLimits
 from agentscale.sandboxes._owner import Owner
 from agentscale.sandboxes._process import HOST_ENV, ProcessSandbox, wipe_dir
-
-from agentscale.errors import SandboxError, SandboxUnavailable
 
 __all__ = ["BwrapBackend", "BwrapSandbox"]
 

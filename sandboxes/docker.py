@@ -26,14 +26,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from agentscale.errors import ConfigError, SandboxError, SandboxTimeout, SandboxUnavailable
 from agentscale.sandboxes._base import BaseSandbox, finish
 from agentscale.sandboxes._cgroup import Cgroup, cgroup_of
 from agentscale.sandboxes._files import Entry, entries_to_tar, tar_to_files
 from agentscale.sandboxes._limits import SandboxLimits
 from agentscale.sandboxes._output import CappedBuffer
 from agentscale.sandboxes._owner import Owner
-
-from agentscale.errors import ConfigError, SandboxError, SandboxTimeout, SandboxUnavailable
 from agentscale.types import ExecResult
 
 __all__ = ["LABEL", "DockerBackend", "DockerSandbox"]

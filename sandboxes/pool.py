@@ -12,9 +12,8 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-from agentscale.sandboxes._base import BaseSandbox, SandboxBackend, finish
-
 from agentscale.errors import ConfigError, SandboxError
+from agentscale.sandboxes._base import BaseSandbox, SandboxBackend, finish
 
 __all__ = ["SandboxPool"]
 

@@ -15,11 +15,10 @@ import shutil
 import tempfile
 import warnings
 
+from agentscale.errors import SandboxError
 from agentscale.sandboxes._base import finish
 from agentscale.sandboxes._limits import SandboxLimits
 from agentscale.sandboxes._process import ProcessSandbox
-
-from agentscale.errors import SandboxError
 
 __all__ = ["UnsafeLocalBackend", "UnsafeLocalSandbox"]
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+
+from agentscale.errors import MemoryBankError
 from agentscale.memory import (
     InMemoryMemoryStore,
     MemoryBank,
@@ -13,8 +15,6 @@ from agentscale.memory import (
     export_jsonl,
     import_jsonl,
 )
-
-from agentscale.errors import MemoryBankError
 from agentscale.testing import FakeModel
 from agentscale.types import Rollout, Task, Verdict
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from agentscale.memory import MemoryBank, MemoryItem, MemorySource
 
 from agentscale.cli import main
+from agentscale.memory import MemoryBank, MemoryItem, MemorySource
 
 
 @pytest.fixture

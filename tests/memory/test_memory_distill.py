@@ -6,8 +6,8 @@ import json
 import logging
 
 import pytest
-from agentscale.memory import Distiller, InMemoryMemoryStore, MemoryBank, parse_items, parse_judgement
 
+from agentscale.memory import Distiller, InMemoryMemoryStore, MemoryBank, parse_items, parse_judgement
 from agentscale.testing import FakeModel, FunctionModel
 from agentscale.types import Rollout, Task, Verdict
 

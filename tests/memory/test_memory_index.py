@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import random
 
-import agentscale.memory._index as index_module
 import pytest
+
+import agentscale.memory._index as index_module
 from agentscale.memory._index import BM25Index, VectorIndex
 from agentscale.memory._text import tokenize
 

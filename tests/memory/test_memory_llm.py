@@ -9,10 +9,10 @@ import time
 from typing import Annotated, Any, TypedDict
 
 import pytest
-from agentscale.memory import MemoryBank, MemoryContext, ScoredMemory, recall, remember
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
+from agentscale.memory import MemoryBank, MemoryContext, ScoredMemory, recall, remember
 from agentscale.types import Rollout, Task, Verdict
 
 # Seven model calls on a 2-core machine that may be shared: allow more than the suite's default.

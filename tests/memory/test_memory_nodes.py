@@ -8,6 +8,10 @@ from dataclasses import dataclass
 from typing import Annotated, Any, TypedDict
 
 import pytest
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+
+from agentscale.errors import ConfigError, MemoryBankError
 from agentscale.memory import (
     InMemoryMemoryStore,
     MemoryBank,
@@ -18,10 +22,6 @@ from agentscale.memory import (
     recall,
     remember,
 )
-from langgraph.graph import END, START, StateGraph
-from langgraph.runtime import Runtime
-
-from agentscale.errors import ConfigError, MemoryBankError
 from agentscale.testing import FunctionModel
 from agentscale.types import Rollout, Task, Verdict
 

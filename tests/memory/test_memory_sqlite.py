@@ -11,10 +11,10 @@ import sys
 import time
 
 import pytest
-from agentscale.memory import MemoryItem, SQLiteMemoryStore
-from agentscale.memory._migrations import MIGRATIONS
 
 from agentscale.errors import MemoryBankError
+from agentscale.memory import MemoryItem, SQLiteMemoryStore
+from agentscale.memory._migrations import MIGRATIONS
 
 _WRITER = """
 import asyncio, sys

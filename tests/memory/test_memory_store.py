@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from agentscale.memory import MemoryItem, MemorySource
 
 from agentscale.errors import MemoryBankError
+from agentscale.memory import MemoryItem, MemorySource
 from agentscale.protocols import MemoryStore
 
 

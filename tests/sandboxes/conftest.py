@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from agentscale.sandboxes import SandboxLimits, make_backend
 
 ENABLE = "run scripts/docker-engine.sh (as root) to install bubblewrap/debootstrap and start a Docker engine"
@@ -39,6 +40,7 @@ def _unavailable(reason: str) -> None:
 def docker_ready() -> None:
     """A Docker engine answers and has the sandbox image (built once, then loaded from the cache)."""
     import docker
+
     from agentscale.sandboxes import ensure_image
 
     try:

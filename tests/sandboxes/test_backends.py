@@ -5,8 +5,8 @@ from __future__ import annotations
 import pathlib
 
 import pytest
-from agentscale.sandboxes import SandboxPool, make_backend, open_sandbox
 
+from agentscale.sandboxes import SandboxPool, make_backend, open_sandbox
 from agentscale.testing.sandbox_conformance import CHECKS
 
 

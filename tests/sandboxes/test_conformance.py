@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from agentscale.sandboxes import make_backend
 
+from agentscale.sandboxes import make_backend
 from agentscale.testing.sandbox_conformance import CHECKS
 
 

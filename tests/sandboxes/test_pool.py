@@ -12,9 +12,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from agentscale.sandboxes import SandboxPool, make_backend
 
 from agentscale.errors import SandboxError
+from agentscale.sandboxes import SandboxPool, make_backend
 
 CHILD = textwrap.dedent(
     """

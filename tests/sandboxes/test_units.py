@@ -8,6 +8,9 @@ import os
 import tarfile
 
 import pytest
+
+from agentscale.errors import ConfigError, SandboxError, SandboxUnavailable
+from agentscale.protocols import Sandbox, SandboxProvider
 from agentscale.sandboxes import (
     BwrapSandbox,
     DockerSandbox,
@@ -27,9 +30,6 @@ from agentscale.sandboxes._files import (
 )
 from agentscale.sandboxes._output import CappedBuffer
 from agentscale.sandboxes._owner import Owner
-
-from agentscale.errors import ConfigError, SandboxError, SandboxUnavailable
-from agentscale.protocols import Sandbox, SandboxProvider
 
 pytestmark = pytest.mark.filterwarnings("ignore:agentscale. the 'unsafe-local':RuntimeWarning")
 

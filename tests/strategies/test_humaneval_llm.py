@@ -30,9 +30,8 @@ def render(task: Task) -> str:
 
 
 async def test_best_of_n_on_two_humaneval_problems(llama_server):
-    from agentscale.sandboxes import open_pool
-
     from agentscale.llm import LLM
+    from agentscale.sandboxes import open_pool
     from agentscale.verifiers import DocstringExamplesVerifier
 
     tasks = load_humaneval([0, 2])

@@ -9,11 +9,11 @@ import json
 import sqlite3
 
 import pytest
-from agentscale.memory import InMemoryMemoryStore, MemoryBank, MemoryItem, inject_memories
 from langgraph.checkpoint.memory import InMemorySaver
 
 from agentscale.agents import LLMAgent, prompt_parts, task_for_sample
 from agentscale.budget import Budget
+from agentscale.memory import InMemoryMemoryStore, MemoryBank, MemoryItem, inject_memories
 from agentscale.protocols import Memory
 from agentscale.state import Sample
 from agentscale.strategies import AdaptivePolicy, ReflectPolicy, ScaleContext, render_lessons, scale
