@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agentscale.protocols import SandboxProvider
 from agentscale.types import Rollout, Task, Verdict
 from agentscale.verifiers._examples import extract_examples
 from agentscale.verifiers._program import code_prompt, entry_point, program_for
 from agentscale.verifiers._report import no_checks_verdict, verdict_from_report
 from agentscale.verifiers._run import run_checks
+from agentscale.verifiers._sandboxed import SandboxedChecks
 
 __all__ = ["DocstringExamplesVerifier"]
 
 
 @dataclass
-class DocstringExamplesVerifier:
+class DocstringExamplesVerifier(SandboxedChecks):
     """Runs the examples in the docstring of ``task.metadata["entry_point"]`` against the candidate.
 
     Examples are read by ``extract_examples`` (doctests, ``f(x) == y``/``=>``/``->``/``➞``, "should
@@ -37,12 +37,6 @@ class DocstringExamplesVerifier:
         name: recorded as ``Verdict.verifier``.
     """
 
-    sandboxes: SandboxProvider
-    python: str = "python3"
-    per_check_timeout: float = 5.0
-    load_timeout: float = 10.0
-    max_seconds: float = 60.0
-    max_failures: int = 3
     name: str = "docstring_examples"
 
     async def verify(self, task: Task, rollout: Rollout) -> Verdict:
@@ -57,7 +51,7 @@ class DocstringExamplesVerifier:
             )
         program, why = program_for(task, rollout)
         if program is None:
-            return Verdict(rollout_id=rollout.id, score=0.0, passed=False, feedback=why, verifier=self.name)
+            return self._failed(rollout.id, why)
         report = await run_checks(
             self.sandboxes,
             program,

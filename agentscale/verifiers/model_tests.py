@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from agentscale.code import code_blocks, defines
-from agentscale.protocols import SandboxProvider
 from agentscale.types import Rollout, Task, Verdict
 from agentscale.verifiers._program import entry_point, program_and_self_tests
-from agentscale.verifiers._report import no_checks_verdict, verdict_from_report
-from agentscale.verifiers._test_sources import TestLimits, run_test_sources
+from agentscale.verifiers._report import no_checks_verdict
+from agentscale.verifiers._sandboxed import SandboxedChecks
 
 __all__ = ["ModelTestsVerifier", "model_written_tests"]
 
@@ -44,7 +43,7 @@ def model_written_tests(task: Task, rollout: Rollout) -> list[str]:
 
 
 @dataclass
-class ModelTestsVerifier:
+class ModelTestsVerifier(SandboxedChecks):
     """Runs the tests the model wrote (see ``model_written_tests``) against its own program.
 
     Model-written tests may themselves be wrong: use this as one signal among several (e.g. in a
@@ -61,28 +60,14 @@ class ModelTestsVerifier:
         name: recorded as ``Verdict.verifier``.
     """
 
-    sandboxes: SandboxProvider
-    python: str = "python3"
-    per_check_timeout: float = 5.0
-    load_timeout: float = 10.0
-    max_seconds: float = 60.0
-    max_failures: int = 3
     name: str = "model_tests"
 
     async def verify(self, task: Task, rollout: Rollout) -> Verdict:
         """Judge one rollout; never raises for the candidate's faults."""
         program, _, why = program_and_self_tests(task, rollout)
         if program is None:
-            return Verdict(rollout_id=rollout.id, score=0.0, passed=False, feedback=why, verifier=self.name)
+            return self._failed(rollout.id, why)
         tests = model_written_tests(task, rollout)
         if not tests:
             return no_checks_verdict(rollout.id, verifier=self.name, why="the rollout wrote no tests")
-        limits = TestLimits(self.python, self.per_check_timeout, self.load_timeout, self.max_seconds)
-        report, notes = await run_test_sources(self.sandboxes, program, tests, entry_point(task), limits)
-        if not report.results and not report.load_error and not report.sandbox_error:
-            return no_checks_verdict(
-                rollout.id, verifier=self.name, why="the tests contain no checks", skipped=notes
-            )
-        return verdict_from_report(
-            rollout.id, report, verifier=self.name, skipped=notes, max_failures=self.max_failures
-        )
+        return await self._run_tests(rollout.id, program, tests, entry_point(task))

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agentscale.protocols import SandboxProvider
 from agentscale.types import Rollout, Task, Verdict
 from agentscale.verifiers._program import entry_point, program_for
-from agentscale.verifiers._report import no_checks_verdict, verdict_from_report
-from agentscale.verifiers._test_sources import TestLimits, run_test_sources
+from agentscale.verifiers._report import no_checks_verdict
+from agentscale.verifiers._sandboxed import SandboxedChecks
 
 __all__ = ["VisibleTestsVerifier"]
 
 
 @dataclass
-class VisibleTestsVerifier:
+class VisibleTestsVerifier(SandboxedChecks):
     """Runs ``task.tests`` against the candidate's program.
 
     Each entry of ``task.tests`` is one of: assert-style test code (bare ``assert``s, or
@@ -37,12 +36,7 @@ class VisibleTestsVerifier:
         name: recorded as ``Verdict.verifier``.
     """
 
-    sandboxes: SandboxProvider
-    python: str = "python3"
-    per_check_timeout: float = 5.0
-    load_timeout: float = 10.0
     max_seconds: float = 120.0
-    max_failures: int = 3
     name: str = "visible_tests"
 
     async def verify(self, task: Task, rollout: Rollout) -> Verdict:
@@ -51,13 +45,5 @@ class VisibleTestsVerifier:
             return no_checks_verdict(rollout.id, verifier=self.name, why="the task has no visible tests")
         program, why = program_for(task, rollout)
         if program is None:
-            return Verdict(rollout_id=rollout.id, score=0.0, passed=False, feedback=why, verifier=self.name)
-        limits = TestLimits(self.python, self.per_check_timeout, self.load_timeout, self.max_seconds)
-        report, notes = await run_test_sources(self.sandboxes, program, task.tests, entry_point(task), limits)
-        if not report.results and not report.load_error and not report.sandbox_error:
-            return no_checks_verdict(
-                rollout.id, verifier=self.name, why="the tests contain no checks", skipped=notes
-            )
-        return verdict_from_report(
-            rollout.id, report, verifier=self.name, skipped=notes, max_failures=self.max_failures
-        )
+            return self._failed(rollout.id, why)
+        return await self._run_tests(rollout.id, program, task.tests, entry_point(task))
