@@ -17,7 +17,7 @@ and is only used when named. Every sandbox and pool is an async context manager.
 
 from agentscale.sandboxes._base import BaseSandbox, SandboxBackend
 from agentscale.sandboxes._factory import AutoBackend, make_backend, open_pool, open_sandbox
-from agentscale.sandboxes._limits import SandboxLimits
+from agentscale.sandboxes._limits import EnforcedLimits, SandboxLimits, UnenforcedLimitsWarning
 from agentscale.sandboxes.bwrap import BwrapBackend, BwrapSandbox
 from agentscale.sandboxes.docker import DockerBackend, DockerSandbox
 from agentscale.sandboxes.image import ensure_image, ensure_rootfs, image_tag
@@ -31,10 +31,12 @@ __all__ = [
     "BwrapSandbox",
     "DockerBackend",
     "DockerSandbox",
+    "EnforcedLimits",
     "SandboxBackend",
     "SandboxLimits",
     "SandboxPool",
     "UnsafeLocalBackend",
+    "UnenforcedLimitsWarning",
     "UnsafeLocalSandbox",
     "ensure_image",
     "ensure_rootfs",

@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import time
+from dataclasses import dataclass, field
 
 from agentscale.errors import SandboxError
 from agentscale.sandboxes._base import BaseSandbox, finish
@@ -19,7 +20,7 @@ from agentscale.sandboxes._limits import SandboxLimits
 from agentscale.sandboxes._output import CappedBuffer
 from agentscale.types import ExecResult
 
-__all__ = ["HOST_ENV", "ProcessSandbox", "wipe_dir"]
+__all__ = ["HOST_ENV", "Launch", "ProcessSandbox", "read_json_doc", "wipe_dir"]
 
 HOST_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
 
@@ -43,6 +44,23 @@ def wipe_dir(path: str) -> None:
                     os.unlink(entry.path)
 
 
+@dataclass
+class Launch:
+    """How to start one call's host process."""
+
+    cmd: list[str]
+    cwd: str
+    env: dict[str, str]
+    pass_fds: list[int] = field(default_factory=list)
+    """Descriptors the process inherits (at the same numbers)."""
+    owned_fds: list[int] = field(default_factory=list)
+    """Descriptors made for this call: closed here once the process started (or could not)."""
+    user: int | None = None
+    """Host uid (and gid) to run as; needs root."""
+    release_fd: int = -1
+    """Write end of ``bwrap --block-fd``: the sandbox waits on it until ``_confine`` is done."""
+
+
 class ProcessSandbox(BaseSandbox):
     """A work dir on the host plus one host process per call, killed by process group and cgroup."""
 
@@ -59,10 +77,12 @@ class ProcessSandbox(BaseSandbox):
         return super().alive() and os.path.isdir(self.host_dir)
 
     @abc.abstractmethod
-    def _command(
-        self, argv: list[str], env: dict[str, str], status_fd: int
-    ) -> tuple[list[str], list[int], str, dict[str, str]]:
-        """The host command for a call, the fds it must inherit, its cwd and its environment."""
+    def _launch(self, argv: list[str], env: dict[str, str], status_fd: int) -> Launch:
+        """The host process for a call; ``status_fd`` is for bubblewrap's ``--json-status-fd``."""
+
+    async def _confine(self, proc: asyncio.subprocess.Process, launch: Launch, status_fd: int) -> bytes:
+        """Confine the started process before it runs the command; return what it read of ``status_fd``."""
+        return b""
 
     async def _exec(self, argv, entries, timeout, env, *, output_bytes) -> ExecResult:
         if not os.path.isdir(self.host_dir):
@@ -71,23 +91,30 @@ class ProcessSandbox(BaseSandbox):
         if entries:
             await asyncio.to_thread(write_host_entries, self.host_dir, entries, uid=self._uid, gid=self._uid)
         status_r, status_w = os.pipe()
+        launch: Launch | None = None
         try:
-            cmd, fds, cwd, host_env = self._command(argv, env, status_w)
+            launch = self._launch(argv, env, status_w)
             ooms_before = self._cgroup.oom_kills() if self._cgroup else None
             start = time.monotonic()
             try:
                 proc = await asyncio.create_subprocess_exec(
-                    *cmd,
+                    *launch.cmd,
                     stdin=asyncio.subprocess.DEVNULL,
                     stdout=asyncio.subprocess.PIPE,
                     stderr=asyncio.subprocess.PIPE,
-                    pass_fds=[*fds, status_w],
+                    pass_fds=[*launch.pass_fds, status_w],
                     start_new_session=True,
-                    env=host_env,
-                    cwd=cwd,
+                    env=launch.env,
+                    cwd=launch.cwd,
+                    user=launch.user,
+                    group=launch.user,
+                    extra_groups=None if launch.user is None else [],
                 )
             except OSError as exc:
-                raise SandboxError(f"could not start {cmd[0]}: {exc}") from exc
+                raise SandboxError(f"could not start {launch.cmd[0]}: {exc}") from exc
+            finally:
+                _close(launch.owned_fds)
+                launch.owned_fds = []
             os.close(status_w)
             status_w = -1
             out, err = CappedBuffer(output_bytes), CappedBuffer(output_bytes)
@@ -96,9 +123,16 @@ class ProcessSandbox(BaseSandbox):
                 asyncio.ensure_future(_drain(proc.stderr, err)),
             ]
             timed_out = False
+            status_head = b""
+
+            async def confined_run() -> None:
+                nonlocal status_head
+                status_head = await self._confine(proc, launch, status_r)
+                await proc.wait()
+
             try:
                 try:
-                    await asyncio.wait_for(proc.wait(), timeout)
+                    await asyncio.wait_for(confined_run(), timeout)
                 except TimeoutError:
                     timed_out = True
                     self._kill(proc.pid)
@@ -108,7 +142,8 @@ class ProcessSandbox(BaseSandbox):
                 self._kill(proc.pid)
                 # pipes close when the namespace dies; a grace period covers anything that lingers
                 await asyncio.wait(readers, timeout=5)
-            except asyncio.CancelledError:
+            except BaseException:
+                # cancelled, or the sandbox could not be confined: the code must not run on
                 await finish(self._abandon(proc, readers))
                 raise
             finally:
@@ -116,7 +151,7 @@ class ProcessSandbox(BaseSandbox):
                     r.cancel()
             duration = time.monotonic() - start
             self._kill(None)
-            status = _read_status(status_r)
+            status = _read_status(status_r, status_head)
             if status is not None and "child-pid" not in status and not timed_out:
                 raise SandboxError(f"the sandbox could not start the command: {err.text()[-2000:]}")
             code = status.get("exit-code") if status else None
@@ -136,6 +171,8 @@ class ProcessSandbox(BaseSandbox):
             os.close(status_r)
             if status_w >= 0:
                 os.close(status_w)
+            if launch is not None:
+                _close([*launch.owned_fds, launch.release_fd])
 
     def _kill(self, pgid: int | None) -> None:
         if pgid is not None:
@@ -176,10 +213,18 @@ async def _drain(stream: asyncio.StreamReader | None, buf: CappedBuffer) -> None
         buf.write(chunk)
 
 
-def _read_status(fd: int) -> dict | None:
-    """Merge the JSON documents bubblewrap wrote to ``--json-status-fd``; ``None`` if there were none."""
+def _close(fds: list[int]) -> None:
+    for fd in fds:
+        if fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def _read_status(fd: int, head: bytes = b"") -> dict | None:
+    """Merge the JSON documents bubblewrap wrote to ``--json-status-fd`` (``head``: what was read
+    of it already); ``None`` if there were none."""
     os.set_blocking(fd, False)
-    data = b""
+    data = head
     with contextlib.suppress(BlockingIOError, OSError):
         while chunk := os.read(fd, 65536):
             data += chunk
@@ -200,3 +245,40 @@ def _read_status(fd: int) -> dict | None:
         if isinstance(doc, dict):
             merged.update(doc)
     return merged
+
+
+async def read_json_doc(fd: int) -> tuple[dict | None, bytes]:
+    """Read ``fd`` (a pipe) until it holds one whole JSON document; return it and the bytes read.
+
+    Returns ``(None, bytes)`` when the pipe ends first (the writer exited).
+    """
+    os.set_blocking(fd, False)
+    loop = asyncio.get_running_loop()
+    data = bytearray()
+    done: asyncio.Future[dict | None] = loop.create_future()
+    decoder = json.JSONDecoder()
+
+    def readable() -> None:
+        try:
+            chunk = os.read(fd, 65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            chunk = b""
+        if done.done():
+            return
+        if not chunk:
+            done.set_result(None)
+            return
+        data.extend(chunk)
+        try:
+            doc, _ = decoder.raw_decode(data.decode("utf-8", "replace").lstrip())
+        except ValueError:
+            return  # not whole yet
+        done.set_result(doc if isinstance(doc, dict) else None)
+
+    loop.add_reader(fd, readable)
+    try:
+        return await done, bytes(data)
+    finally:
+        loop.remove_reader(fd)

@@ -18,7 +18,7 @@ import warnings
 from agentscale.errors import SandboxError
 from agentscale.sandboxes._base import finish
 from agentscale.sandboxes._limits import SandboxLimits
-from agentscale.sandboxes._process import ProcessSandbox
+from agentscale.sandboxes._process import Launch, ProcessSandbox
 
 __all__ = ["UnsafeLocalBackend", "UnsafeLocalSandbox"]
 
@@ -80,7 +80,7 @@ class UnsafeLocalSandbox(ProcessSandbox):
     def __repr__(self) -> str:
         return f"UnsafeLocalSandbox({self.host_dir})"
 
-    def _command(self, argv, env, status_fd):
+    def _launch(self, argv, env, status_fd):
         lim = self.limits
         cmd = [
             "prlimit",
@@ -91,7 +91,7 @@ class UnsafeLocalSandbox(ProcessSandbox):
             "--",
             *argv,
         ]
-        return cmd, [], self.host_dir, {**env, "HOME": self.host_dir}
+        return Launch(cmd, self.host_dir, {**env, "HOME": self.host_dir})
 
     async def _close(self) -> None:
         self._backend._open.discard(self)

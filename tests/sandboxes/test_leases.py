@@ -19,7 +19,6 @@ async def pool_of_one(request, backend_name, limits):
 # Issue 14's findings, failing on the code before its fix (removed by the fix).
 KNOWN_LEAKS = {
     ("docker", "posix_message_queues"), ("docker", "every_writable_dir"), ("docker", "writable_dir_modes"),
-    ("bwrap", "writable_dir_modes"),
 }
 
 
