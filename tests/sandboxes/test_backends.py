@@ -20,7 +20,14 @@ async def test_docker_container_is_locked_down(docker_ready, limits):
             info = client.api.inspect_container(sb.container_id)
         finally:
             client.close()
+        enforced = sb.enforced
     host = info["HostConfig"]
+    # lives only while its owner holds its stdin open; the engine removes it once stopped
+    assert info["Config"]["OpenStdin"] is True and info["Config"]["StdinOnce"] is True
+    assert info["Config"]["Cmd"] == ["cat"] and host["AutoRemove"] is True
+    ulimits = {u["Name"]: u["Hard"] for u in host["Ulimits"]}
+    assert ulimits == {"cpu": limits.cpu_seconds, "fsize": limits.file_mb << 20, "core": 0}
+    assert enforced.missing() == [] and enforced.syscall_filter == "seccomp (Docker's default profile)"
     assert host["NetworkMode"] == "none"
     assert host["ReadonlyRootfs"] is True
     assert host["CapDrop"] == ["ALL"]

@@ -16,16 +16,8 @@ async def pool_of_one(request, backend_name, limits):
         yield pool
 
 
-# Issue 14's findings, failing on the code before its fix (removed by the fix).
-KNOWN_LEAKS = {
-    ("docker", "posix_message_queues"), ("docker", "every_writable_dir"), ("docker", "writable_dir_modes"),
-}
-
-
 @pytest.mark.parametrize("check", sorted(LEASE_CHECKS))
-async def test_nothing_reaches_the_next_lease(request, backend_name, pool_of_one, check):
-    if (backend_name, check) in KNOWN_LEAKS:
-        request.applymarker(pytest.mark.xfail(strict=True, reason="issue 14"))
+async def test_nothing_reaches_the_next_lease(pool_of_one, check):
     first = None
     async with pool_of_one.lease() as sb:
         first = sb
