@@ -1,24 +1,27 @@
-"""The bubblewrap backend, for hosts without Docker: one work dir per sandbox, one ``bwrap`` per call.
+"""The bubblewrap backend, for hosts without Docker: one work dir per sandbox, one ``bwrap`` per lease.
 
-Each call runs in fresh namespaces (all unshared: no network, own pids, mounts, IPC, UTS, user,
-cgroup), dies with its parent, sees a read-only root (the image recipe's rootfs, or the host's
-``/usr`` with everything else hidden), a read-only ``/dev``, tmpfs ``/tmp`` and ``/dev/shm`` of
-``tmp_mb`` each, and the work dir at ``/work``. A seccomp filter (``_seccomp``) denies what
-container runtimes deny. As root, the call runs on the host as a uid of its own (one per
-sandbox), so ``RLIMIT_NPROC`` binds and one sandbox's fork bomb cannot starve the others, and the
-work dir is a size-limited tmpfs.
+Each sandbox runs in its own namespaces (all unshared: no network, own pids, mounts, IPC, UTS,
+user, cgroup), dies with its parent, sees a read-only root (the image recipe's rootfs, or the
+host's ``/usr`` with everything else hidden), a read-only ``/dev``, tmpfs ``/tmp`` and ``/dev/shm``
+of ``tmp_mb`` each, and the work dir at ``/work``. A seccomp filter (``_seccomp``) denies what
+container runtimes deny. As root it runs on the host as a uid of its own (one per sandbox), so
+``RLIMIT_NPROC`` binds and one sandbox's fork bomb cannot starve the others, and the work dir is
+a size-limited tmpfs.
 
-Two programs start per call: ``prlimit``, which sets the rlimits (CPU time, address space, file
-size, open files, process count) on itself and becomes ``bwrap``. bwrap waits (``--block-fd``)
-once its namespaces exist and before it runs anything of the caller's, while this process moves
-it into the sandbox's cgroup; then it goes on. Where there is a cgroup to use (``_cgroup.find_cgroup_parent``: v1 as
-root, or a delegated cgroup v2 subtree), each sandbox gets one with hard ``memory`` and ``pids``
-limits and OOM detection; where there is none, only the per-process rlimits and the tmpfs sizes
-hold, and ``enforced`` says so.
+Like a Docker container, a sandbox is started once and then runs calls: ``prlimit`` sets the
+rlimits (CPU time, address space, file size, open files, processes) and becomes ``bwrap``, which
+waits (``--block-fd``) once its namespaces exist until this process has moved it into the
+sandbox's cgroup, then starts a small agent (``_agent``) that spawns each call's command inside
+(about the cost of a bare ``bwrap`` per call instead of twice it) and kills whatever a call
+leaves running. Where there is a cgroup to use (``_cgroup.find_cgroup_parent``: v1 as root, or a
+delegated cgroup v2 subtree), each sandbox gets one with hard ``memory`` and ``pids`` limits and
+OOM detection; where there is none, only the per-process rlimits and the tmpfs sizes hold, and
+``enforced`` says so.
 
-A timeout SIGKILLs bwrap's process group: with ``--unshare-pid --die-with-parent`` that ends the
-whole tree, and the cgroup (when there is one) is swept as well. Between leases the work dir is
-replaced by a new one (``_workdir``); everything else is made fresh by every call.
+A timeout makes the agent SIGKILL everything of the sandbox; if the agent is gone (sandboxed code
+may kill it), the whole bwrap is ended and the next call starts a new one. A reset (between
+leases) ends the bwrap and starts a new one over a new work dir (``_workdir``): nothing of a lease
+survives it, neither files anywhere nor IPC objects nor processes.
 """
 
 from __future__ import annotations
@@ -26,20 +29,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
 from agentscale.errors import ConfigError, SandboxError, SandboxUnavailable
+from agentscale.sandboxes._agent import AGENT
 from agentscale.sandboxes._base import finish
+from agentscale.sandboxes._bwrap_args import Mounts, bwrap_command, prlimit_command
 from agentscale.sandboxes._cgroup import Cgroup, CgroupParent, find_cgroup_parent
+from agentscale.sandboxes._files import write_host_entries
 from agentscale.sandboxes._limits import EnforcedLimits, SandboxLimits
+from agentscale.sandboxes._output import CappedBuffer
 from agentscale.sandboxes._owner import Owner
-from agentscale.sandboxes._process import HOST_ENV, Launch, ProcessSandbox, read_json_doc
+from agentscale.sandboxes._process import HOST_ENV, Launch, ProcessSandbox
+from agentscale.sandboxes._spawn import Child, PipeReader, read_json_doc
 from agentscale.sandboxes._workdir import make_workdir, remove_workdir, replace_workdir
+from agentscale.types import ExecResult
 
 __all__ = ["BwrapBackend", "BwrapSandbox"]
 
@@ -214,7 +227,7 @@ class BwrapBackend:
         return removed
 
     async def create(self) -> BwrapSandbox:
-        """Make one sandbox: its work dir (a tmpfs as root), its uid and its cgroup."""
+        """Make one sandbox: its work dir (a tmpfs as root), its uid, its cgroup, and start its bwrap."""
         if not self._started:
             raise SandboxError("BwrapBackend is not started (use `async with` or `await start()`)")
         n = next(self._count)
@@ -222,6 +235,12 @@ class BwrapBackend:
         uid = _UID_BASE + (os.getpid() % 4_000_000) * 256 + n % 256 if self._root else None
         sandbox = await asyncio.to_thread(self._create_blocking, name, uid)
         self._open.add(sandbox)
+        try:
+            # its bwrap starts here, on this thread: bwrap dies with the thread that started it
+            await sandbox._ensure_instance()
+        except BaseException:
+            await sandbox.aclose()
+            raise
         return sandbox
 
     def _create_blocking(self, name: str, uid: int | None) -> BwrapSandbox:
@@ -274,7 +293,12 @@ def _remove_mount(path: str) -> None:
 
 
 class BwrapSandbox(ProcessSandbox):
-    """A sandbox run by bubblewrap. Made by ``BwrapBackend.create()``."""
+    """A sandbox run by bubblewrap. Made by ``BwrapBackend.create()``.
+
+    One ``bwrap`` runs per lease, with the agent (``_agent``) in it, which starts each call's
+    command inside the sandbox; ``/tmp``, ``/dev/shm`` and IPC objects persist between the calls
+    of a lease (as in a Docker container) and are gone at the reset, which starts a new bwrap.
+    """
 
     backend = "bwrap"
 
@@ -284,145 +308,184 @@ class BwrapSandbox(ProcessSandbox):
         self.enforced: EnforcedLimits = owner.enforced_limits()
         """Which limits hold for this sandbox, and how."""
         self._work_fd = os.open(host_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        self._prlimit_cmd = self._prlimit(owner.limits)
+        self._instance: _Instance | None = None
 
     def __repr__(self) -> str:
         return f"BwrapSandbox({os.path.basename(self.host_dir)})"
 
-    def _prlimit(self, lim: SandboxLimits) -> list[str]:
-        # rlimits are set by prlimit(1) on itself before it becomes bwrap: this process may not set
-        # them on another uid's process (that needs CAP_SYS_RESOURCE, which root may lack)
-        # Address space is virtual: with a memory cgroup doing the real limiting, leave room for
-        # runtimes that reserve more than they use; without one it is the only memory limit.
-        memory_cgroup = self._cgroup is not None and self.enforced.memory_mb is not None
-        cmd = [
-            "prlimit",
-            f"--cpu={lim.cpu_seconds}",
-            f"--as={lim.memory_mb << (22 if memory_cgroup else 20)}",
-            f"--fsize={lim.file_mb << 20}",
-            "--nofile=1024",
-            "--core=0",
-        ]
-        if self._uid is not None:
-            # RLIMIT_NPROC counts every process of the real uid on the host: only meaningful for a
-            # uid of our own (as a normal user it would count your whole session)
-            cmd.append(f"--nproc={lim.pids}")
-        return [*cmd, "--"]
+    def _launch(self, argv, env) -> Launch:  # pragma: no cover - calls go through the agent (_exec)
+        raise NotImplementedError
 
-    def _launch(self, argv, env, status_fd) -> Launch:
-        lim = self.limits
+    # --- the running bwrap ---
+
+    async def _ensure_instance(self) -> _Instance:
+        if self._instance is not None and self._instance.running():
+            return self._instance
+        if self._instance is not None:  # the agent died (sandboxed code can kill it): start anew
+            await self._stop_instance()
+        self._instance = await self._start_instance()
+        return self._instance
+
+    async def _start_instance(self) -> _Instance:
         b = self._backend
-        owned: list[int] = []
-        cmd = [
-            *self._prlimit_cmd,
-            "bwrap",
-            "--unshare-all",
-            "--unshare-user",
-            "--die-with-parent",
-            "--new-session",
-            "--disable-userns",
-            "--uid",
-            "65534",
-            "--gid",
-            "65534",
-            "--cap-drop",
-            "ALL",
-            "--hostname",
-            "sandbox",
-        ]
-        if lim.network:
-            cmd += ["--share-net"]
-        fds = [self._work_fd]
-        if b.rootfs == "host":
-            cmd += ["--ro-bind", "/usr", "/usr"]
-            for top in ("bin", "lib", "lib64", "sbin"):
-                host = Path("/") / top
-                if host.is_symlink():
-                    cmd += ["--symlink", os.readlink(host), f"/{top}"]
-                elif host.is_dir():
-                    cmd += ["--ro-bind", str(host), f"/{top}"]
-            cmd += ["--ro-bind-fd", str(b._etc_fd), "/etc"]
-            fds.append(b._etc_fd)
-        else:
-            cmd += ["--ro-bind-fd", str(b._rootfs_fd), "/"]
-            fds.append(b._rootfs_fd)
-        cmd += [
-            "--proc",
-            "/proc",
-            "--dev",
-            "/dev",
-            "--size",
-            str(lim.tmp_mb << 20),
-            "--tmpfs",
-            "/tmp",
-            "--size",
-            str(lim.tmp_mb << 20),
-            "--tmpfs",
-            "/dev/shm",
-            # /dev was a writable tmpfs as big as half the host's RAM: only /dev/shm (capped) stays writable
-            "--remount-ro",
-            "/dev",
-            "--bind-fd",
-            str(self._work_fd),
-            self.workdir,
-            "--chdir",
-            self.workdir,
-        ]
-        if b.rootfs == "host":
-            cmd += ["--remount-ro", "/"]
-        cmd += ["--json-status-fd", str(status_fd)]
+        lim = self.limits
+        host_sock, sandbox_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        owned: list[int] = [sandbox_sock.fileno()]
+        # bwrap tells the pid of the sandbox's init (to end it cleanly) on the status pipe
+        status_r, status_w = os.pipe()
+        owned.append(status_w)
         block_w = -1
-        if self._cgroup is not None:
-            # wait, once the namespaces exist, until _confine has moved the sandbox into its cgroup
-            block_r, block_w = os.pipe()
-            owned.append(block_r)
-            fds.append(block_r)
-            cmd += ["--block-fd", str(block_r)]
-        if b.seccomp_program:
-            seccomp_r, seccomp_w = os.pipe()
-            owned.append(seccomp_r)
-            try:
-                os.write(seccomp_w, b.seccomp_program)  # a few hundred bytes: the pipe holds them
-            finally:
-                os.close(seccomp_w)
-            cmd += ["--seccomp", str(seccomp_r)]
-            fds.append(seccomp_r)
-        cmd += ["--clearenv"]
-        for key, value in env.items():
-            cmd += ["--setenv", key, value]
-        cmd += ["--", *argv]
-        return Launch(cmd, "/", HOST_ENV, pass_fds=fds, owned_fds=owned, user=self._uid, release_fd=block_w)
-
-    async def _confine(self, proc, launch, status_fd) -> bytes:
-        """Once bwrap's namespaces exist, and before it runs anything: into the cgroup, then go."""
-        if launch.release_fd < 0:
-            return b""
         try:
-            status, head = await read_json_doc(status_fd)
-            pid = (status or {}).get("child-pid")
-            if isinstance(pid, int) and self._cgroup is not None:
+            block_r = seccomp_r = -1
+            if self._cgroup is not None:
+                # bwrap waits, once its namespaces exist, until it is in the sandbox's cgroup
+                block_r, block_w = os.pipe()
+                owned.append(block_r)
+            if b.seccomp_program:
+                seccomp_r, seccomp_w = os.pipe()
+                owned.append(seccomp_r)
                 try:
-                    self._cgroup.join(pid)
+                    os.write(seccomp_w, b.seccomp_program)  # a few hundred bytes: the pipe holds them
+                finally:
+                    os.close(seccomp_w)
+            mounts = Mounts(host_usr=b.rootfs == "host", root_fd=b._etc_fd if b.rootfs == "host" else b._rootfs_fd)
+            cmd, fds = bwrap_command(
+                lim, mounts, work_fd=self._work_fd, status_fd=status_w, block_fd=block_r, seccomp_fd=seccomp_r
+            )
+            prlimit = prlimit_command(
+                lim, memory_cgroup=self.enforced.memory_mb is not None, own_uid=self._uid is not None
+            )
+            agent_env = ["--clearenv", "--setenv", "PATH", HOST_ENV["PATH"], "--setenv", "LANG", "C.UTF-8"]
+            fd = sandbox_sock.fileno()
+            argv = [*prlimit, *cmd, *agent_env, "--", "python3", "-I", "-S", "-c", AGENT, str(fd)]
+            out, err = CappedBuffer(1 << 16), CappedBuffer(1 << 16)
+            try:
+                child = Child(
+                    argv,
+                    out=out,
+                    err=err,
+                    pass_fds=[*fds, fd],
+                    start_new_session=True,
+                    env=HOST_ENV,
+                    cwd="/",
+                    user=self._uid,
+                    group=self._uid,
+                    extra_groups=None if self._uid is None else [],
+                )
+            except OSError as exc:
+                raise SandboxError(f"could not start bwrap: {exc}") from exc
+        finally:
+            sandbox_sock.close()
+            for fd in owned[1:]:
+                os.close(fd)
+        instance = _Instance(child, host_sock, status_r, err)
+        try:
+            status, _ = await asyncio.wait_for(read_json_doc(status_r), 30)
+            pid = (status or {}).get("child-pid")
+            instance.init_pid = pid if isinstance(pid, int) else None
+            if self._cgroup is not None and instance.init_pid is not None:
+                try:
+                    self._cgroup.join(instance.init_pid)
                 except ProcessLookupError:
-                    pass  # it died already: nothing to confine, its status tells
-                except OSError as exc:
-                    self.broken = f"could not move a call into its cgroup: {exc}"
-                    raise SandboxError(f"{self!r}: {self.broken}") from exc
-                os.write(launch.release_fd, b"x")
-            return head
+                    pass  # it died already: the agent never says it is ready
+                os.write(block_w, b"x")
+            ready = await asyncio.wait_for(instance.receive(), 30)
+            if ready != {"ready": True}:
+                await instance.stop(self._kill)
+                raise SandboxError(f"bubblewrap did not start its sandbox: {err.text()[-2000:] or ready}")
+            return instance
         except BaseException:
-            # closing the block fd unread would let it run outside its cgroup: kill it first
-            self._kill(proc.pid)
+            # never let it go on unconfined (a closed block fd reads as "go"): kill it first
+            await finish(instance.stop(self._kill))
             raise
         finally:
-            os.close(launch.release_fd)
-            launch.release_fd = -1
+            if block_w >= 0:
+                os.close(block_w)
+
+    async def _stop_instance(self) -> None:
+        if self._instance is not None:
+            instance, self._instance = self._instance, None
+            await instance.stop(self._kill)
+
+    # --- calls ---
+
+    async def _exec(self, argv, entries, timeout, env, *, output_bytes) -> ExecResult:
+        if not os.path.isdir(self.host_dir):
+            self.broken = "its work dir is gone"
+            raise SandboxError(f"{self!r} is broken: {self.broken}")
+        instance = await self._ensure_instance()
+        if entries:
+            await asyncio.to_thread(write_host_entries, self.host_dir, entries, uid=self._uid, gid=self._uid)
+        out, err = CappedBuffer(output_bytes), CappedBuffer(output_bytes)
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        try:
+            pipes = PipeReader({out_r: out, err_r: err})
+        except BaseException:
+            for fd in (out_r, out_w, err_r, err_w):
+                os.close(fd)
+            raise
+        ooms_before = self._cgroup.oom_kills() if self._cgroup else None
+        start = time.monotonic()
+        timed_out = False
+        code: int | None = None
+        try:
+            try:
+                instance.send({"argv": argv, "env": env}, [out_w, err_w])
+            finally:
+                os.close(out_w)
+                os.close(err_w)
+            try:
+                reply = await asyncio.wait_for(instance.receive(), timeout)
+            except TimeoutError:
+                timed_out = True
+                reply = await instance.kill_and_wait()
+            if reply is None or "exit" not in reply:
+                # the agent is gone (sandboxed code killed it) or confused: end this bwrap; the next
+                # call starts a new one
+                await self._stop_instance()
+                code = 137
+            else:
+                code = int(reply["exit"])
+            if not await pipes.drained(5):
+                await self._stop_instance()  # something still holds the pipes: nothing of it may live on
+                await pipes.drained(5)
+        except BaseException:
+            # cancelled (first-finish strategies cancel the losers): their code must stop
+            await finish(self._abandon_call(instance))
+            raise
+        finally:
+            pipes.close()
+        duration = time.monotonic() - start
+        ooms_after = self._cgroup.oom_kills() if self._cgroup else None
+        return ExecResult(
+            exit_code=code,
+            stdout=out.text(),
+            stderr=err.text(),
+            truncated=out.truncated or err.truncated,
+            timed_out=timed_out,
+            oom_killed=ooms_before is not None and ooms_after is not None and ooms_after > ooms_before,
+            duration=duration,
+        )
+
+    async def _abandon_call(self, instance: _Instance) -> None:
+        if instance is self._instance and await instance.kill_and_wait() is not None:
+            return
+        await self._stop_instance()
+
+    # --- lifecycle ---
+
+    def alive(self) -> bool:
+        return super().alive() and self._work_fd >= 0
 
     async def _reset(self) -> None:
+        # a new bwrap: new /tmp, /dev/shm, IPC namespace, processes; and a new work dir
+        await self._stop_instance()
         self._kill(None)
         try:
             await asyncio.to_thread(self._fresh_workdir)
-        except OSError as exc:
+            self._instance = await self._start_instance()
+        except (OSError, SandboxError) as exc:
             self.broken = f"reset failed: {exc}"
             raise SandboxError(f"{self!r}: {self.broken}") from exc
 
@@ -434,11 +497,78 @@ class BwrapSandbox(ProcessSandbox):
 
     async def _close(self) -> None:
         self._backend._open.discard(self)
+        await self._stop_instance()
         self._kill(None)
         await asyncio.to_thread(remove_workdir, self.host_dir)
         if self._work_fd >= 0:
             with contextlib.suppress(OSError):
                 os.close(self._work_fd)
+            self._work_fd = -1
         if self._cgroup is not None:
             self._cgroup.kill_all()
             self._cgroup.remove()
+
+
+class _Instance:
+    """One running ``bwrap`` with the agent in it, and the host's end of the agent's socket."""
+
+    def __init__(self, child: Child, sock: socket.socket, status_fd: int, stderr: CappedBuffer) -> None:
+        self.child = child
+        self.sock = sock
+        sock.setblocking(False)
+        self.status_fd = status_fd
+        self.init_pid: int | None = None
+        """The sandbox's pid 1, as the host sees it."""
+        self.stderr = stderr
+
+    def running(self) -> bool:
+        return self.child.returncode is None and self.sock.fileno() >= 0
+
+    def send(self, message: dict, fds: list[int] | None = None) -> None:
+        """Send one message (a few KB at most: it fits the socket's buffer, so it never blocks).
+
+        Raises:
+            SandboxError: the agent is gone.
+        """
+        try:
+            socket.send_fds(self.sock, [json.dumps(message).encode()], fds or [])
+        except OSError as exc:
+            raise SandboxError(f"the sandbox's agent is gone: {exc}") from exc
+
+    async def receive(self) -> dict | None:
+        """The agent's next message, or ``None`` once it has gone."""
+        try:
+            data = await asyncio.get_running_loop().sock_recv(self.sock, 1 << 16)
+        except OSError:
+            return None
+        try:
+            return json.loads(data) if data else None
+        except ValueError:
+            return None
+
+    async def kill_and_wait(self) -> dict | None:
+        """Have the agent kill the running command (and all else); its exit message, or ``None``."""
+        try:
+            self.send({"kill": True})
+            return await asyncio.wait_for(self.receive(), 5)
+        except (SandboxError, TimeoutError):
+            return None
+
+    async def stop(self, kill) -> None:
+        """End the whole bwrap tree (its pid namespace dies with it) and release everything."""
+        if self.init_pid is not None and self.child.returncode is None:
+            # (while bwrap lives, its child's pid cannot have gone to another process)
+            # The sandbox's init first: the kernel ends every process of its namespace, and bwrap
+            # outside reaps it and exits. Killing bwrap first would orphan them to the host's init.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(self.init_pid, signal.SIGKILL)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.child.wait(), 5)
+        kill(self.child.pid)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.child.wait(), 5)
+        self.child.close()
+        self.sock.close()
+        if self.status_fd >= 0:
+            os.close(self.status_fd)
+            self.status_fd = -1

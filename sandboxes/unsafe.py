@@ -80,7 +80,7 @@ class UnsafeLocalSandbox(ProcessSandbox):
     def __repr__(self) -> str:
         return f"UnsafeLocalSandbox({self.host_dir})"
 
-    def _launch(self, argv, env, status_fd):
+    def _launch(self, argv, env):
         lim = self.limits
         cmd = [
             "prlimit",
