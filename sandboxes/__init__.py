@@ -10,9 +10,12 @@ Quick start::
     result.ok, result.exit_code, result.stdout, result.timed_out, result.oom_killed
 
 ``auto`` uses Docker when an engine answers, else bubblewrap. Both run code as an unprivileged
-user with no network, a read-only root, tmpfs work dir and ``/tmp``, and limits on memory,
-processes, CPU, output and disk (``SandboxLimits``). ``unsafe-local`` runs code without isolation
-and is only used when named. Every sandbox and pool is an async context manager.
+user with no network, a read-only root, tmpfs work dir and ``/tmp``, a seccomp filter, and
+limits on memory, processes, CPU, output and disk (``SandboxLimits``); ``sandbox.enforced``
+(``EnforcedLimits``) says which of them hold on this host, and ``auto`` warns
+(``UnenforcedLimitsWarning``) when memory or processes are not limited. Nothing one lease leaves
+reaches the next. ``unsafe-local`` runs code without isolation and is only used when named.
+Every sandbox and pool is an async context manager.
 """
 
 from agentscale.sandboxes._base import BaseSandbox, SandboxBackend

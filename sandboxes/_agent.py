@@ -7,7 +7,8 @@ sandbox. It speaks over a ``SOCK_SEQPACKET`` socket (its fd number is the argume
 time:
 
 - host -> agent ``{"argv": [...], "env": {...}}`` with the call's stdout and stderr pipes
-  attached (``SCM_RIGHTS``): it spawns the command (stdin ``/dev/null``, cwd the work dir);
+  attached (``SCM_RIGHTS``): it spawns the command (stdin ``/dev/null``, cwd the work dir); a
+  request too big for one message comes as ``{"memfd": true}`` with a third fd holding it;
 - host -> agent ``{"kill": true}``: it SIGKILLs every process of the sandbox but itself;
 - agent -> host ``{"ready": true}`` once, then ``{"exit": CODE}`` per call (128+N for signal N),
   after it has killed whatever the command left running, so the call's pipes close.
@@ -58,10 +59,14 @@ def kill_others():
             return
 
 def receive():
-    msg, fds, _, _ = socket.recv_fds(sock, 1 << 20, 2)
+    msg, fds, _, _ = socket.recv_fds(sock, 1 << 16, 3)
     for fd in fds:
         os.set_inheritable(fd, False)  # the command gets them as 1 and 2 only
-    return (json.loads(msg) if msg else None), fds
+    req = json.loads(msg) if msg else None
+    if req is not None and req.get("memfd"):  # too big for one message: it came as a file
+        with open(fds.pop(), "rb") as f:
+            req = json.loads(f.read())
+    return req, fds
 
 def run(req, fds):
     argv, env = req["argv"], req["env"]

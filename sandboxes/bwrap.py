@@ -56,6 +56,7 @@ from agentscale.types import ExecResult
 
 __all__ = ["BwrapBackend", "BwrapSandbox"]
 
+_INLINE_MAX = 32 << 10  # larger requests go to the agent as a memfd
 _UID_BASE = 100_000_000  # far above any real account; one uid per sandbox from here
 _ETC = {
     "passwd": (
@@ -128,6 +129,8 @@ class BwrapBackend:
             raise SandboxUnavailable(
                 "bubblewrap is not installed: `apt-get install bubblewrap` (or run scripts/sandbox-deps.sh)"
             )
+        if shutil.which("prlimit") is None:
+            raise SandboxUnavailable("bubblewrap sandboxes need `prlimit` (util-linux) to set their rlimits")
         if self._seccomp:
             from agentscale.sandboxes._seccomp import build_filter
 
@@ -530,10 +533,22 @@ class _Instance:
         Raises:
             SandboxError: the agent is gone.
         """
+        data = json.dumps(message).encode()
+        fds = list(fds or [])
+        memfd = -1
+        if len(data) > _INLINE_MAX:
+            # a long argv or environment: it goes as a file, a socket message holds only so much
+            memfd = os.memfd_create("agentscale-request", os.MFD_CLOEXEC)
+            os.write(memfd, data)
+            os.lseek(memfd, 0, os.SEEK_SET)
+            data, fds = b'{"memfd": true}', [*fds, memfd]
         try:
-            socket.send_fds(self.sock, [json.dumps(message).encode()], fds or [])
+            socket.send_fds(self.sock, [data], fds)
         except OSError as exc:
             raise SandboxError(f"the sandbox's agent is gone: {exc}") from exc
+        finally:
+            if memfd >= 0:
+                os.close(memfd)
 
     async def receive(self) -> dict | None:
         """The agent's next message, or ``None`` once it has gone."""
