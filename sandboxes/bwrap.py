@@ -434,7 +434,13 @@ class BwrapSandbox(ProcessSandbox):
         code: int | None = None
         try:
             try:
-                instance.send({"argv": argv, "env": env}, [out_w, err_w])
+                try:
+                    instance.send({"argv": argv, "env": env}, [out_w, err_w])
+                except SandboxError:
+                    # the agent went away since the last call (it exits when its socket breaks): anew
+                    await self._stop_instance()
+                    instance = await self._ensure_instance()
+                    instance.send({"argv": argv, "env": env}, [out_w, err_w])
             finally:
                 os.close(out_w)
                 os.close(err_w)
