@@ -49,7 +49,7 @@ from agentscale.sandboxes._files import write_host_entries
 from agentscale.sandboxes._limits import EnforcedLimits, SandboxLimits
 from agentscale.sandboxes._output import CappedBuffer
 from agentscale.sandboxes._owner import Owner
-from agentscale.sandboxes._process import HOST_ENV, Launch, ProcessSandbox
+from agentscale.sandboxes._process import HOST_ENV, ProcessSandbox
 from agentscale.sandboxes._spawn import Child, PipeReader, read_json_doc
 from agentscale.sandboxes._workdir import make_workdir, remove_workdir, replace_workdir
 from agentscale.types import ExecResult
@@ -315,9 +315,6 @@ class BwrapSandbox(ProcessSandbox):
 
     def __repr__(self) -> str:
         return f"BwrapSandbox({os.path.basename(self.host_dir)})"
-
-    def _launch(self, argv, env) -> Launch:  # pragma: no cover - calls go through the agent (_exec)
-        raise NotImplementedError
 
     # --- the running bwrap ---
 
