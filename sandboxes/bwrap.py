@@ -374,6 +374,12 @@ class BwrapSandbox(ProcessSandbox):
                 )
             except OSError as exc:
                 raise SandboxError(f"could not start bwrap: {exc}") from exc
+        except BaseException:
+            host_sock.close()
+            for fd in (status_r, block_w):
+                if fd >= 0:
+                    os.close(fd)
+            raise
         finally:
             sandbox_sock.close()
             for fd in owned[1:]:
@@ -388,10 +394,11 @@ class BwrapSandbox(ProcessSandbox):
                     self._cgroup.join(instance.init_pid)
                 except ProcessLookupError:
                     pass  # it died already: the agent never says it is ready
+                except OSError as exc:
+                    raise SandboxError(f"could not move the sandbox into its cgroup: {exc}") from exc
                 os.write(block_w, b"x")
             ready = await asyncio.wait_for(instance.receive(), 30)
             if ready != {"ready": True}:
-                await instance.stop(self._kill)
                 raise SandboxError(f"bubblewrap did not start its sandbox: {err.text()[-2000:] or ready}")
             return instance
         except BaseException:
