@@ -29,10 +29,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -44,6 +42,7 @@ from agentscale.errors import ConfigError, SandboxError, SandboxUnavailable
 from agentscale.sandboxes._agent import AGENT
 from agentscale.sandboxes._base import finish
 from agentscale.sandboxes._bwrap_args import Mounts, bwrap_command, prlimit_command
+from agentscale.sandboxes._bwrap_instance import Instance
 from agentscale.sandboxes._cgroup import Cgroup, CgroupParent, find_cgroup_parent
 from agentscale.sandboxes._files import write_host_entries
 from agentscale.sandboxes._limits import EnforcedLimits, SandboxLimits
@@ -56,7 +55,6 @@ from agentscale.types import ExecResult
 
 __all__ = ["BwrapBackend", "BwrapSandbox"]
 
-_INLINE_MAX = 32 << 10  # larger requests go to the agent as a memfd
 _UID_BASE = 100_000_000  # far above any real account; one uid per sandbox from here
 _ETC = {
     "passwd": (
@@ -311,14 +309,14 @@ class BwrapSandbox(ProcessSandbox):
         self.enforced: EnforcedLimits = owner.enforced_limits()
         """Which limits hold for this sandbox, and how."""
         self._work_fd = os.open(host_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        self._instance: _Instance | None = None
+        self._instance: Instance | None = None
 
     def __repr__(self) -> str:
         return f"BwrapSandbox({os.path.basename(self.host_dir)})"
 
     # --- the running bwrap ---
 
-    async def _ensure_instance(self) -> _Instance:
+    async def _ensure_instance(self) -> Instance:
         if self._instance is not None and self._instance.running():
             return self._instance
         if self._instance is not None:  # the agent died (sandboxed code can kill it): start anew
@@ -326,7 +324,7 @@ class BwrapSandbox(ProcessSandbox):
         self._instance = await self._start_instance()
         return self._instance
 
-    async def _start_instance(self) -> _Instance:
+    async def _start_instance(self) -> Instance:
         b = self._backend
         lim = self.limits
         host_sock, sandbox_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -384,7 +382,7 @@ class BwrapSandbox(ProcessSandbox):
             sandbox_sock.close()
             for fd in owned[1:]:
                 os.close(fd)
-        instance = _Instance(child, host_sock, status_r, err)
+        instance = Instance(child, host_sock, status_r, err)
         try:
             status, _ = await asyncio.wait_for(read_json_doc(status_r), 30)
             pid = (status or {}).get("child-pid")
@@ -481,7 +479,7 @@ class BwrapSandbox(ProcessSandbox):
             duration=duration,
         )
 
-    async def _abandon_call(self, instance: _Instance) -> None:
+    async def _abandon_call(self, instance: Instance) -> None:
         if instance is self._instance and await instance.kill_and_wait() is not None:
             return
         await self._stop_instance()
@@ -520,80 +518,3 @@ class BwrapSandbox(ProcessSandbox):
         if self._cgroup is not None:
             self._cgroup.kill_all()
             self._cgroup.remove()
-
-
-class _Instance:
-    """One running ``bwrap`` with the agent in it, and the host's end of the agent's socket."""
-
-    def __init__(self, child: Child, sock: socket.socket, status_fd: int, stderr: CappedBuffer) -> None:
-        self.child = child
-        self.sock = sock
-        sock.setblocking(False)
-        self.status_fd = status_fd
-        self.init_pid: int | None = None
-        """The sandbox's pid 1, as the host sees it."""
-        self.stderr = stderr
-
-    def running(self) -> bool:
-        return self.child.returncode is None and self.sock.fileno() >= 0
-
-    def send(self, message: dict, fds: list[int] | None = None) -> None:
-        """Send one message (a few KB at most: it fits the socket's buffer, so it never blocks).
-
-        Raises:
-            SandboxError: the agent is gone.
-        """
-        data = json.dumps(message).encode()
-        fds = list(fds or [])
-        memfd = -1
-        if len(data) > _INLINE_MAX:
-            # a long argv or environment: it goes as a file, a socket message holds only so much
-            memfd = os.memfd_create("agentscale-request", os.MFD_CLOEXEC)
-            os.write(memfd, data)
-            os.lseek(memfd, 0, os.SEEK_SET)
-            data, fds = b'{"memfd": true}', [*fds, memfd]
-        try:
-            socket.send_fds(self.sock, [data], fds)
-        except OSError as exc:
-            raise SandboxError(f"the sandbox's agent is gone: {exc}") from exc
-        finally:
-            if memfd >= 0:
-                os.close(memfd)
-
-    async def receive(self) -> dict | None:
-        """The agent's next message, or ``None`` once it has gone."""
-        try:
-            data = await asyncio.get_running_loop().sock_recv(self.sock, 1 << 16)
-        except OSError:
-            return None
-        try:
-            return json.loads(data) if data else None
-        except ValueError:
-            return None
-
-    async def kill_and_wait(self) -> dict | None:
-        """Have the agent kill the running command (and all else); its exit message, or ``None``."""
-        try:
-            self.send({"kill": True})
-            return await asyncio.wait_for(self.receive(), 5)
-        except (SandboxError, TimeoutError):
-            return None
-
-    async def stop(self, kill) -> None:
-        """End the whole bwrap tree (its pid namespace dies with it) and release everything."""
-        if self.init_pid is not None and self.child.returncode is None:
-            # (while bwrap lives, its child's pid cannot have gone to another process)
-            # The sandbox's init first: the kernel ends every process of its namespace, and bwrap
-            # outside reaps it and exits. Killing bwrap first would orphan them to the host's init.
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(self.init_pid, signal.SIGKILL)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.child.wait(), 5)
-        kill(self.child.pid)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.child.wait(), 5)
-        self.child.close()
-        self.sock.close()
-        if self.status_fd >= 0:
-            os.close(self.status_fd)
-            self.status_fd = -1
