@@ -14,7 +14,10 @@ import pytest
 from agentscale.sandboxes import SandboxLimits, open_sandbox
 from agentscale.sandboxes._seccomp import DENIED, NAMESPACE_FLAGS, build_filter
 
-pyseccomp = pytest.importorskip("pyseccomp")
+try:
+    import pyseccomp
+except (ImportError, RuntimeError) as exc:  # RuntimeError: no libseccomp on this host
+    pytest.skip(f"no libseccomp here ({exc}): run scripts/sandbox-deps.sh", allow_module_level=True)
 
 CLONE_THREAD = 0x00010000
 # Loads the BPF program given on stdin into this process (as bwrap does), becomes nobody, then
