@@ -10,14 +10,17 @@ Quick start::
     result.ok, result.exit_code, result.stdout, result.timed_out, result.oom_killed
 
 ``auto`` uses Docker when an engine answers, else bubblewrap. Both run code as an unprivileged
-user with no network, a read-only root, tmpfs work dir and ``/tmp``, and limits on memory,
-processes, CPU, output and disk (``SandboxLimits``). ``unsafe-local`` runs code without isolation
-and is only used when named. Every sandbox and pool is an async context manager.
+user with no network, a read-only root, tmpfs work dir and ``/tmp``, a seccomp filter, and
+limits on memory, processes, CPU, output and disk (``SandboxLimits``); ``sandbox.enforced``
+(``EnforcedLimits``) says which of them hold on this host, and ``auto`` warns
+(``UnenforcedLimitsWarning``) when memory or processes are not limited. Nothing one lease leaves
+reaches the next. ``unsafe-local`` runs code without isolation and is only used when named.
+Every sandbox and pool is an async context manager.
 """
 
 from agentscale.sandboxes._base import BaseSandbox, SandboxBackend
 from agentscale.sandboxes._factory import AutoBackend, make_backend, open_pool, open_sandbox
-from agentscale.sandboxes._limits import SandboxLimits
+from agentscale.sandboxes._limits import EnforcedLimits, SandboxLimits, UnenforcedLimitsWarning
 from agentscale.sandboxes.bwrap import BwrapBackend, BwrapSandbox
 from agentscale.sandboxes.docker import DockerBackend, DockerSandbox
 from agentscale.sandboxes.image import ensure_image, ensure_rootfs, image_tag
@@ -31,10 +34,12 @@ __all__ = [
     "BwrapSandbox",
     "DockerBackend",
     "DockerSandbox",
+    "EnforcedLimits",
     "SandboxBackend",
     "SandboxLimits",
     "SandboxPool",
     "UnsafeLocalBackend",
+    "UnenforcedLimitsWarning",
     "UnsafeLocalSandbox",
     "ensure_image",
     "ensure_rootfs",

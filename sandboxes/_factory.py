@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import AsyncIterator
 from typing import Any
 
 from agentscale.errors import ConfigError, SandboxUnavailable
 from agentscale.sandboxes._base import BaseSandbox, SandboxBackend, finish
-from agentscale.sandboxes._limits import SandboxLimits
+from agentscale.sandboxes._limits import EnforcedLimits, SandboxLimits, UnenforcedLimitsWarning
 from agentscale.sandboxes.pool import SandboxPool
 
 __all__ = ["AutoBackend", "make_backend", "open_pool", "open_sandbox"]
 
 _OPTIONS = {
     "docker": {"image", "client", "cache_dir"},
-    "bwrap": {"rootfs", "base_dir", "cache_dir"},
+    "bwrap": {"rootfs", "base_dir", "cache_dir", "cgroup_parent", "seccomp"},
     "unsafe-local": set(),
 }
 
@@ -23,7 +24,8 @@ _OPTIONS = {
 class AutoBackend:
     """Docker when an engine answers, else bubblewrap, else ``SandboxUnavailable`` saying how to get either.
 
-    Takes the options of both (``image``, ``rootfs``...) and passes each backend its own.
+    Takes the options of both (``image``, ``rootfs``...) and passes each backend its own. Warns
+    (``UnenforcedLimitsWarning``) when the chosen one cannot limit memory or processes here.
     """
 
     def __init__(self, *, limits: SandboxLimits | None = None, **options: Any) -> None:
@@ -52,12 +54,18 @@ class AutoBackend:
                 reasons.append(f"{name}: {exc}")
                 continue
             self.chosen = backend
+            _warn_unenforced(backend)
             return
         raise SandboxUnavailable(
             "no sandbox backend can run here. Get one of: a Docker engine (as root: scripts/docker-engine.sh "
             "installs Debian's docker.io and starts dockerd) or bubblewrap (`apt-get install bubblewrap`). "
             "Details: " + "; ".join(reasons)
         )
+
+    def enforced_limits(self) -> EnforcedLimits:
+        """What the chosen backend enforces (all ``None`` before ``start()``)."""
+        report = getattr(self.chosen, "enforced_limits", None)
+        return report() if report is not None else EnforcedLimits()
 
     async def create(self) -> BaseSandbox:
         if self.chosen is None:
@@ -74,6 +82,22 @@ class AutoBackend:
 
     async def __aexit__(self, *exc) -> None:
         await self.aclose()
+
+
+def _warn_unenforced(backend: SandboxBackend) -> None:
+    report = getattr(backend, "enforced_limits", None)
+    if report is None:
+        return
+    missing = report().missing(["memory_mb", "pids"])
+    if missing:
+        warnings.warn(
+            f"agentscale: the {backend.name!r} sandbox backend cannot enforce {' and '.join(missing)} here "
+            f"({getattr(backend, 'cgroups', 'no cgroup')}): only per-process limits and tmpfs sizes hold. "
+            "Use a Docker engine, or give bubblewrap a cgroup (run as root on a cgroup v1 host, or delegate a "
+            "cgroup v2 subtree: systemd-run --user --scope -p Delegate=yes ..., or cgroup_parent=).",
+            UnenforcedLimitsWarning,
+            stacklevel=3,
+        )
 
 
 def _make(name: str, limits: SandboxLimits, options: dict[str, Any]) -> SandboxBackend:

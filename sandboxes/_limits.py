@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["SandboxLimits"]
+__all__ = ["EnforcedLimits", "SandboxLimits", "UnenforcedLimitsWarning"]
 
 
 class SandboxLimits(BaseModel):
@@ -37,3 +37,43 @@ class SandboxLimits(BaseModel):
     """Largest file a process may write (``RLIMIT_FSIZE``, bubblewrap)."""
     network: bool = False
     """Give the sandbox a network. Off by default: model-written code has no business calling out."""
+
+
+class EnforcedLimits(BaseModel):
+    """Which of a sandbox's limits actually hold, and by what: ``None`` means not enforced.
+
+    A backend reports this (``backend.enforced_limits()``, ``sandbox.enforced``) because what it
+    can enforce depends on the host: bubblewrap without a cgroup it may use has no memory limit
+    for the sandbox as a whole, only per process. ``auto`` warns when memory or processes are not
+    limited.
+
+    Example:
+        >>> EnforcedLimits(memory_mb="cgroup v2", pids=None).missing(["memory_mb", "pids"])
+        ['pids']
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    timeout: str | None = None
+    memory_mb: str | None = None
+    pids: str | None = None
+    cpus: str | None = None
+    cpu_seconds: str | None = None
+    output_bytes: str | None = None
+    workdir_mb: str | None = None
+    tmp_mb: str | None = None
+    file_mb: str | None = None
+    network: str | None = None
+    syscall_filter: str | None = None
+    """Not a ``SandboxLimits`` field: the system-call filter in place (seccomp), if any."""
+
+    def missing(self, names: list[str] | None = None) -> list[str]:
+        """The names (of ``names``, default all) that are not enforced."""
+        return [n for n in names or list(type(self).model_fields) if getattr(self, n) is None]
+
+    def __str__(self) -> str:
+        return ", ".join(f"{k}: {v or 'NOT ENFORCED'}" for k, v in self.model_dump().items())
+
+
+class UnenforcedLimitsWarning(RuntimeWarning):
+    """A chosen sandbox backend cannot enforce some limits here (``EnforcedLimits`` says which)."""

@@ -1,23 +1,18 @@
-"""Sandboxes that run each call as a host process over a host work dir (bubblewrap, unsafe-local)."""
+"""What sandboxes over a host work dir share (bubblewrap, unsafe-local): files in and out, kills, reset."""
 
 from __future__ import annotations
 
-import abc
 import asyncio
 import contextlib
-import json
 import os
 import shutil
 import signal
-import time
 
 from agentscale.errors import SandboxError
-from agentscale.sandboxes._base import BaseSandbox, finish
+from agentscale.sandboxes._base import BaseSandbox
 from agentscale.sandboxes._cgroup import Cgroup
 from agentscale.sandboxes._files import Entry, read_host_file, write_host_entries
 from agentscale.sandboxes._limits import SandboxLimits
-from agentscale.sandboxes._output import CappedBuffer
-from agentscale.types import ExecResult
 
 __all__ = ["HOST_ENV", "ProcessSandbox", "wipe_dir"]
 
@@ -44,7 +39,7 @@ def wipe_dir(path: str) -> None:
 
 
 class ProcessSandbox(BaseSandbox):
-    """A work dir on the host plus one host process per call, killed by process group and cgroup."""
+    """A work dir on the host, and processes killed by process group and cgroup; a backend adds ``_exec``."""
 
     def __init__(
         self, limits: SandboxLimits, host_dir: str, *, uid: int | None, cgroup: Cgroup | None
@@ -58,97 +53,12 @@ class ProcessSandbox(BaseSandbox):
     def alive(self) -> bool:
         return super().alive() and os.path.isdir(self.host_dir)
 
-    @abc.abstractmethod
-    def _command(
-        self, argv: list[str], env: dict[str, str], status_fd: int
-    ) -> tuple[list[str], list[int], str, dict[str, str]]:
-        """The host command for a call, the fds it must inherit, its cwd and its environment."""
-
-    async def _exec(self, argv, entries, timeout, env, *, output_bytes) -> ExecResult:
-        if not os.path.isdir(self.host_dir):
-            self.broken = "its work dir is gone"
-            raise SandboxError(f"{self!r} is broken: {self.broken}")
-        if entries:
-            await asyncio.to_thread(write_host_entries, self.host_dir, entries, uid=self._uid, gid=self._uid)
-        status_r, status_w = os.pipe()
-        try:
-            cmd, fds, cwd, host_env = self._command(argv, env, status_w)
-            ooms_before = self._cgroup.oom_kills() if self._cgroup else None
-            start = time.monotonic()
-            try:
-                proc = await asyncio.create_subprocess_exec(
-                    *cmd,
-                    stdin=asyncio.subprocess.DEVNULL,
-                    stdout=asyncio.subprocess.PIPE,
-                    stderr=asyncio.subprocess.PIPE,
-                    pass_fds=[*fds, status_w],
-                    start_new_session=True,
-                    env=host_env,
-                    cwd=cwd,
-                )
-            except OSError as exc:
-                raise SandboxError(f"could not start {cmd[0]}: {exc}") from exc
-            os.close(status_w)
-            status_w = -1
-            out, err = CappedBuffer(output_bytes), CappedBuffer(output_bytes)
-            readers = [
-                asyncio.ensure_future(_drain(proc.stdout, out)),
-                asyncio.ensure_future(_drain(proc.stderr, err)),
-            ]
-            timed_out = False
-            try:
-                try:
-                    await asyncio.wait_for(proc.wait(), timeout)
-                except TimeoutError:
-                    timed_out = True
-                    self._kill(proc.pid)
-                    await proc.wait()
-                # Background jobs die with the call: bubblewrap's pid namespace ends with its init;
-                # without one (unsafe-local) the process group is all there is.
-                self._kill(proc.pid)
-                # pipes close when the namespace dies; a grace period covers anything that lingers
-                await asyncio.wait(readers, timeout=5)
-            except asyncio.CancelledError:
-                await finish(self._abandon(proc, readers))
-                raise
-            finally:
-                for r in readers:
-                    r.cancel()
-            duration = time.monotonic() - start
-            self._kill(None)
-            status = _read_status(status_r)
-            if status is not None and "child-pid" not in status and not timed_out:
-                raise SandboxError(f"the sandbox could not start the command: {err.text()[-2000:]}")
-            code = status.get("exit-code") if status else None
-            if code is None:
-                code = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
-            ooms_after = self._cgroup.oom_kills() if self._cgroup else None
-            return ExecResult(
-                exit_code=code,
-                stdout=out.text(),
-                stderr=err.text(),
-                truncated=out.truncated or err.truncated,
-                timed_out=timed_out,
-                oom_killed=ooms_before is not None and ooms_after is not None and ooms_after > ooms_before,
-                duration=duration,
-            )
-        finally:
-            os.close(status_r)
-            if status_w >= 0:
-                os.close(status_w)
-
     def _kill(self, pgid: int | None) -> None:
         if pgid is not None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pgid, signal.SIGKILL)
         if self._cgroup is not None:
             self._cgroup.kill_all()
-
-    async def _abandon(self, proc, readers) -> None:
-        self._kill(proc.pid)
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(proc.wait(), 5)
-        await asyncio.wait(readers, timeout=5)
 
     async def _write(self, entries: list[Entry]) -> None:
         await asyncio.to_thread(write_host_entries, self.host_dir, entries, uid=self._uid, gid=self._uid)
@@ -167,36 +77,3 @@ class ProcessSandbox(BaseSandbox):
         except OSError as exc:
             self.broken = f"reset failed: {exc}"
             raise SandboxError(f"{self!r}: {self.broken}") from exc
-
-
-async def _drain(stream: asyncio.StreamReader | None, buf: CappedBuffer) -> None:
-    if stream is None:
-        return
-    while chunk := await stream.read(1 << 16):
-        buf.write(chunk)
-
-
-def _read_status(fd: int) -> dict | None:
-    """Merge the JSON documents bubblewrap wrote to ``--json-status-fd``; ``None`` if there were none."""
-    os.set_blocking(fd, False)
-    data = b""
-    with contextlib.suppress(BlockingIOError, OSError):
-        while chunk := os.read(fd, 65536):
-            data += chunk
-    if not data:
-        return None
-    merged: dict = {}
-    decoder = json.JSONDecoder()
-    text, pos = data.decode("utf-8", "replace"), 0
-    while True:
-        while pos < len(text) and text[pos].isspace():
-            pos += 1
-        if pos >= len(text):
-            break
-        try:
-            doc, pos = decoder.raw_decode(text, pos)
-        except ValueError:
-            break
-        if isinstance(doc, dict):
-            merged.update(doc)
-    return merged

@@ -2,8 +2,18 @@
 
 Defaults (each a ``SandboxLimits`` field or constructor argument you may change on purpose): no
 network; read-only root with tmpfs ``/tmp``, ``/dev/shm`` and work dir ``/work``; memory limit with
-swap equal to it; pids limit; CPU quota; every capability dropped; no-new-privileges; code runs as
-uid 65534 (nobody) while the container's init runs as another uid, so sandboxed code cannot kill it.
+swap equal to it; pids limit; CPU quota; CPU-time and file-size rlimits; every capability dropped;
+no-new-privileges; Docker's default seccomp profile; code runs as uid 65534 (nobody) while the
+container's init runs as another uid, so sandboxed code cannot kill it.
+
+A container lives only as long as the process that made it: its main process is ``cat`` reading
+a stdin that this backend holds open (an attach, made before the start). When the owner dies,
+however it dies, the kernel closes that connection, ``cat`` reads end-of-file, the container stops
+and the engine removes it (``AutoRemove``): nothing waits for the next backend start to sweep it.
+
+Between leases a reset kills every process but init's, and empties every place the sandbox user
+may write: ``/work``, ``/tmp``, ``/dev/shm``, POSIX message queues (``/dev/mqueue``) and SysV IPC;
+it restores the work dir's mode.
 
 The docker SDK is synchronous: every call runs on this backend's own thread pool, so the event
 loop stays free and eight concurrent execs never queue behind the default executor's few threads.
@@ -30,7 +40,7 @@ from agentscale.errors import ConfigError, SandboxError, SandboxTimeout, Sandbox
 from agentscale.sandboxes._base import BaseSandbox, finish
 from agentscale.sandboxes._cgroup import Cgroup, cgroup_of
 from agentscale.sandboxes._files import Entry, entries_to_tar, tar_to_files
-from agentscale.sandboxes._limits import SandboxLimits
+from agentscale.sandboxes._limits import EnforcedLimits, SandboxLimits
 from agentscale.sandboxes._output import CappedBuffer
 from agentscale.sandboxes._owner import Owner
 from agentscale.types import ExecResult
@@ -42,6 +52,16 @@ LABEL = "agentscale.sandbox"
 _USER = (65534, 65534)  # nobody:nogroup, who runs the sandboxed code
 _INIT_USER = "65533:65533"  # a different uid for the container's init: code running as 65534 cannot signal it
 _WRITE_FAILED = 125
+_WORK_MODE = "755"
+_RESET = (
+    # SysV IPC objects and POSIX message queues outlive processes in the container's IPC namespace
+    "ipcrm --all 2>/dev/null; "
+    "for d in /work /tmp /dev/shm /dev/mqueue; do [ -d $d ] || continue; "
+    "chmod -R u+rwX $d 2>/dev/null; find $d -mindepth 1 -maxdepth 1 -exec rm -rf -- {} + ; done; "
+    # a lease may have changed the work dir's own mode (chmod 500 /work): the next one gets it as new
+    f"chmod {_WORK_MODE} /work && [ \"$(stat -c %a /work)\" = {_WORK_MODE} ] && "
+    "[ -z \"$(find /work /tmp /dev/shm $( [ -d /dev/mqueue ] && echo /dev/mqueue) -mindepth 1 -print -quit)\" ]"
+)
 
 
 class DockerBackend:
@@ -50,8 +70,8 @@ class DockerBackend:
     Args:
         limits: resource limits for every sandbox it makes.
         image: the image to use; by default the one built from ``sandboxes/rootfs.sh`` (built or
-            loaded from the cache on ``start()``). An image of your own needs ``tar`` and ``sleep``,
-            a uid 65534 and a ``/work`` directory.
+            loaded from the cache on ``start()``). An image of your own needs ``sh``, ``tar``,
+            ``cat``, ``find``, ``stat`` and ``ipcrm``, a uid 65534 and a ``/work`` directory.
         client: a ``docker.DockerClient``; by default one from the environment (``DOCKER_HOST``...).
         cache_dir: where the built image is cached (default ``~/.cache/agentscale``).
     """
@@ -77,6 +97,7 @@ class DockerBackend:
         self._count = itertools.count()
         self._open: set[DockerSandbox] = set()
         self._started = False
+        self._enforced = EnforcedLimits()
 
     async def call(self, fn, /, *args, **kwargs):
         """Run a blocking docker SDK call on this backend's threads."""
@@ -110,6 +131,8 @@ class DockerBackend:
                     "or use backend='bwrap'"
                 ) from exc
             self._started = True
+            security = (await self.call(self._client.api.info)).get("SecurityOptions") or []
+            self._enforced = self._report(any("name=seccomp" in opt for opt in security))
             await self.sweep()
             if self.image is None:
                 from agentscale.sandboxes.image import ensure_image
@@ -119,8 +142,31 @@ class DockerBackend:
             await self.aclose()
             raise
 
+    def enforced_limits(self) -> EnforcedLimits:
+        """Which limits hold for this backend's sandboxes, and how (after ``start()``)."""
+        return self._enforced
+
+    def _report(self, seccomp: bool) -> EnforcedLimits:
+        return EnforcedLimits(
+            timeout="SIGKILL of the call's processes",
+            memory_mb="cgroup (Docker)",
+            pids="cgroup (Docker)",
+            cpus="CPU quota (Docker)",
+            cpu_seconds="RLIMIT_CPU",
+            output_bytes="capped reads",
+            workdir_mb="tmpfs size",
+            tmp_mb="tmpfs size",
+            file_mb="RLIMIT_FSIZE",
+            network=None if self.limits.network else "network none",
+            syscall_filter="seccomp (Docker's default profile)" if seccomp else None,
+        )
+
     async def sweep(self) -> int:
-        """Remove agentscale containers whose creating process is gone. Returns how many."""
+        """Remove agentscale containers whose creating process is gone. Returns how many.
+
+        Containers stop (and are removed) on their own when their owner dies; this catches what an
+        engine restart or an older version left behind.
+        """
         return await self.call(self._sweep_dead)
 
     def _sweep_dead(self) -> int:
@@ -139,13 +185,14 @@ class DockerBackend:
         if not self._started:
             raise SandboxError("DockerBackend is not started (use `async with` or `await start()`)")
         name = f"agentscale-{self._owner.tag}-{self._id}-{next(self._count)}"
-        cid, cgroup, keep = await self.call(self._create_blocking, name)
-        sandbox = DockerSandbox(self, cid, name, cgroup, keep)
+        cid, cgroup, keep, lifeline = await self.call(self._create_blocking, name)
+        sandbox = DockerSandbox(self, cid, name, cgroup, keep, lifeline)
         self._open.add(sandbox)
         return sandbox
 
-    def _create_blocking(self, name: str) -> tuple[str, Cgroup | None, frozenset[int]]:
+    def _create_blocking(self, name: str) -> tuple[str, Cgroup | None, frozenset[int], Any]:
         import docker.errors
+        import docker.types
 
         lim = self.limits
         api = self._client.api
@@ -155,7 +202,7 @@ class DockerBackend:
             tmpfs={
                 "/tmp": f"rw,exec,nosuid,nodev,size={lim.tmp_mb}m,mode=1777",
                 # a tmpfs that is the working dir ignores mode=: uid/gid make it writable for the user
-                "/work": f"rw,exec,nosuid,nodev,size={lim.workdir_mb}m,uid={_USER[0]},gid={_USER[1]}",
+                "/work": f"rw,exec,nosuid,nodev,size={lim.workdir_mb}m,uid={_USER[0]},gid={_USER[1]},mode={_WORK_MODE}",
             },
             shm_size=f"{lim.tmp_mb}m",
             mem_limit=f"{lim.memory_mb}m",
@@ -165,6 +212,13 @@ class DockerBackend:
             cap_drop=["ALL"],
             security_opt=["no-new-privileges"],
             init=True,
+            # stopped (its owner died, or it was killed): the engine removes it
+            auto_remove=True,
+            ulimits=[
+                docker.types.Ulimit(name="cpu", soft=lim.cpu_seconds, hard=lim.cpu_seconds),
+                docker.types.Ulimit(name="fsize", soft=lim.file_mb << 20, hard=lim.file_mb << 20),
+                docker.types.Ulimit(name="core", soft=0, hard=0),
+            ],
         )
         labels = {
             LABEL: "1",
@@ -175,7 +229,9 @@ class DockerBackend:
         try:
             cid = api.create_container(
                 self.image,
-                command=["sleep", "infinity"],
+                # lives while its stdin (held by this process, see `lifeline` below) stays open
+                command=["cat"],
+                stdin_open=True,
                 user=_INIT_USER,
                 working_dir="/work",
                 hostname="sandbox",
@@ -188,13 +244,17 @@ class DockerBackend:
             raise ConfigError(f"Docker image {self.image!r} not found") from exc
         except docker.errors.APIError as exc:
             raise SandboxError(f"could not create a sandbox container: {exc}") from exc
+        lifeline = None
         try:
+            # Attached before the start, so there is no moment when the owner could die unnoticed;
+            # stdin closes (StdinOnce) when this connection does, and with it the container.
+            lifeline = api.attach_socket(cid, params={"stdin": 1, "stream": 1})
             api.start(cid)
             pid = api.inspect_container(cid)["State"]["Pid"]
             cgroup = cgroup_of(pid)
             keep = {pid}
             if cgroup is not None:
-                # init's child (`sleep infinity`) starts a moment after init: keep both.
+                # init's child (`cat`) starts a moment after init: keep both.
                 deadline = time.monotonic() + 5
                 while time.monotonic() < deadline:
                     procs = set(cgroup.procs())
@@ -202,10 +262,11 @@ class DockerBackend:
                         keep = procs
                         break
                     time.sleep(0.005)
-            return cid, cgroup, frozenset(keep)
+            return cid, cgroup, frozenset(keep), lifeline
         except Exception as exc:
             with contextlib.suppress(Exception):
                 api.remove_container(cid, force=True, v=True)
+            _cut(lifeline)
             raise SandboxError(f"could not start a sandbox container: {exc}") from exc
 
     async def aclose(self) -> None:
@@ -258,14 +319,23 @@ class DockerSandbox(BaseSandbox):
     backend = "docker"
 
     def __init__(
-        self, owner: DockerBackend, container_id: str, name: str, cgroup: Cgroup | None, keep: frozenset[int]
+        self,
+        owner: DockerBackend,
+        container_id: str,
+        name: str,
+        cgroup: Cgroup | None,
+        keep: frozenset[int],
+        lifeline: Any = None,
     ) -> None:
         super().__init__(owner.limits)
         self._backend = owner
         self.container_id = container_id
         self.name = name
+        self.enforced: EnforcedLimits = owner.enforced_limits()
+        """Which limits hold for this sandbox, and how."""
         self._cgroup = cgroup
         self._keep = keep
+        self._lifeline = lifeline
 
     def __repr__(self) -> str:
         return f"DockerSandbox({self.name})"
@@ -486,13 +556,7 @@ class DockerSandbox(BaseSandbox):
 
     async def _reset(self) -> None:
         await self._kill_stragglers()
-        script = (
-            # SysV IPC objects outlive processes in the container's IPC namespace: remove them too
-            "ipcrm --all 2>/dev/null; chmod -R u+rwX /work /tmp /dev/shm 2>/dev/null; "
-            "find /work /tmp /dev/shm -mindepth 1 -maxdepth 1 -exec rm -rf -- {} + ; "
-            '[ -z "$(find /work /tmp /dev/shm -mindepth 1 -print -quit)" ]'
-        )
-        result = await self._exec_raw(["/bin/sh", "-c", script], {"PATH": "/usr/bin:/bin"}, 60, 1 << 16, None)
+        result = await self._exec_raw(["/bin/sh", "-c", _RESET], {"PATH": "/usr/bin:/bin"}, 60, 1 << 16, None)
         if not result.ok:
             self.broken = f"reset failed: {result.stderr[:500]}"
             raise SandboxError(f"{self!r}: {self.broken}")
@@ -503,6 +567,20 @@ class DockerSandbox(BaseSandbox):
             await self._backend.call(
                 self._backend._client.api.remove_container, self.container_id, force=True, v=True
             )
+        _cut(self._lifeline)
+        self._lifeline = None
+
+
+def _cut(lifeline: Any) -> None:
+    """Close the attach connection that keeps a container alive (it then stops on its own)."""
+    if lifeline is None:
+        return
+    raw = getattr(lifeline, "_sock", lifeline)
+    with contextlib.suppress(Exception):
+        raw.shutdown(socket.SHUT_RDWR)
+    for closable in (lifeline, raw, getattr(lifeline, "_response", None)):
+        with contextlib.suppress(Exception):
+            closable.close()  # type: ignore[union-attr]
 
 
 def _read_frames(raw, out: CappedBuffer, err: CappedBuffer) -> None:

@@ -10,15 +10,22 @@ timeout that kills the call's whole process group.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+import os
 import shutil
 import tempfile
+import time
 import warnings
 
 from agentscale.errors import SandboxError
 from agentscale.sandboxes._base import finish
+from agentscale.sandboxes._files import write_host_entries
 from agentscale.sandboxes._limits import SandboxLimits
+from agentscale.sandboxes._output import CappedBuffer
 from agentscale.sandboxes._process import ProcessSandbox
+from agentscale.sandboxes._spawn import Child
+from agentscale.types import ExecResult
 
 __all__ = ["UnsafeLocalBackend", "UnsafeLocalSandbox"]
 
@@ -80,9 +87,10 @@ class UnsafeLocalSandbox(ProcessSandbox):
     def __repr__(self) -> str:
         return f"UnsafeLocalSandbox({self.host_dir})"
 
-    def _command(self, argv, env, status_fd):
+    def _launch(self, argv: list[str], env: dict[str, str]) -> list[str]:
+        """The call's command under ``prlimit`` (its only limits)."""
         lim = self.limits
-        cmd = [
+        return [
             "prlimit",
             f"--cpu={lim.cpu_seconds}",
             f"--as={lim.memory_mb << 21}",
@@ -91,7 +99,56 @@ class UnsafeLocalSandbox(ProcessSandbox):
             "--",
             *argv,
         ]
-        return cmd, [], self.host_dir, {**env, "HOME": self.host_dir}
+
+    async def _exec(self, argv, entries, timeout, env, *, output_bytes) -> ExecResult:
+        if not os.path.isdir(self.host_dir):
+            self.broken = "its work dir is gone"
+            raise SandboxError(f"{self!r} is broken: {self.broken}")
+        if entries:
+            await asyncio.to_thread(write_host_entries, self.host_dir, entries, uid=self._uid, gid=self._uid)
+        cmd = self._launch(argv, env)
+        start = time.monotonic()
+        out, err = CappedBuffer(output_bytes), CappedBuffer(output_bytes)
+        try:
+            home = {**env, "HOME": self.host_dir}
+            proc = Child(cmd, out=out, err=err, start_new_session=True, env=home, cwd=self.host_dir)
+        except OSError as exc:
+            raise SandboxError(f"could not start {cmd[0]}: {exc}") from exc
+        timed_out = False
+        try:
+            try:
+                await asyncio.wait_for(proc.wait(), timeout)
+            except TimeoutError:
+                timed_out = True
+                self._kill(proc.pid)
+                await proc.wait()
+            # background jobs die with the call: the process group is all there is to find them by
+            self._kill(proc.pid)
+            await proc.drained(timeout=5)
+        except BaseException:
+            # cancelled: the code must not run on
+            await finish(self._abandon(proc))
+            raise
+        finally:
+            proc.close()
+        duration = time.monotonic() - start
+        self._kill(None)
+        status = proc.returncode or 0
+        code = status if status >= 0 else 128 - status  # killed by signal N: 128+N, as shells say
+        return ExecResult(
+            exit_code=code,
+            stdout=out.text(),
+            stderr=err.text(),
+            truncated=out.truncated or err.truncated,
+            timed_out=timed_out,
+            duration=duration,
+        )
+
+    async def _abandon(self, proc: Child) -> None:
+        self._kill(proc.pid)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(proc.wait(), 5)
+        await proc.drained(timeout=5)
 
     async def _close(self) -> None:
         self._backend._open.discard(self)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Make sure a Docker engine answers, installing Debian's docker.io and starting dockerd if needed.
-# Also installs bubblewrap and debootstrap (the other sandbox backend and the image recipe).
+# Also installs bubblewrap, libseccomp2 and debootstrap (the other sandbox backend, its seccomp filter, and the
+# image recipe).
 # Does nothing when `docker version` already answers. Never touches iptables or bridges.
 set -euo pipefail
 need=()
@@ -8,6 +9,8 @@ command -v dockerd >/dev/null || need+=(docker.io)
 command -v bwrap >/dev/null || need+=(bubblewrap)
 command -v debootstrap >/dev/null || need+=(debootstrap)
 command -v zstd >/dev/null || need+=(zstd)
+# bubblewrap's seccomp filter is built with libseccomp (through the pyseccomp package)
+ldconfig -p 2>/dev/null | grep -q 'libseccomp\.so\.2 ' || need+=(libseccomp2)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" != 0 ]; then
         echo "docker-engine.sh: need root to install ${need[*]}" >&2; exit 1

@@ -10,6 +10,17 @@ suite can parametrise over them::
 
 The sandbox must have ``python3``, ``bash`` and ``git``, and ``git_diff``/``commit_baseline``
 methods for the git check (skipped by ``run_all`` when absent). Nothing here imports pytest.
+
+``LEASE_CHECKS`` hold a provider (anything with ``lease()``, e.g. a ``SandboxPool``) to the rule
+that nothing one lease leaves reaches the next: one check per kind of state (files in the work
+dir, ``/tmp``, ``/dev/shm`` and every other writable place, POSIX message queues, SysV IPC, modes
+of writable directories, processes). Each plants state in one lease and looks for it in the
+next; give them a provider that hands the same sandbox back (a pool of size 1), or they cannot
+see a leak::
+
+    @pytest.mark.parametrize("name", sorted(LEASE_CHECKS))
+    async def test_leases(my_pool_of_one, name):
+        await LEASE_CHECKS[name](my_pool_of_one)
 """
 
 from __future__ import annotations
@@ -22,9 +33,10 @@ from typing import Any
 
 from agentscale.errors import ConfigError
 
-__all__ = ["CHECKS", "run_all"]
+__all__ = ["CHECKS", "LEASE_CHECKS", "run_all", "run_lease_checks"]
 
 Check = Callable[[Any], Awaitable[None]]
+LeaseCheck = Callable[[Any], Awaitable[None]]
 
 
 async def check_exit_code_and_streams(sb) -> None:
@@ -125,16 +137,22 @@ async def check_archive(sb) -> None:
     assert r.stdout == "from archive\n", r
 
 
-_COUNT_MARKED = (
-    "import os\n"
-    "n = 0\n"
-    "for p in filter(str.isdigit, os.listdir('/proc')):\n"
-    "    try:\n"
-    "        n += b'agentscale-bg-' b'marker' in open(f'/proc/{p}/cmdline', 'rb').read().split(b'\\0')\n"
-    "    except OSError:\n"
-    "        pass\n"
-    "print(n)\n"
-)
+def _count_marked(marker: str) -> str:
+    """Python source printing how many processes carry ``marker`` as an argument (never itself)."""
+    head, tail = marker[: len(marker) // 2], marker[len(marker) // 2 :]
+    return (
+        "import os\n"
+        "n = 0\n"
+        "for p in filter(str.isdigit, os.listdir('/proc')):\n"
+        "    try:\n"
+        f"        n += b'{head}' b'{tail}' in open(f'/proc/{{p}}/cmdline', 'rb').read().split(b'\\0')\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "print(n)\n"
+    )
+
+
+_COUNT_MARKED = _count_marked("agentscale-bg-marker")
 
 
 async def check_background_process_is_stopped(sb) -> None:
@@ -174,3 +192,143 @@ async def run_all(sandbox) -> None:
     """Run every check against one sandbox (in a fixed order); the first failure raises."""
     for check in CHECKS.values():
         await check(sandbox)
+
+
+# --- between leases: nothing one lease leaves reaches the next ---
+
+_MQ = (
+    "import ctypes, ctypes.util, os, sys\n"
+    "name = b'/agentscale-leak'\n"
+    "lib = ctypes.CDLL(ctypes.util.find_library('rt') or None, use_errno=True)\n"
+    "lib.mq_open.restype = ctypes.c_int\n"
+    "if sys.argv[1] == 'plant':\n"
+    "    fd = lib.mq_open(name, os.O_CREAT | os.O_RDWR, ctypes.c_uint(0o600), None)\n"
+    "    assert fd >= 0, os.strerror(ctypes.get_errno())\n"
+    "    assert lib.mq_send(fd, b'secret', ctypes.c_size_t(6), ctypes.c_uint(0)) == 0\n"
+    "    print('planted')\n"
+    "else:\n"
+    "    fd = lib.mq_open(name, os.O_RDONLY, ctypes.c_uint(0), None)\n"
+    "    seen = sorted(os.listdir('/dev/mqueue')) if os.path.isdir('/dev/mqueue') else []\n"
+    "    print('open' if fd >= 0 else os.strerror(ctypes.get_errno()), seen)\n"
+)
+
+_SYSV = (
+    "import ctypes, os, sys\n"
+    "libc = ctypes.CDLL(None, use_errno=True)\n"
+    "key = 0x41534C4B\n"  # 'ASLK'
+    "flags = 0o1600 if sys.argv[1] == 'plant' else 0\n"  # IPC_CREAT | 0600 to plant; 0 to look
+    "ids = [libc.shmget(key, 4096 if flags else 0, flags), libc.semget(key, 1 if flags else 0, flags),\n"
+    "       libc.msgget(key, flags)]\n"
+    "print(' '.join('found' if i >= 0 else 'none' for i in ids))\n"
+)
+
+_FIND_WRITABLE = (
+    # every directory the sandboxed user may write, outside the kernel's own /proc and /sys
+    "find / \\( -path /proc -o -path /sys \\) -prune -o -type d -writable -print 2>/dev/null"
+)
+
+
+async def _in_two_leases(provider, plant: str | list[str], look: str | list[str], *, timeout: float = 60):
+    """Run ``plant`` in one lease and ``look`` in the next; return both results."""
+    async with provider.lease() as sb:
+        planted = await sb.run(plant, timeout=timeout)
+    async with provider.lease() as sb:
+        seen = await sb.run(look, timeout=timeout)
+    return planted, seen
+
+
+async def lease_check_workdir_files(provider) -> None:
+    plant = (
+        "echo secret > left.txt && mkdir -p deep/er && echo x > deep/er/f && ln -s left.txt link && "
+        "mkfifo pipe && chmod 000 deep/er deep && chmod 444 left.txt && echo planted"
+    )
+    planted, seen = await _in_two_leases(provider, plant, "ls -A | wc -l")
+    assert planted.stdout.strip() == "planted", planted
+    assert seen.ok and seen.stdout.strip() == "0", f"the work dir kept files of the last lease: {seen}"
+
+
+async def lease_check_tmp_files(provider) -> None:
+    plant = "echo secret > /tmp/left && mkdir -p /tmp/d && echo x > /tmp/d/f && echo planted"
+    planted, seen = await _in_two_leases(provider, plant, "ls -A /tmp | wc -l")
+    assert planted.stdout.strip() == "planted", planted
+    assert seen.ok and seen.stdout.strip() == "0", f"/tmp kept files of the last lease: {seen}"
+
+
+async def lease_check_dev_shm_files(provider) -> None:
+    # POSIX shared memory and semaphores (shm_open, sem_open) are files in /dev/shm
+    plant = (
+        "import mmap, multiprocessing.shared_memory as s, os\n"
+        "m = s.SharedMemory(name='agentscale-leak', create=True, size=4096); m.buf[:6] = b'secret'\n"
+        "open('/dev/shm/left', 'w').write('x')\n"
+        "print('planted')\n"
+    )
+    look = "import os; print(sorted(os.listdir('/dev/shm')))"
+    planted, seen = await _in_two_leases(provider, ["python3", "-c", plant], ["python3", "-c", look])
+    assert planted.stdout.strip() == "planted", planted
+    assert seen.ok and seen.stdout.strip() == "[]", f"/dev/shm kept files of the last lease: {seen}"
+
+
+async def lease_check_posix_message_queues(provider) -> None:
+    planted, seen = await _in_two_leases(provider, ["python3", "-c", _MQ, "plant"], ["python3", "-c", _MQ, "look"])
+    assert planted.stdout.strip() == "planted", planted
+    assert seen.ok and seen.stdout.strip() == "No such file or directory []", (
+        f"a POSIX message queue of the last lease is still there: {seen}"
+    )
+
+
+async def lease_check_sysv_ipc(provider) -> None:
+    planted, seen = await _in_two_leases(provider, ["python3", "-c", _SYSV, "plant"], ["python3", "-c", _SYSV, "look"])
+    assert planted.stdout.strip() == "found found found", planted
+    assert seen.ok and seen.stdout.strip() == "none none none", (
+        f"SysV IPC objects (shm, sem, msg) of the last lease are still there: {seen}"
+    )
+
+
+async def lease_check_writable_dir_modes(provider) -> None:
+    # `chmod 500 /work` in one lease must not leave the next unable to write its own work dir;
+    # nor may any other mode change (wider or narrower) carry over
+    modes = f'for d in "$PWD" $({_FIND_WRITABLE}); do stat -c "%n %a %u:%g" "$d"; done | sort -u'
+    async with provider.lease() as sb:
+        before = await sb.run(modes)
+        await sb.run(f'for d in $({_FIND_WRITABLE}); do chmod 500 "$d"; done; chmod 500 "$PWD"; true')
+    async with provider.lease() as sb:
+        after = await sb.run(modes)
+        write = await sb.run("echo x > probe && echo /tmp > /tmp/probe && echo ok")
+    assert before.ok and before.stdout, before
+    assert after.stdout == before.stdout, f"modes carried over from the last lease:\n{before.stdout}---\n{after.stdout}"
+    assert write.stdout.strip() == "ok", f"the last lease's chmod broke this one: {write}"
+
+
+async def lease_check_every_writable_dir(provider) -> None:
+    # whatever a backend makes writable (known or not), a file planted there must be gone
+    name = "agentscale-lease-leak"
+    plant = (
+        f'n=0; for d in "$PWD" $({_FIND_WRITABLE}); do echo x > "$d/{name}" 2>/dev/null && n=$((n+1)); done; '
+        "echo $n"
+    )
+    look = f"find / \\( -path /proc -o -path /sys \\) -prune -o -name {name} -print 2>/dev/null; true"
+    planted, seen = await _in_two_leases(provider, plant, look)
+    assert planted.ok and int(planted.stdout.strip() or 0) >= 1, planted
+    assert seen.ok and seen.stdout.strip() == "", f"files planted in the last lease are still there:\n{seen.stdout}"
+
+
+async def lease_check_processes(provider) -> None:
+    sleeper = "python3 -c 'import time; time.sleep(300)' agentscale-lease-marker"
+    plant = f"(nohup setsid {sleeper} >/dev/null 2>&1 &); ({sleeper} >/dev/null 2>&1 &); echo started"
+    planted, seen = await _in_two_leases(provider, plant, ["python3", "-c", _count_marked("agentscale-lease-marker")])
+    assert planted.stdout.strip() == "started", planted
+    assert seen.ok and seen.stdout.strip() == "0", f"a process of the last lease is still running: {seen}"
+
+
+LEASE_CHECKS: dict[str, LeaseCheck] = {
+    name.removeprefix("lease_check_"): fn
+    for name, fn in globals().copy().items()
+    if name.startswith("lease_check_")
+}
+"""Every between-leases check, by name; each takes a provider (``lease()``), not a sandbox."""
+
+
+async def run_lease_checks(provider) -> None:
+    """Run every between-leases check against one provider (a pool of size 1); the first failure raises."""
+    for check in LEASE_CHECKS.values():
+        await check(provider)

@@ -20,7 +20,14 @@ async def test_docker_container_is_locked_down(docker_ready, limits):
             info = client.api.inspect_container(sb.container_id)
         finally:
             client.close()
+        enforced = sb.enforced
     host = info["HostConfig"]
+    # lives only while its owner holds its stdin open; the engine removes it once stopped
+    assert info["Config"]["OpenStdin"] is True and info["Config"]["StdinOnce"] is True
+    assert info["Config"]["Cmd"] == ["cat"] and host["AutoRemove"] is True
+    ulimits = {u["Name"]: u["Hard"] for u in host["Ulimits"]}
+    assert ulimits == {"cpu": limits.cpu_seconds, "fsize": limits.file_mb << 20, "core": 0}
+    assert enforced.missing() == [] and enforced.syscall_filter == "seccomp (Docker's default profile)"
     assert host["NetworkMode"] == "none"
     assert host["ReadonlyRootfs"] is True
     assert host["CapDrop"] == ["ALL"]
@@ -111,3 +118,22 @@ async def test_swe_workflow_upload_edit_diff(sandbox, tmp_path):
     patch = await sandbox.git_diff()
     assert "-    return a - b" in patch and "+    return a + b" in patch
     assert "__pycache__" not in patch
+
+
+async def test_tmp_persists_between_calls_until_the_reset(sandbox):
+    # both backends run a lease's calls in one running sandbox (a container, one bwrap)
+    await sandbox.run("echo kept > /tmp/t && echo kept > /dev/shm/s")
+    assert (await sandbox.run("cat /tmp/t /dev/shm/s")).stdout == "kept\nkept\n"
+    await sandbox.reset()
+    r = await sandbox.run("ls -A /tmp /dev/shm | grep -v '^/' | grep -v '^$' | wc -l")
+    assert r.stdout.strip() == "0", r
+
+
+@pytest.mark.bwrap
+async def test_bwrap_agent_killed_by_the_code_comes_back(bwrap_ready, limits):
+    async with open_sandbox("bwrap", limits=limits) as sb:
+        first = sb._instance.child.pid
+        r = await sb.run("kill -KILL -1; sleep 5")  # kills the agent too: same user
+        assert r.exit_code == 137 and r.duration < 5, r
+        assert (await sb.run("echo back")).stdout == "back\n"
+        assert sb._instance.child.pid != first  # a new bwrap

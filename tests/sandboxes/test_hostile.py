@@ -303,3 +303,13 @@ async def test_closes_its_output_and_keeps_running(sandbox):
     r = await sandbox.run(f"exec >&- 2>&-; {SLEEPER}", timeout=2)
     assert r.timed_out and r.duration < 15, r
     await _usable(sandbox)
+
+
+async def test_huge_command_line(sandbox):
+    # half a megabyte of argv (one argument may hold 128 KiB): more than a socket message holds
+    blob = "x" * 100_000
+    code = "import sys; print(sum(map(len, sys.argv[1:])))"
+    r = await sandbox.run(["python3", "-c", code, *[blob] * 5])
+    assert r.ok and r.stdout == "500000\n", r
+    r = await sandbox.run("echo ${#BIG}", env={"BIG": blob})
+    assert r.stdout == "100000\n", r

@@ -6,6 +6,7 @@ import asyncio
 import io
 import os
 import tarfile
+import warnings
 
 import pytest
 
@@ -14,13 +15,19 @@ from agentscale.protocols import Sandbox, SandboxProvider
 from agentscale.sandboxes import (
     BwrapSandbox,
     DockerSandbox,
+    EnforcedLimits,
     SandboxLimits,
     SandboxPool,
+    UnenforcedLimitsWarning,
     UnsafeLocalBackend,
     UnsafeLocalSandbox,
+    _cgroup,
     make_backend,
     open_pool,
 )
+from agentscale.sandboxes._bwrap_args import Mounts, bwrap_command, prlimit_command
+from agentscale.sandboxes._cgroup import find_cgroup_parent, v2_parent
+from agentscale.sandboxes._factory import _warn_unenforced
 from agentscale.sandboxes._files import (
     check_relpath,
     entries_from_archive,
@@ -228,3 +235,78 @@ async def test_closing_the_pool_wakes_waiting_leases():
         await pool.aclose()
         with pytest.raises(SandboxError, match="closed"):
             await asyncio.wait_for(waiter, 5)
+
+
+# --- what backends report they enforce, and where cgroups come from ---
+
+
+def test_enforced_limits_report():
+    report = EnforcedLimits(memory_mb="cgroup v2", pids=None, syscall_filter="seccomp")
+    assert report.missing(["memory_mb", "pids"]) == ["pids"]
+    assert "timeout" in report.missing() and "memory_mb" not in report.missing()
+    assert "pids: NOT ENFORCED" in str(report)
+    # every limit a user can set has a line in the report
+    assert set(SandboxLimits.model_fields) <= set(EnforcedLimits.model_fields)
+
+
+def test_auto_warns_when_memory_or_processes_are_not_limited():
+    class Weak:
+        name = "weak"
+        cgroups = "no usable cgroups"
+
+        def enforced_limits(self):
+            return EnforcedLimits(pids="RLIMIT_NPROC")
+
+    with pytest.warns(UnenforcedLimitsWarning, match="cannot enforce memory_mb here"):
+        _warn_unenforced(Weak())
+    Weak.enforced_limits = lambda self: EnforcedLimits(memory_mb="cgroup v1", pids="cgroup v1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _warn_unenforced(Weak())
+
+
+def _fake_v2_dir(path, controllers="memory pids", enabled="memory pids"):
+    path.mkdir()
+    files = {"cgroup.controllers": controllers, "cgroup.subtree_control": enabled, "cgroup.procs": ""}
+    for name, text in files.items():
+        (path / name).write_text(text)
+    return path
+
+
+def test_v2_parent_writes_each_limit_its_controllers_allow(tmp_path):
+    # a plain directory laid out like a delegated cgroup v2 subtree (the real kernel path is tested
+    # in test_bwrap_hosts.py on a mounted cgroup2)
+    parent = v2_parent(_fake_v2_dir(tmp_path / "mine"))
+    assert parent.memory and parent.pids and parent.how == "cgroup v2"
+    group = parent.make("agentscale-1-2-x-0", memory_bytes=256 << 20, pids=64)
+    leaf = tmp_path / "mine" / "agentscale-1-2-x-0"
+    assert group.dirs == [leaf] and group.v2
+    assert (leaf / "memory.max").read_text() == str(256 << 20) and (leaf / "pids.max").read_text() == "64"
+    assert parent.leaves() == [leaf]
+    only_pids = v2_parent(_fake_v2_dir(tmp_path / "other", controllers="pids", enabled="pids"))
+    assert only_pids.pids and not only_pids.memory
+    only_pids.make("agentscale-1-2-y-0", memory_bytes=1, pids=8)
+    assert not (tmp_path / "other" / "agentscale-1-2-y-0" / "memory.max").exists()
+
+
+def test_cgroup_parent_must_be_a_cgroup2_directory(tmp_path):
+    with pytest.raises(OSError, match="not a cgroup v2 directory"):
+        find_cgroup_parent(tmp_path)
+
+
+def test_no_cgroups_says_why(monkeypatch):
+    monkeypatch.setattr(_cgroup, "_mounts", lambda: ({}, None))
+    parent, why = find_cgroup_parent()
+    assert parent is None and "no usable cgroups" in why
+
+
+def test_bwrap_command_keeps_dev_read_only_and_passes_its_fds():
+    lim = SandboxLimits(tmp_mb=16)
+    cmd, fds = bwrap_command(lim, Mounts(host_usr=False, root_fd=5), work_fd=4, status_fd=6, block_fd=7, seccomp_fd=8)
+    text = " ".join(cmd)
+    assert "--tmpfs /dev/shm --remount-ro /dev" in text and f"--size {16 << 20} --tmpfs /dev/shm" in text
+    assert "--seccomp 8" in text and "--block-fd 7" in text and "--json-status-fd 6" in text
+    assert "--share-net" not in cmd and "--disable-userns" in cmd and fds == [4, 5, 6, 7, 8]
+    prlimit = prlimit_command(lim, memory_cgroup=False, own_uid=False)
+    assert f"--as={lim.memory_mb << 20}" in prlimit and not any(a.startswith("--nproc") for a in prlimit)
+    assert f"--nproc={lim.pids}" in prlimit_command(lim, memory_cgroup=True, own_uid=True)
