@@ -1,0 +1,75 @@
+"""Problem statements report the symptom (call, input, got vs expected), never the injected change."""
+
+from __future__ import annotations
+
+import pytest
+
+from agentscale.graphs.swe import TestResult, write_statement
+from agentscale.graphs.swe.statement import normalise_output
+
+PYTEST_FAILURE = TestResult(
+    "test_inflection.py::test_camelize[foo_bar-FooBar]",
+    "failed",
+    message=(
+        "AssertionError: assert 'FooBar' == 'Foo_bar'\n  - Foo_bar\n  + FooBar\n"
+        " +  where 'Foo_bar' = <function camelize at 0x7f3a2b1c9d30>('foo_bar')\n"
+        " +    where <function camelize at 0x7f3a2b1c9d30> = inflection.camelize"
+    ),
+    source=(
+        '@pytest.mark.parametrize(("underscored", "camel"), CASES)\n'
+        "def test_camelize(underscored, camel):\n"
+        "    assert camel == inflection.camelize(underscored)"
+    ),
+)
+UNITTEST_FAILURE = TestResult(
+    "test.py::TestSlugify::test_accented_text",
+    "failed",
+    message="AssertionError: 'c-est-deja-l-et' != 'c-est-deja-l-ete'\n- c-est-deja-l-et\n+ c-est-deja-l-ete",
+    source=(
+        "    def test_accented_text(self):\n"
+        "        txt = 'C\\'est déjà l\\'été.'\n"
+        "        r = slugify(txt)\n"
+        '        self.assertEqual(r, "c-est-deja-l-ete")'
+    ),
+)
+CRASH = TestResult(
+    "toolz/tests/test_itertoolz.py::test_nth",
+    "failed",
+    message="IndexError: list index out of range",
+    source="def test_nth():\n    assert nth(2, 'ABCDE') == 'C'\n    assert nth(1, (3, 2, 1)) == 2",
+)
+
+
+def test_pytest_assertion_gives_call_got_and_expected():
+    text = write_statement("inflection", "0.5.1", [PYTEST_FAILURE])
+    assert text.splitlines()[0] == "`camelize` returns a wrong result"
+    assert "`camelize('foo_bar')` returns `'Foo_bar'`, but I expect `'FooBar'`." in text
+    assert "inflection 0.5.1" in text
+    assert "assert camel == inflection.camelize(underscored)" in text
+    assert "0x7f" not in text  # memory addresses never make two runs differ
+
+
+def test_unittest_assertion_uses_the_side_the_call_produced():
+    text = write_statement("python-slugify", "5.0.2", [UNITTEST_FAILURE])
+    assert text.startswith("`slugify` returns a wrong result")
+    assert "`slugify` gives `'c-est-deja-l-et'` where I expect `'c-est-deja-l-ete'`." in text
+    assert "r = slugify(txt)" in text
+
+
+def test_an_exception_is_reported_as_such_with_other_failures_listed():
+    others = [TestResult(f"toolz/tests/test_itertoolz.py::test_{i}", "failed", "IndexError") for i in range(8)]
+    text = write_statement("toolz", "1.0.0", [CRASH, *others])
+    assert text.startswith("`nth` raises IndexError")
+    assert "IndexError: list index out of range" in text
+    assert "`test_0`, `test_1`, `test_2`, `test_3`, `test_4` and 3 more" in text
+
+
+def test_it_is_deterministic_and_needs_a_failure():
+    assert write_statement("p", "1", [PYTEST_FAILURE, CRASH]) == write_statement("p", "1", [PYTEST_FAILURE, CRASH])
+    with pytest.raises(ValueError):
+        write_statement("p", "1", [])
+
+
+def test_normalise_output():
+    assert normalise_output("<function f at 0xdeadbeef>(1) at /work/pkg/x.py") == "f(1) at pkg/x.py"
+    assert normalise_output("<bound method A.g of <A object at 0x1234>>") == "g"
