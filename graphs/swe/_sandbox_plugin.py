@@ -43,8 +43,11 @@ def _detail(item, excinfo):
     source = ""
     try:
         mine = [e for e in excinfo.traceback if str(e.path) == str(item.path)]
-        if mine:
-            entry = mine[-1]
+        # the test function's own frame, not a helper of the test module it called
+        name = getattr(item, "originalname", None) or item.name
+        own = [e for e in mine if e.name == name]
+        if own or mine:
+            entry = (own or mine)[-1]
             lines = str(entry.getsource() or "").splitlines()
             # getsource() runs from the function's first line to the end of the failing statement
             source = "\n".join(lines[-_MAX_SOURCE_LINES:])

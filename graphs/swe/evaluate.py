@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from agentscale.errors import AgentScaleError, ConfigError, SandboxUnavailable
+from agentscale.errors import AgentScaleError, ConfigError, SandboxError, SandboxUnavailable
 from agentscale.graphs.swe.deps import PythonDeps
 from agentscale.graphs.swe.instances import Prediction, SWEInstance, load_instances, read_predictions
 from agentscale.graphs.swe.repos import RepoSource
@@ -113,6 +113,9 @@ async def evaluate_patch(
     Returns:
         The result. Failures of the instance (not found, patch does not apply, tests timed out) are
         ``status="error"`` results, never exceptions.
+
+    Raises:
+        SandboxError: the sandbox itself failed (no fault of the instance: worth another sandbox).
     """
     iid = instance.instance_id
     start = time.monotonic()
@@ -130,7 +133,7 @@ async def evaluate_patch(
                               patch_successfully_applied=True)  # fmt: skip
         tests = [*instance.FAIL_TO_PASS, *instance.PASS_TO_PASS]
         run = await run_tests(sandbox, prepared, files_of_tests(tests), timeout=timeout)
-    except asyncio.CancelledError:
+    except (asyncio.CancelledError, SandboxError):
         raise
     except AgentScaleError as exc:
         return _error(iid, model, str(exc), patch_exists=True)
@@ -210,7 +213,21 @@ class SWEEvaluator:
         self._pool_lock = asyncio.Lock()
         self._slots = asyncio.Semaphore(workers)
 
+    async def start(self) -> None:
+        """Open the sandbox pool now (for a fixed image), so a host that cannot run one fails up front.
+
+        Raises:
+            SandboxUnavailable: the backend cannot run here.
+        """
+        if self._given_pool is None and not callable(self.image):
+            await self._pool(self.image)
+
     async def __aenter__(self) -> SWEEvaluator:
+        try:
+            await self.start()
+        except BaseException:
+            await self.aclose()
+            raise
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -239,7 +256,8 @@ class SWEEvaluator:
             return self._pools[image]
 
     @contextlib.asynccontextmanager
-    async def _lease(self, instance: SWEInstance) -> AsyncIterator[RepoSandbox]:
+    async def lease(self, instance: SWEInstance) -> AsyncIterator[RepoSandbox]:
+        """A fresh sandbox of the instance's evaluation image, for an ``async with`` block."""
         pool = await self._pool(self._image_of(instance))
         async with pool.lease() as sandbox:
             yield sandbox
@@ -255,10 +273,16 @@ class SWEEvaluator:
             async with self._slots:
                 # Find the checkout before taking a sandbox: a missing repository costs no sandbox time.
                 await self.repos.archive(instance.repo, instance.base_commit)
-                async with self._lease(instance) as sandbox:
-                    result = await evaluate_patch(
-                        sandbox, instance, patch, self.repos, deps=self.deps, model=model, timeout=self.timeout
-                    )
+                for attempt in range(2):
+                    try:
+                        async with self.lease(instance) as sandbox:
+                            result = await evaluate_patch(sandbox, instance, patch, self.repos, deps=self.deps,
+                                                          model=model, timeout=self.timeout)  # fmt: skip
+                        break
+                    except SandboxError as exc:
+                        # the sandbox failed, not the patch: once more in another one, then it is an error
+                        if attempt or isinstance(exc, SandboxUnavailable):
+                            raise
         except (asyncio.CancelledError, SandboxUnavailable):
             raise  # no sandbox can run here: that ends the batch, it is no instance's fault
         except AgentScaleError as exc:

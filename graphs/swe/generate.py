@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import random
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
-from agentscale.errors import AgentScaleError, ConfigError
+from agentscale.errors import AgentScaleError, ConfigError, SandboxError
 from agentscale.graphs.swe._git import git
 from agentscale.graphs.swe.deps import PythonDeps
 from agentscale.graphs.swe.evaluate import evaluate_patch
@@ -193,17 +194,67 @@ def _judge(run: TestRun, passing: list[str], max_fail_fraction: float) -> _Outco
     return _Outcome(True, f"{len(f2p)} tests catch it", f2p, [n for n in passing if run.passed(n)], failures)
 
 
-async def _discover_tests(sandbox, prepared, spec: PackageSpec, files: Sequence[str]) -> tuple[list[str], TestRun]:
-    if spec.tests:
-        return list(spec.tests), await run_tests(sandbox, prepared, spec.tests, timeout=600)
-    run = await run_tests(sandbox, prepared, (), timeout=600)
-    if run.results:
-        return [], run
-    # pytest's default patterns miss files like test.py: run every test*.py explicitly
-    paths = sorted(f for f in files if f.endswith(".py") and PurePosixPath(f).name.startswith("test"))
-    if not paths:
-        raise ConfigError(f"{spec.name} {spec.version}: no tests found in the sdist")
-    return paths, await run_tests(sandbox, prepared, paths, timeout=600)
+class _Bench:
+    """One sandbox holding the clean checkout, where candidate bugs are tried one after another.
+
+    A sandbox that fails (not the code in it: the sandbox) is replaced by a fresh one and the try
+    is made once more, so one hiccup of the backend does not end a long generation run.
+    """
+
+    def __init__(self, pool, base: SWEInstance, repos: RepoSource, deps: PythonDeps) -> None:
+        self.pool, self.base, self.repos, self.deps = pool, base, repos, deps
+        self._stack: contextlib.AsyncExitStack | None = None
+        self.sandbox = None
+        self.prepared = None
+
+    async def _open(self) -> None:
+        self._stack = contextlib.AsyncExitStack()
+        self.sandbox = await self._stack.enter_async_context(self.pool.lease())
+        self.prepared = await prepare_repo(self.sandbox, self.base, self.repos, self.deps)
+
+    async def __aenter__(self) -> _Bench:
+        await self._open()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        if self._stack is not None:
+            await self._stack.aclose()
+
+    async def _twice(self, job):
+        try:
+            return await job()
+        except SandboxError:
+            await self.__aexit__(None, None, None)
+            await self._open()
+            return await job()
+
+    async def discover(self, spec: PackageSpec, files: Sequence[str]) -> tuple[list[str], TestRun]:
+        """The test paths to run (empty: pytest's discovery) and the clean suite's outcomes."""
+        if spec.tests:
+            return list(spec.tests), await self._twice(lambda: self._tests(spec.tests, 600))
+        run = await self._twice(lambda: self._tests((), 600))
+        if run.results:
+            return [], run
+        # pytest's default patterns miss files like test.py: run every test*.py explicitly
+        paths = sorted(f for f in files if f.endswith(".py") and PurePosixPath(f).name.startswith("test"))
+        if not paths:
+            raise ConfigError(f"{spec.name} {spec.version}: no tests found in the sdist")
+        return paths, await self._twice(lambda: self._tests(paths, 600))
+
+    async def _tests(self, paths: Sequence[str], timeout: float) -> TestRun:
+        return await run_tests(self.sandbox, self.prepared, paths, timeout=timeout)
+
+    async def run_mutant(self, files: dict[str, str], paths: Sequence[str], timeout: float) -> TestRun:
+        """The suite's outcomes with ``files`` replaced; the checkout is clean again afterwards."""
+
+        async def job() -> TestRun:
+            await self.sandbox.run(["true"], files=files, timeout=60)
+            try:
+                return await self._tests(paths, timeout)
+            finally:
+                await self.sandbox.run("git checkout -q -- . && git clean -fdq", timeout=60)
+
+        return await self._twice(job)
 
 
 async def generate_package(
@@ -255,9 +306,8 @@ async def generate_package(
     repos = RepoSource(root=repos_root)
     deps = PythonDeps(cache_dir / "deps")
     made: list[SWEInstance] = []
-    async with pool.lease() as sandbox:
-        prepared = await prepare_repo(sandbox, base, repos, deps)
-        test_paths, clean_run = await _discover_tests(sandbox, prepared, spec, files)
+    async with _Bench(pool, base, repos, deps) as bench:
+        test_paths, clean_run = await bench.discover(spec, files)
         passing = sorted(n for n, r in clean_run.results.items() if r.passed)
         if clean_run.collect_errors or not passing or clean_run.timed_out:
             raise ConfigError(
@@ -275,11 +325,10 @@ async def generate_package(
             if per_function.get((m.path, m.function), 0) >= spec.max_per_function or (m.path, m.line) in lines:
                 continue
             tries += 1
-            await sandbox.run(["true"], files={m.path: m.apply(sources[m.path])}, timeout=60)
-            run = await run_tests(sandbox, prepared, test_paths, timeout=budget)
-            await sandbox.run("git checkout -q -- . && git clean -fdq", timeout=60)
-            outcome = _judge(run, passing, max_fail_fraction)
             where = f"{m.path}:{m.line} {m.function} {m.kind}"
+            # a sandbox that fails twice ends the run: skipping the candidate would change the task set
+            run = await bench.run_mutant({m.path: m.apply(sources[m.path])}, test_paths, budget)
+            outcome = _judge(run, passing, max_fail_fraction)
             if not outcome.kept:
                 say(f"{label}: try {tries}: {where}: dropped ({outcome.why})")
                 continue
@@ -325,8 +374,14 @@ async def _make_instance(
 
 async def _validate(pool, instance: SWEInstance, repos: RepoSource, deps: PythonDeps) -> str | None:
     """``None`` when the gold patch resolves the task in a fresh sandbox, else what went wrong."""
-    async with pool.lease() as sandbox:
-        result = await evaluate_patch(sandbox, instance, instance.patch, repos, deps=deps)
+    for attempt in range(2):
+        try:
+            async with pool.lease() as sandbox:
+                result = await evaluate_patch(sandbox, instance, instance.patch, repos, deps=deps)
+            break
+        except SandboxError:
+            if attempt:
+                raise
     if result.status == "resolved":
         return None
     return result.error or f"{result.status}: {result.tests_status}"

@@ -47,6 +47,7 @@ def _calls(source: str) -> list[tuple[int, str]]:
         tree = ast.parse(code)
     except SyntaxError:
         return []
+    local = _local_names(tree)
     found = []
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
@@ -55,12 +56,23 @@ def _calls(source: str) -> list[tuple[int, str]]:
         name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
         if not name or name.startswith(("assert", "_", "fail")) or name in _NOT_THE_API:
             continue
+        if isinstance(func, ast.Name) and name in local:
+            continue
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in ("self", "cls"):
             continue  # the test case's own helpers
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "pytest":
             continue
         found.append((node.lineno, name))
     return found
+
+
+def _local_names(tree: ast.AST) -> set[str]:
+    """The test's own variables and parameters (``f = curry(g)``, ``def test(check=...)``): not the API."""
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            names |= {a.arg for a in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]}
+    return names
 
 
 def _api_call(result: TestResult) -> str | None:
@@ -170,7 +182,10 @@ def write_statement(package: str, version: str, failures: Sequence[TestResult]) 
     api = _api_call(shown)
     kind = _exception_type(shown.message)
     subject = f"`{api}`" if api else f"`{_short_id(shown.nodeid)}`"
-    if kind == "AssertionError":
+    if api is None:
+        title = f"{subject} fails with {kind}"
+        what = f"The test {subject} fails with `{kind}`."
+    elif kind == "AssertionError":
         title = f"{subject} returns a wrong result"
         what = f"Calling {subject} gives a result that differs from the documented behaviour."
         found = _got_expected(shown, api)

@@ -73,3 +73,14 @@ def test_it_is_deterministic_and_needs_a_failure():
 def test_normalise_output():
     assert normalise_output("<function f at 0xdeadbeef>(1) at /work/pkg/x.py") == "f(1) at pkg/x.py"
     assert normalise_output("<bound method A.g of <A object at 0x1234>>") == "g"
+
+
+def test_the_tests_own_variables_are_not_the_api():
+    r = TestResult("t.py::test_x", "failed", message="AssertionError: assert False",
+                   source="def test_x(check=ok):\n    f = curry(g)\n    assert check(f(1))")  # fmt: skip
+    assert write_statement("toolz", "1", [r]).startswith("`curry` returns a wrong result")
+
+
+def test_without_a_call_the_test_is_named():
+    r = TestResult("t.py::TestA::test_y", "failed", message="KeyError: 'a'", source="def test_y(self):\n    self.d['a']")
+    assert write_statement("toolz", "1", [r]).startswith("`TestA::test_y` fails with KeyError")
