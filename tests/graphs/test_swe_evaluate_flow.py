@@ -102,6 +102,7 @@ async def test_bad_inputs_are_one_error_each_and_the_batch_goes_on(tmp_path, roo
         json.dumps(_instance("no-repo", repo="octo/missing")),
         "{truncated",
         json.dumps(_instance("not-predicted")),
+        json.dumps({**_instance("stale-test-patch"), "test_patch": "diff garbage"}),
     ]) + "\n")  # fmt: skip
     preds = tmp_path / "preds.jsonl"
     preds.write_text("\n".join([
@@ -112,6 +113,7 @@ async def test_bad_inputs_are_one_error_each_and_the_batch_goes_on(tmp_path, roo
         _pred("malformed", "diff FIX"),
         _pred("no-repo", "diff FIX"),
         _pred("stranger", "diff FIX"),
+        _pred("stale-test-patch", "diff FIX"),
         "not json",
     ]) + "\n")  # fmt: skip
     out = tmp_path / "report.json"
@@ -128,24 +130,26 @@ async def test_bad_inputs_are_one_error_each_and_the_batch_goes_on(tmp_path, roo
     assert report.resolved_ids == ["ok-fixed"]
     assert report.unresolved_ids == ["ok-wrong"]
     assert report.empty_patch_ids == ["empty"]
-    assert report.error_ids == ["malformed", "no-apply", "no-repo"]
+    assert report.error_ids == ["malformed", "no-apply", "no-repo", "stale-test-patch"]
     errors = {i: report.instances[i].error for i in report.error_ids}
     assert errors["no-apply"].startswith("patch does not apply: error: patch failed")
     assert "line 5" in errors["malformed"] and "FAIL_TO_PASS" in errors["malformed"]
     assert "repository 'octo/missing' not found" in errors["no-repo"]
+    assert errors["stale-test-patch"].startswith("test_patch does not apply")
+    assert report.instances["stale-test-patch"].patch_successfully_applied
     assert report.incomplete_ids == ["not-predicted"]
-    assert report.submitted_instances == 6 and report.total_instances == 7  # ids known from the task file
+    assert report.submitted_instances == 7 and report.total_instances == 8  # ids known from the task file
     bad_lines = {(e["file"].rsplit("/", 1)[-1], e["line"], e["instance_id"]) for e in report.input_errors}
     assert bad_lines == {("tasks.jsonl", 5, "malformed"), ("tasks.jsonl", 7, None),
-                         ("preds.jsonl", 8, None), ("preds.jsonl", None, "stranger")}  # fmt: skip
+                         ("preds.jsonl", 9, None), ("preds.jsonl", None, "stranger")}  # fmt: skip
     ok = report.instances["ok-fixed"]
     assert ok.tests_status["FAIL_TO_PASS"] == {"success": F2P, "failure": []}
     wrong = report.instances["ok-wrong"]
     assert wrong.tests_status["FAIL_TO_PASS"] == {"success": [], "failure": F2P}
     assert wrong.tests_status["PASS_TO_PASS"] == {"success": P2P, "failure": []}
     assert wrong.patch_successfully_applied and not wrong.resolved
-    assert all(seen_on_disk) and len(seen_on_disk) == 5  # each result was on disk as soon as it finished
-    assert pool.leases == 3  # no sandbox for an empty patch or a repository that cannot be found
+    assert all(seen_on_disk) and len(seen_on_disk) == 6  # each result was on disk as soon as it finished
+    assert pool.leases == 4  # no sandbox for an empty patch or a repository that cannot be found
     assert EvalReport.model_validate_json(out.read_text()) == report
 
 

@@ -82,5 +82,6 @@ def test_the_tests_own_variables_are_not_the_api():
 
 
 def test_without_a_call_the_test_is_named():
-    r = TestResult("t.py::TestA::test_y", "failed", message="KeyError: 'a'", source="def test_y(self):\n    self.d['a']")
+    source = "def test_y(self):\n    self.d['a']"
+    r = TestResult("t.py::TestA::test_y", "failed", message="KeyError: 'a'", source=source)
     assert write_statement("toolz", "1", [r]).startswith("`TestA::test_y` fails with KeyError")
