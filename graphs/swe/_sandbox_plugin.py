@@ -49,8 +49,12 @@ def _detail(item, excinfo):
         if own or mine:
             entry = (own or mine)[-1]
             lines = str(entry.getsource() or "").splitlines()
-            # getsource() runs from the function's first line to the end of the failing statement
-            source = "\n".join(lines[-_MAX_SOURCE_LINES:])
+            # getsource() runs from the function's first line to the end of the failing statement:
+            # keep its head (the def) and the lines that lead to the failure
+            if len(lines) > _MAX_SOURCE_LINES:
+                indent = lines[-1][: len(lines[-1]) - len(lines[-1].lstrip())]
+                lines = lines[:2] + [indent + "..."] + lines[-(_MAX_SOURCE_LINES - 3) :]
+            source = "\n".join(lines)
     except Exception:
         pass
     return {"message": message[-_MAX_MESSAGE:], "source": source}

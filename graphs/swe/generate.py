@@ -24,6 +24,7 @@ vendored onto ``PYTHONPATH`` (``deps.py``). Rebuild the committed fixture set wi
 from __future__ import annotations
 
 import argparse
+import ast
 import asyncio
 import contextlib
 import random
@@ -332,7 +333,7 @@ async def generate_package(
             if not outcome.kept:
                 say(f"{label}: try {tries}: {where}: dropped ({outcome.why})")
                 continue
-            instance = await _make_instance(spec, m, sources[m.path], outcome, repo, clean, sdist, len(made) + 1)
+            instance = await _make_instance(spec, m, sources, outcome, repo, clean, sdist, len(made) + 1)
             result = await _validate(pool, instance, repos, deps)
             if result is not None:
                 say(f"{label}: try {tries}: {where}: dropped (gold patch: {result})")
@@ -346,18 +347,42 @@ async def generate_package(
     return made
 
 
+def _defined_names(sources: dict[str, str]) -> frozenset[str]:
+    """Public functions, classes and methods the package defines: the calls a statement may blame."""
+    names = set()
+    for text in sources.values():
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                names.add(node.name)
+            elif isinstance(node, ast.Assign):  # aliases: `nth = curry(_nth)`, `flatten = chain.from_iterable`
+                names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    return frozenset(n for n in names if not n.startswith("_"))
+
+
 async def _make_instance(
-    spec: PackageSpec, m: Mutation, source: str, outcome: _Outcome, repo: Path, clean: str, sdist: Path, number: int
+    spec: PackageSpec,
+    m: Mutation,
+    sources: dict[str, str],
+    outcome: _Outcome,
+    repo: Path,
+    clean: str,
+    sdist: Path,
+    number: int,
 ) -> SWEInstance:
     instance_id = f"{repo_name(spec.name).replace('/', '__')}-{spec.version}-{number:02d}"
-    base = await asyncio.to_thread(commit_change, repo, clean, {m.path: m.apply(source).encode()}, instance_id)
+    mutated = m.apply(sources[m.path]).encode()
+    base = await asyncio.to_thread(commit_change, repo, clean, {m.path: mutated}, instance_id)
     await asyncio.to_thread(git, "update-ref", f"refs/tags/swe/{instance_id}", base, cwd=repo)
     patch = await asyncio.to_thread(gold_patch, repo, base, clean)
     return SWEInstance(
         instance_id=instance_id,
         repo=repo_name(spec.name),
         base_commit=base,
-        problem_statement=write_statement(spec.name, spec.version, outcome.failures),
+        problem_statement=write_statement(spec.name, spec.version, outcome.failures, api=_defined_names(sources)),
         FAIL_TO_PASS=outcome.fail_to_pass,
         PASS_TO_PASS=outcome.pass_to_pass,
         patch=patch,

@@ -10,9 +10,10 @@ masked; tests run with a fixed hash seed).
 from __future__ import annotations
 
 import ast
+import builtins
 import re
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from agentscale.graphs.swe.testrun import TestResult
 
@@ -20,7 +21,7 @@ __all__ = ["normalise_output", "write_statement"]
 
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 _FUNC_REPR = re.compile(
-    r"<(?:bound method|function|built-in function|method|class) ([\w.<>]+)(?: of (?:[^<>]|<[^<>]*>)*)?>"
+    r"<(?:bound method|function|built-in function|method|class) ([\w.<>]+)(?: of (?:[^<>]|<[^<>]*>)*)?>(?=\()"
 )
 _MAX_MESSAGE_LINES = 30
 # Calls in a test that are the test's own machinery, not the project's API under test.
@@ -31,17 +32,21 @@ _NOT_THE_API = {
     "warns", "skip", "fail", "approx", "deepcopy", "copy", "partial", "object", "super", "id", "hash", "vars",
     "Exception", "ValueError", "TypeError", "KeyError", "IndexError", "StopIteration", "AttributeError",
 }  # fmt: skip
+_BUILTINS = frozenset(dir(builtins))
 
 
 def normalise_output(text: str) -> str:
-    """Make test output stable between runs: ``<function f at 0x7f..>`` -> ``f``, no memory addresses."""
+    """Make test output stable between runs: no memory addresses, and a called ``<function f>(x)`` reads ``f(x)``."""
     text = _ADDRESS.sub("", text)
     text = _FUNC_REPR.sub(lambda m: m.group(1).rsplit(".", 1)[-1], text)
     return text.replace("/work/", "")
 
 
-def _calls(source: str) -> list[tuple[int, str]]:
-    """``(line, name)`` of every call in the test's source whose name looks like the API under test."""
+def _calls(source: str, api: Collection[str] | None = None) -> list[tuple[int, str]]:
+    """``(line, name)`` of every call in the test's source whose name looks like the API under test.
+
+    With ``api`` (the names the package defines), only those count.
+    """
     code = textwrap.dedent(source)
     try:
         tree = ast.parse(code)
@@ -54,10 +59,16 @@ def _calls(source: str) -> list[tuple[int, str]]:
             continue
         func = node.func
         name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
-        if not name or name.startswith(("assert", "_", "fail")) or name in _NOT_THE_API:
+        if not name or name.startswith(("assert", "_", "fail", "test")) or name in _NOT_THE_API:
             continue
-        if isinstance(func, ast.Name) and name in local:
+        if api is not None and name not in api:
             continue
+        if isinstance(func, ast.Name) and (name in local or name in _BUILTINS):
+            continue
+        if isinstance(func, ast.Attribute) and (
+            isinstance(func.value, ast.Constant) or (isinstance(func.value, ast.Name) and func.value.id in local)
+        ):
+            continue  # a method of a value the test made (''.join, out.append), not a function of the package
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in ("self", "cls"):
             continue  # the test case's own helpers
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "pytest":
@@ -67,17 +78,19 @@ def _calls(source: str) -> list[tuple[int, str]]:
 
 
 def _local_names(tree: ast.AST) -> set[str]:
-    """The test's own variables and parameters (``f = curry(g)``, ``def test(check=...)``): not the API."""
+    """The test's own variables, parameters and helpers (``f = curry(g)``, ``def test(check=...)``): not the API."""
     names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
     for node in ast.walk(tree):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
             names |= {a.arg for a in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]}
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
     return names
 
 
-def _api_call(result: TestResult) -> str | None:
+def _api_call(result: TestResult, api: Collection[str] | None = None) -> str | None:
     """The project's function the failing test was calling: the call nearest above the failure."""
-    calls = _calls(result.source)
+    calls = _calls(result.source, api)
     if not calls:
         return None
     # The failing statement is the last one in ``source``; prefer calls on it, then the ones just above.
@@ -105,7 +118,8 @@ def _got_expected(result: TestResult, api: str | None) -> tuple[str, str, str | 
         return None
     # unittest: "A != B" from assertEqual(first, second), the call's result first
     if lines[0].startswith("AssertionError: ") and lines[0].count(" != ") == 1 and api:
-        first, second = lines[0].removeprefix("AssertionError: ").split(" != ")
+        # "Lists differ: [] != ['2']", "'a' != 'b'"
+        first, second = re.sub(r"^\w+ differ: ", "", lines[0].removeprefix("AssertionError: ")).split(" != ")
         side = _api_side_of_assert_equal(result.source, api)
         if side == 0:
             return first, second, None
@@ -164,13 +178,17 @@ def _message(result: TestResult) -> str:
     return "\n".join(lines)
 
 
-def write_statement(package: str, version: str, failures: Sequence[TestResult]) -> str:
+def write_statement(
+    package: str, version: str, failures: Sequence[TestResult], *, api: Collection[str] | None = None
+) -> str:
     """A bug report for ``package`` ``version`` from the tests the bug makes fail.
 
     Args:
         package: the project's name, as users know it.
         version: its version.
         failures: the failing tests' results (with ``message`` and ``source``), in a stable order.
+        api: the names the package defines (functions, classes, methods); a call is named as the
+            culprit only if it is one of them. ``None``: any call that does not look like the test's own.
 
     Returns:
         Markdown: a title line, what goes wrong, a reproducer taken from the first failing test,
@@ -179,7 +197,7 @@ def write_statement(package: str, version: str, failures: Sequence[TestResult]) 
     if not failures:
         raise ValueError("no failing test to describe")
     shown = next((f for f in failures if f.source and f.message), failures[0])
-    api = _api_call(shown)
+    api = _api_call(shown, api)
     kind = _exception_type(shown.message)
     subject = f"`{api}`" if api else f"`{_short_id(shown.nodeid)}`"
     if api is None:

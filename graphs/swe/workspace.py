@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from agentscale.errors import SandboxError
+from agentscale.errors import ConfigError, SandboxError
 from agentscale.graphs.swe.deps import PythonDeps
 from agentscale.graphs.swe.instances import SWEInstance
 from agentscale.graphs.swe.repos import RepoSource
@@ -87,8 +87,6 @@ async def prepare_repo(
     await sandbox.put_archive(archive)
     if instance.python_deps:
         if deps is None:
-            from agentscale.errors import ConfigError
-
             raise ConfigError(f"{instance.instance_id} needs python_deps {instance.python_deps}: pass deps=")
         await sandbox.put_archive(await deps.archive(instance.python_deps, prefix=f"{SWE_DIR}/deps"))
     # Our folder stays out of every diff: excluded before the baseline commit is made.

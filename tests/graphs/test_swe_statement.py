@@ -72,13 +72,28 @@ def test_it_is_deterministic_and_needs_a_failure():
 
 def test_normalise_output():
     assert normalise_output("<function f at 0xdeadbeef>(1) at /work/pkg/x.py") == "f(1) at pkg/x.py"
-    assert normalise_output("<bound method A.g of <A object at 0x1234>>") == "g"
+    assert normalise_output("<bound method A.g of <A object at 0x1234>>(2)") == "g(2)"
+    assert normalise_output("returned <function f at 0x1234>") == "returned <function f>"  # a value, not a call
 
 
 def test_the_tests_own_variables_are_not_the_api():
     r = TestResult("t.py::test_x", "failed", message="AssertionError: assert False",
                    source="def test_x(check=ok):\n    f = curry(g)\n    assert check(f(1))")  # fmt: skip
     assert write_statement("toolz", "1", [r]).startswith("`curry` returns a wrong result")
+
+
+def test_only_the_packages_names_are_blamed():
+    source = (
+        "def test_all(self):\n    expected = iterable[slice(1, 2)]\n    out = ''.join(x)\n"
+        "    actual = list(mi.islice_extended(iterable, 1, 2))\n    self.assertEqual(actual, expected)"
+    )
+    r = TestResult("t.py::T::test_all", "failed", message="AssertionError: Lists differ: [] != ['2']", source=source)
+    text = write_statement("more-itertools", "1", [r])
+    assert text.startswith("`islice_extended` returns a wrong result")  # not the builtin slice, not str.join
+    assert "`islice_extended` gives `[]` where I expect `['2']`." in text
+    source = "def test_h():\n    assert helper(1)"
+    helper = TestResult("t.py::test_h", "failed", message="AssertionError", source=source)
+    assert write_statement("p", "1", [helper], api={"islice_extended"}).startswith("`test_h` fails with")
 
 
 def test_without_a_call_the_test_is_named():
