@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -185,7 +186,18 @@ def _json_items(path: Path) -> Iterator[tuple[int, Any | Exception]]:
         try:
             yield number, json.loads(line)
         except json.JSONDecodeError as exc:
-            yield number, ValueError(f"not valid JSON: {exc}")
+            yield number, _BadLine(f"not valid JSON: {exc}", _ID_IN_TEXT.search(line))
+
+
+_ID_IN_TEXT = re.compile(r'"instance_id"\s*:\s*"([^"\\]+)"')
+
+
+class _BadLine(ValueError):
+    """A line that is not JSON; the instance id, when the broken text still shows one."""
+
+    def __init__(self, message: str, found: re.Match[str] | None) -> None:
+        super().__init__(message)
+        self.instance_id = found.group(1) if found else None
 
 
 def read_instances(path: str | Path) -> Iterator[InstanceLine]:
@@ -202,7 +214,7 @@ def read_instances(path: str | Path) -> Iterator[InstanceLine]:
     """
     for number, raw in _json_items(Path(path)):
         if isinstance(raw, Exception):
-            yield InstanceLine(number, error=str(raw))
+            yield InstanceLine(number, error=str(raw), instance_id=getattr(raw, "instance_id", None))
         else:
             yield _parse(number, raw)
 
@@ -273,7 +285,7 @@ def read_predictions(path: str | Path) -> Iterator[PredictionLine]:
     """
     for number, raw in _json_items(Path(path)):
         if isinstance(raw, Exception):
-            yield PredictionLine(number, error=str(raw))
+            yield PredictionLine(number, error=str(raw), instance_id=getattr(raw, "instance_id", None))
             continue
         if not isinstance(raw, dict):
             yield PredictionLine(number, error=f"expected a JSON object, got {type(raw).__name__}")

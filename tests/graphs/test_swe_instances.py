@@ -67,11 +67,19 @@ def test_a_malformed_line_is_one_error_and_the_rest_is_read(tmp_path):
     assert "expected a JSON object" in errors[5]
     assert "FAIL_TO_PASS" in errors[7]
     assert items[2].instance_id == "octo__repo-2"  # the id is known even for a bad line
+    assert items[1].instance_id is None
+
 
     loaded = load_instances(tmp_path / "tasks.jsonl")
     assert list(loaded.instances) == ["octo__repo-1", "octo__repo-5"]
     assert [e.line for e in loaded.errors] == [2, 3, 4, 5, 7, 9]
     assert "repeats" in loaded.errors[-1].error
+
+
+def test_the_id_of_a_truncated_line_is_still_found(tmp_path):
+    path = _write(tmp_path / "t.jsonl", ['{"instance_id": "octo__repo-9", "repo": "octo/re'])
+    (item,) = read_instances(path)
+    assert item.instance is None and item.instance_id == "octo__repo-9" and "not valid JSON" in item.error
 
 
 def test_json_array_files_are_read(tmp_path):

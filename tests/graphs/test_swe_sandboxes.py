@@ -157,7 +157,7 @@ async def test_generator_is_deterministic_and_its_tasks_match_the_fixture(fixtur
 
 
 @pytest.mark.bwrap
-async def test_cli_eval_writes_the_report(fixture_set, tmp_path, capsys):
+def test_cli_eval_writes_the_report(fixture_set, tmp_path, capsys):
     import shutil
 
     from agentscale.cli import main
