@@ -198,3 +198,34 @@ async def test_tests_run_in_the_prepared_checkout(fixture_set):
     assert all(not run.passed(t) for t in inst.FAIL_TO_PASS)
     assert run.results[inst.FAIL_TO_PASS[0]].message  # the failure's details come back
     assert ".swe" in listed.stdout and "?? .swe" not in listed.stdout  # our folder stays out of git
+
+
+@pytest.mark.docker
+async def test_the_evaluation_image_is_chosen_per_task(fixture_set):
+    import docker
+
+    from agentscale.graphs.swe import Prediction
+    from agentscale.sandboxes import ensure_image, image_tag
+
+    try:
+        client = docker.from_env()
+        client.ping()
+    except Exception as exc:
+        _unavailable("docker", exc)
+    try:
+        ensure_image(client, _cache().parent)
+    finally:
+        client.close()
+    inst = _first(fixture_set, "python-slugify")
+    other = inst.model_copy(update={"instance_id": "needs-another-image"})
+    chosen = {inst.instance_id: image_tag(), other.instance_id: "agentscale-no-such-image:1"}
+    repos, deps = RepoSource(root=_cache() / "repos"), PythonDeps(_cache() / "deps")
+    async with SWEEvaluator(repos, deps=deps, backend="docker", image=lambda i: chosen[i.instance_id]) as ev:
+        results = await ev.evaluate(
+            [Prediction(instance_id=i.instance_id, model_patch=inst.patch) for i in (inst, other)],
+            {i.instance_id: i for i in (inst, other)},
+        )
+    by_id = {r.instance_id: r for r in results}
+    assert by_id[inst.instance_id].status == "resolved"
+    assert by_id[other.instance_id].status == "error"
+    assert "agentscale-no-such-image:1" in by_id[other.instance_id].error
