@@ -79,14 +79,14 @@ def _empty(instance_id: str, model: str, patch: str | None) -> InstanceResult:
 
 async def _apply(sandbox: RepoSandbox, patch: str, name: str) -> tuple[bool, str]:
     path = f"{SWE_DIR}/{name}"
-    out = ""
+    first = ""
     for i, argv in enumerate(_APPLY):
         files = {path: patch} if i == 0 else None
         result = await sandbox.run([*argv, path], files=files, timeout=120)
         if result.ok:
             return True, ""
-        out = (result.stderr or result.stdout).strip()
-    return False, out[-2000:]
+        first = first or (result.stderr or result.stdout).strip()  # the strict try says best what is wrong
+    return False, first[-2000:]
 
 
 async def evaluate_patch(

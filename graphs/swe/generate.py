@@ -422,7 +422,8 @@ async def generate_tasks(
     seed: int = 0,
     progress: Progress | None = None,
 ) -> list[SWEInstance]:
-    """Make tasks from several packages and write them to ``out`` (JSONL, replaced).
+    """Make tasks from several packages and write them to ``out`` (JSONL, replaced after each package,
+    so a run that fails later keeps the packages it finished).
 
     Args:
         specs: the packages.
@@ -446,7 +447,9 @@ async def generate_tasks(
             made += await generate_package(
                 spec, pool, repos_root=repos_root, cache_dir=cache_dir, seed=seed, progress=progress
             )
-    write_instances(out, made)
+            write_instances(out, made)
+    if not specs:
+        write_instances(out, made)
     return made
 
 
