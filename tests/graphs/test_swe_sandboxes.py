@@ -97,9 +97,16 @@ async def test_scoring_is_trustworthy_and_bad_inputs_are_errors(evaluator, fixtu
     wrong = await _agent_patch(evaluator, inst, f"printf '\\n# looked into this\\n' >> {buggy}")
     assert wrong.startswith(f"diff --git a/{buggy} b/{buggy}") and "+# looked into this" in wrong
     stale = re.sub(r"(?m)^ (.*)$", r" \1  # edited since", inst.patch)  # the context no longer matches
+    added = (  # a test_patch as SWE-bench has them: new tests, applied after the model's patch
+        "diff --git a/test_added.py b/test_added.py\nnew file mode 100644\n--- /dev/null\n+++ b/test_added.py\n"
+        "@@ -0,0 +1,4 @@\n+from slugify import slugify\n+\n+def test_added():\n+    assert slugify('A b') == 'a-b'\n"
+    )
+    f2p = [*inst.FAIL_TO_PASS, "test_added.py::test_added"]
+    with_tests = inst.model_copy(update={"instance_id": "with-test-patch", "test_patch": added, "FAIL_TO_PASS": f2p})
     tasks = tmp_path / "tasks.jsonl"
     rows = [
         inst.model_dump_json(),
+        with_tests.model_dump_json(),
         inst.model_copy(update={"instance_id": "bad-commit", "base_commit": "0" * 40}).model_dump_json(),
         inst.model_copy(update={"instance_id": "no-repo", "repo": "pypi/not-built-here"}).model_dump_json(),
         '{"instance_id": "malformed", "repo": "pypi/x", "FAIL_TO_PASS": ',
@@ -110,7 +117,7 @@ async def test_scoring_is_trustworthy_and_bad_inputs_are_errors(evaluator, fixtu
     lines = []
     for name, patch in variants.items():
         lines.append({"instance_id": inst.instance_id, "model_name_or_path": name, "model_patch": patch})
-    for iid in ("bad-commit", "no-repo", "malformed"):
+    for iid in ("with-test-patch", "bad-commit", "no-repo", "malformed"):
         lines.append({"instance_id": iid, "model_name_or_path": "gold", "model_patch": inst.patch})
 
     results = {}
@@ -131,8 +138,12 @@ async def test_scoring_is_trustworthy_and_bad_inputs_are_errors(evaluator, fixtu
     assert report.instances["bad-commit"].status == "error"
     assert "has no commit '0000000000000000000000000000000000000000'" in report.instances["bad-commit"].error
     assert "repository 'pypi/not-built-here' not found" in report.instances["no-repo"].error
-    assert "line 4" in report.instances["malformed"].error
-    assert report.input_errors[0]["line"] == 4
+    assert "line 5" in report.instances["malformed"].error
+    assert report.input_errors[0]["line"] == 5
+    # a test_patch is applied after the model's patch and its tests count
+    added_result = report.instances["with-test-patch"]
+    assert added_result.status == "resolved"
+    assert added_result.tests_status["FAIL_TO_PASS"]["success"] == f2p
 
 
 @pytest.mark.docker
