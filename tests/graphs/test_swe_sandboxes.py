@@ -120,11 +120,12 @@ async def test_scoring_is_trustworthy_and_bad_inputs_are_errors(evaluator, fixtu
     for iid in ("with-test-patch", "bad-commit", "no-repo", "malformed"):
         lines.append({"instance_id": iid, "model_name_or_path": "gold", "model_patch": inst.patch})
 
-    results = {}
+    results, reports = {}, {}
     for name in variants:  # one file per variant: one prediction per instance, as the harness takes them
-        preds.write_text("".join(json.dumps(x) + "\n" for x in lines if x["model_name_or_path"] == name
-                                 or x["instance_id"] != inst.instance_id))  # fmt: skip
-        report = await evaluate_files(preds, tasks, evaluator, out=tmp_path / f"{name}.json")
+        # the other instances (bad inputs, a test_patch) are predicted by "gold" only
+        chosen = [x for x in lines if x["model_name_or_path"] == name]
+        preds.write_text("".join(json.dumps(x) + "\n" for x in chosen))
+        reports[name] = report = await evaluate_files(preds, tasks, evaluator, out=tmp_path / f"{name}.json")
         results[name] = report.instances[inst.instance_id]
         assert json.loads((tmp_path / f"{name}.json").read_text())["instances"][inst.instance_id]["status"]
     assert results["gold"].status == "resolved", results["gold"]
@@ -134,7 +135,8 @@ async def test_scoring_is_trustworthy_and_bad_inputs_are_errors(evaluator, fixtu
     assert results["wrong"].status == "unresolved" and results["wrong"].patch_successfully_applied
     assert results["wrong"].tests_status["FAIL_TO_PASS"]["failure"] == inst.FAIL_TO_PASS
     assert results["stale"].status == "error" and results["stale"].error.startswith("patch does not apply")
-    # the bad inputs of the batch (the last report): one clear error each, the rest scored
+    # the bad inputs of the gold batch: one clear error each, the rest scored
+    report = reports["gold"]
     assert report.instances["bad-commit"].status == "error"
     assert "has no commit '0000000000000000000000000000000000000000'" in report.instances["bad-commit"].error
     assert "repository 'pypi/not-built-here' not found" in report.instances["no-repo"].error
