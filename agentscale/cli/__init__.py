@@ -11,7 +11,7 @@ import sys
 __all__ = ["main"]
 
 # Subcommand modules under agentscale.cli, imported when the parser is built.
-_COMMANDS: tuple[str, ...] = ("setup", "serve", "demo", "memory")
+_COMMANDS: tuple[str, ...] = ("setup", "serve", "demo", "memory", "swe")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,69 @@
+"""The SWE workflow: SWE-bench task files, repositories in sandboxes, generated tasks, scoring.
+
+- ``instances``: ``SWEInstance`` / ``Prediction`` and SWE-bench's JSONL formats (read per line, written per instance);
+- ``repos``: ``RepoSource``, where a repository comes from (local path, git URL, generated root);
+- ``workspace``: ``prepare_repo``, a sandbox with the checkout at the base commit and a git baseline;
+- ``testrun``: ``run_tests``, one outcome per pytest node id;
+- ``evaluate``: ``SWEEvaluator`` / ``evaluate_files``, scoring like the SWE-bench harness;
+- ``generate``: tasks from PyPI sdists by injecting bugs their tests catch (``mutations``, ``statement``, ``pypi``).
+"""
+
+from agentscale.graphs.swe.deps import DependencyError, PythonDeps
+from agentscale.graphs.swe.evaluate import EvalReport, InstanceResult, SWEEvaluator, evaluate_files, evaluate_patch
+from agentscale.graphs.swe.generate import FIXTURE_PACKAGES, PackageSpec, generate_package, generate_tasks
+from agentscale.graphs.swe.instances import (
+    InstanceLine,
+    InstanceSet,
+    Prediction,
+    PredictionLine,
+    PredictionWriter,
+    SWEInstance,
+    load_instances,
+    read_instances,
+    read_predictions,
+    to_task,
+    write_instances,
+)
+from agentscale.graphs.swe.mutations import Mutation, find_mutations
+from agentscale.graphs.swe.pypi import materialize_repos
+from agentscale.graphs.swe.repos import CommitNotFound, RepoNotFound, RepoSource
+from agentscale.graphs.swe.statement import write_statement
+from agentscale.graphs.swe.testrun import TestResult, TestRun, run_tests
+from agentscale.graphs.swe.workspace import PreparedRepo, prepare_repo
+
+__all__ = [
+    "FIXTURE_PACKAGES",
+    "CommitNotFound",
+    "DependencyError",
+    "EvalReport",
+    "InstanceLine",
+    "InstanceResult",
+    "InstanceSet",
+    "Mutation",
+    "PackageSpec",
+    "Prediction",
+    "PredictionLine",
+    "PredictionWriter",
+    "PreparedRepo",
+    "PythonDeps",
+    "RepoNotFound",
+    "RepoSource",
+    "SWEEvaluator",
+    "SWEInstance",
+    "TestResult",
+    "TestRun",
+    "evaluate_files",
+    "evaluate_patch",
+    "find_mutations",
+    "generate_package",
+    "generate_tasks",
+    "load_instances",
+    "materialize_repos",
+    "prepare_repo",
+    "read_instances",
+    "read_predictions",
+    "run_tests",
+    "to_task",
+    "write_instances",
+    "write_statement",
+]
