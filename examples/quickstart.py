@@ -4,7 +4,7 @@ import asyncio
 
 from agentscale import Budget, ScaleContext, scale
 from agentscale.datasets import load_humaneval
-from agentscale.experiments.humaneval import humaneval_agent
+from agentscale.graphs.humaneval import humaneval_agent
 from agentscale.llm import LLM
 from agentscale.sandboxes import open_pool
 from agentscale.servers import LlamaCppServer
