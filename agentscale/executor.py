@@ -15,14 +15,16 @@ process, at most ``max_concurrency`` at a time.
             async with self._slots:                      # room to run it now
                 if (stopped := job.admit()) is not None:  # reserve it on the local budget
                     return stopped
-                ref = _remote_run.remote(dataclasses.replace(job, emit=None))   # @ray.remote(run_rollout)
+                # a @ray.remote function that runs `asyncio.run(run_rollout(job))` on a worker
+                ref = _remote_run.remote(dataclasses.replace(job, emit=_drop_event))
                 return await ref                          # Ray object refs are awaitable
 
 The worker calls ``agentscale.rollout.run_rollout`` there (the agent, verifier and any model
-client must pickle; ``emit`` stays behind, so a remote executor that wants live progress relays the
-events itself). Budget charges made inside the worker hit the worker's copy of the budget, never
-this one; ``execute`` sees that nothing was charged here and charges the rollout's whole usage
-here, once. Put it in ``ScaleContext(executor=RayExecutor())``: no strategy changes.
+client must pickle; ``emit`` writes to this process's stream, so it stays behind, and an executor
+that wants live progress relays the events itself). Budget charges made inside the worker hit
+the worker's copy of the budget, never this one; ``execute`` sees that nothing was charged here
+and charges the rollout's whole usage here, once. Put it in
+``ScaleContext(executor=RayExecutor())``: no strategy changes.
 """
 
 from __future__ import annotations

@@ -192,3 +192,22 @@ async def test_dict_messages_come_out_in_openai_shape_with_their_usage():
     assert r.trajectory[1]["tool_calls"][0]["function"] == {"name": "greet", "arguments": "{}"}
     assert r.trajectory[2]["tool_call_id"] == "c1" and r.trajectory[2]["name"] == "greet"
     assert (r.usage.prompt_tokens, r.usage.completion_tokens) == (9, 2)
+
+
+async def test_a_graph_whose_context_is_a_rollout_context_gets_the_run():
+    from langgraph.runtime import Runtime
+
+    class State(TypedDict, total=False):
+        task: Task
+        request: RolloutRequest
+        output: str
+
+    async def act(state: State, runtime: Runtime[RolloutContext]) -> dict:
+        run = runtime.context
+        return {"output": f"seed {run.request.seed}, model {run.model.name}"}
+
+    builder = StateGraph(State, context_schema=RolloutContext).add_node("act", act)
+    graph = builder.add_edge(START, "act").add_edge("act", END).compile()
+    context = ScaleContext(model=FakeModel(["x"], name="m"))
+    state = await scale(graph, n=2).ainvoke({"task": TASK}, context=context)
+    assert sorted(r.output for r in state["rollouts"]) == ["seed 0, model m", "seed 1, model m"]
