@@ -19,6 +19,7 @@ from agentscale.budget import Budget
 from agentscale.errors import ConfigError
 from agentscale.executor import AsyncioExecutor
 from agentscale.protocols import Executor, Memory, Model, SandboxProvider, Selector, Verifier
+from agentscale.strategies._checks import check_selector, check_verifier
 from agentscale.types import Task
 
 __all__ = ["ScaleContext", "as_task", "context_of"]
@@ -68,6 +69,10 @@ class ScaleContext:
             raise ConfigError(f"ScaleContext.rollout_timeout must be > 0, got {self.rollout_timeout}")
         if self.memory_k < 0:
             raise ConfigError(f"ScaleContext.memory_k must be >= 0, got {self.memory_k}")
+        check_selector(self.selector)
+        check_verifier(self.verifier)
+        if not isinstance(self.budget, Budget):
+            raise ConfigError(f"ScaleContext.budget must be a Budget, got {self.budget!r}")
         if self.executor is None:
             self.executor = AsyncioExecutor(self.max_concurrency)
         elif not callable(getattr(self.executor, "run", None)):

@@ -49,6 +49,17 @@ def test_bad_options_fail_when_the_graph_is_built(kwargs, message):
         pytest.fail(f"built {graph}")
 
 
+def test_a_bad_context_fails_when_it_is_made():
+    with pytest.raises(ConfigError, match="selector must be"):
+        ScaleContext(selector=42)
+    with pytest.raises(ConfigError, match="verifier must be"):
+        ScaleContext(verifier="answer")  # names are for scale(); a context holds objects
+    with pytest.raises(ConfigError, match="max_concurrency must be an int"):
+        ScaleContext(max_concurrency=2.5)
+    with pytest.raises(ConfigError, match="executor needs an async run"):
+        ScaleContext(executor=object())
+
+
 def test_strategies_as_objects_and_names():
     assert scale(_agent, BestOfN(n=2)).name == "scale_best_of_n"
     assert scale(_agent, "reflect", n=2, policy=ReflectPolicy(max_rounds=1)).name == "scale_reflect"
