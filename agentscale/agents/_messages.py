@@ -18,6 +18,17 @@ from agentscale.types import Message, Usage
 __all__ = ["message_text", "messages_usage", "openai_messages"]
 
 
+_ROLES = frozenset({"system", "user", "assistant", "tool"})
+_KEYS = ("role", "content", "name", "tool_calls", "tool_call_id")
+
+
+def _is_openai(message: Any) -> bool:
+    if not isinstance(message, Mapping) or message.get("role") not in _ROLES:
+        return False
+    calls = message.get("tool_calls")
+    return calls is None or all(isinstance(c, Mapping) and "function" in c and "type" in c for c in calls)
+
+
 def openai_messages(messages: Sequence[Any]) -> list[Message]:
     """``messages`` (LangChain messages or dicts, mixed) as OpenAI chat messages.
 
@@ -26,6 +37,10 @@ def openai_messages(messages: Sequence[Any]) -> list[Message]:
     """
     if not messages:
         return []
+    if all(_is_openai(m) for m in messages):  # already in shape (most single-shot agents): keep the known keys
+        return [
+            {k: ("" if k == "content" and m[k] is None else m[k]) for k in _KEYS if k in m} for m in messages
+        ]
     from langchain_core.messages import convert_to_openai_messages
 
     return list(convert_to_openai_messages(list(messages)))
