@@ -13,10 +13,16 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from agentscale.types import Completion, ExecResult, Message, Rollout, Selection, Task, Verdict
 
 if TYPE_CHECKING:  # annotations only: core never imports a side package at run time
+    from langgraph.graph import StateGraph
+
     from agentscale.memory import MemoryItem, ScoredMemory  # noqa: TID251 - type names only
+    from agentscale.rollout import RolloutContext, RolloutJob, RolloutResult
+    from agentscale.sandboxes import BaseSandbox, SandboxLimits  # noqa: TID251 - type names only
+    from agentscale.strategies import ScaleSpec
 
 __all__ = [
-    "Agent", "Embedder", "Memory", "MemoryStore", "Model", "Sandbox", "SandboxProvider", "Selector", "Verifier",
+    "Agent", "Embedder", "Executor", "Memory", "MemoryStore", "Model", "Sandbox", "SandboxBackend",
+    "SandboxProvider", "Selector", "Strategy", "Verifier",
 ]
 
 
@@ -40,9 +46,15 @@ class Model(Protocol):
 
 @runtime_checkable
 class Agent(Protocol):
-    """Runs once on a task. Compiled LangGraph graphs are adapted to this by ``agentscale.as_agent``."""
+    """Runs once on a task: ``async def __call__(self, task, run) -> Rollout``.
 
-    async def __call__(self, task: Task) -> Rollout: ...
+    ``task`` is the task as given; ``run`` (an ``agentscale.rollout.RolloutContext``) holds this
+    rollout's request (seed, temperature, plan, feedback, lessons, candidates...), the run's budget
+    and model, a leased sandbox when the agent wants one, and ``emit`` for progress. Functions and
+    compiled LangGraph graphs are adapted to this by ``agentscale.as_agent``.
+    """
+
+    async def __call__(self, task: Task, run: RolloutContext) -> Rollout: ...
 
 
 @runtime_checkable
@@ -80,6 +92,45 @@ class Sandbox(Protocol):
     async def read_files(self, paths: Sequence[str]) -> dict[str, bytes]:
         """Read files (relative to the working directory) back out."""
         ...
+
+
+@runtime_checkable
+class SandboxBackend(Protocol):
+    """Makes sandboxes of one kind (``agentscale.sandboxes`` has Docker, bubblewrap and an unsafe
+    local one). ``start()`` once, ``create()`` many, ``aclose()`` removes them all."""
+
+    name: str
+    limits: SandboxLimits
+
+    async def start(self) -> None: ...
+
+    async def create(self) -> BaseSandbox: ...
+
+    async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class Executor(Protocol):
+    """Runs rollouts somewhere: ``agentscale.executor.AsyncioExecutor`` in this process by default.
+
+    ``run`` calls ``job.admit()`` once it has room for the job (a budget stop comes back as its
+    result), then ``agentscale.rollout.run_rollout(job)`` where the agent runs, and returns the
+    result. It never charges the budget: ``agentscale.executor.execute`` does, once, around it.
+    """
+
+    async def run(self, job: RolloutJob) -> RolloutResult: ...
+
+
+@runtime_checkable
+class Strategy(Protocol):
+    """A scaling strategy: wires its nodes into a graph builder between ``spec.entry`` and ``spec.exit``.
+
+    ``build`` adds its nodes to ``graph`` (a ``StateGraph(ScaleState, context_schema=ScaleContext)``),
+    an edge from ``spec.entry`` into them and edges out of them into ``spec.exit``, and returns the
+    most supersteps it can take (``scale()`` sets the graph's recursion limit from it).
+    """
+
+    def build(self, graph: StateGraph, spec: ScaleSpec) -> int: ...
 
 
 @runtime_checkable

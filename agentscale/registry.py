@@ -1,11 +1,12 @@
 """Short names for pluggable components: ``"majority"`` -> ``...majority_vote:MajorityVote``.
 
-Three groups: ``selectors``, ``verifiers``, ``sandboxes``. Each name maps to a ``"module:attr"``
-string, imported only when looked up. Built-ins are listed below; plugins add names through the
-entry-point groups ``agentscale.selectors``, ``agentscale.verifiers`` and ``agentscale.sandboxes``::
+Four groups: ``strategies``, ``selectors``, ``verifiers``, ``sandboxes``. Each name maps to a
+``"module:attr"`` string, imported only when looked up. Built-ins are listed below; plugins add
+names through the entry-point groups ``agentscale.strategies``, ``agentscale.selectors``,
+``agentscale.verifiers`` and ``agentscale.sandboxes``::
 
-    [project.entry-points."agentscale.selectors"]
-    my_vote = "my_package.selectors:MyVote"
+    [project.entry-points."agentscale.strategies"]
+    beam = "my_package.strategies:Beam"       # then scale(agent, "beam", n=8, width=2)
 
 Built-ins are loaded exactly as plugins are (as ``importlib.metadata.EntryPoint``s), so that path
 is always exercised. A plugin cannot replace a built-in name: the built-in wins.
@@ -26,9 +27,19 @@ from agentscale.errors import ConfigError
 
 __all__ = ["BUILTINS", "GROUPS", "available", "create", "load"]
 
-GROUPS = ("selectors", "verifiers", "sandboxes")
+GROUPS = ("strategies", "selectors", "verifiers", "sandboxes")
+
+_SINGULAR = {"strategies": "strategy", "selectors": "selector", "verifiers": "verifier", "sandboxes": "sandbox"}
 
 BUILTINS: dict[str, dict[str, str]] = {
+    "strategies": {
+        "best_of_n": "agentscale.strategies.best_of_n:BestOfN",
+        "majority": "agentscale.strategies.majority:Majority",
+        "adaptive": "agentscale.strategies.adaptive:Adaptive",
+        "reflect": "agentscale.strategies.reflect:Reflect",
+        "evolve": "agentscale.strategies.evolve:Evolve",
+        "first_finish": "agentscale.strategies.first_finish:FirstFinish",
+    },
     "selectors": {
         "majority": "agentscale.selectors.majority_vote:MajorityVote",
         "weighted_vote": "agentscale.selectors.weighted_vote:WeightedVote",
@@ -37,6 +48,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "listwise": "agentscale.selectors.listwise:ListwiseSelector",
         "tournament": "agentscale.selectors.tournament:KnockoutTournament",
         "synthesize": "agentscale.selectors.synthesis:Synthesize",
+        "behaviour_vote": "agentscale.selectors.behaviour_vote:BehaviourVote",
     },
     "verifiers": {
         "docstring_examples": "agentscale.verifiers.docstring_examples:DocstringExamplesVerifier",
@@ -73,7 +85,7 @@ def available(group: str) -> dict[str, str]:
     """Every name in ``group`` (built-ins, then plugins by name) with its ``"module:attr"`` target.
 
     Args:
-        group: ``"selectors"``, ``"verifiers"`` or ``"sandboxes"``.
+        group: ``"strategies"``, ``"selectors"``, ``"verifiers"`` or ``"sandboxes"``.
 
     Returns:
         ``{name: "module:attr"}``; nothing is imported.
@@ -88,7 +100,7 @@ def load(group: str, name: str) -> Any:
     """Import and return what ``name`` refers to in ``group`` (usually a class).
 
     Args:
-        group: ``"selectors"``, ``"verifiers"`` or ``"sandboxes"``.
+        group: ``"strategies"``, ``"selectors"``, ``"verifiers"`` or ``"sandboxes"``.
         name: a short name from ``available(group)``.
 
     Returns:
@@ -100,12 +112,12 @@ def load(group: str, name: str) -> Any:
     """
     eps = {ep.name: ep for ep in _entry_points(_group(group))}
     if name not in eps:
-        raise ConfigError(f"unknown {group[:-1]} {name!r}; choose one of: {', '.join(eps)}")
+        raise ConfigError(f"unknown {_SINGULAR[group]} {name!r}; choose one of: {', '.join(eps)}")
     try:
         return eps[name].load()
     except (ImportError, AttributeError) as exc:
         raise ConfigError(
-            f"{group[:-1]} {name!r} points to {eps[name].value!r}, which cannot be loaded: {exc}"
+            f"{_SINGULAR[group]} {name!r} points to {eps[name].value!r}, which cannot be loaded: {exc}"
         ) from exc
 
 
@@ -113,7 +125,7 @@ def create(group: str, name: str, /, **kwargs: Any) -> Any:
     """Look ``name`` up and call it with ``kwargs``: ``create("selectors", "listwise", model=llm)``.
 
     Args:
-        group: ``"selectors"``, ``"verifiers"`` or ``"sandboxes"``.
+        group: ``"strategies"``, ``"selectors"``, ``"verifiers"`` or ``"sandboxes"``.
         name: a short name from ``available(group)``.
         **kwargs: the constructor's arguments.
 
@@ -122,16 +134,24 @@ def create(group: str, name: str, /, **kwargs: Any) -> Any:
 
     Raises:
         ConfigError: an unknown name, or arguments the constructor does not accept (the message
-            shows its signature).
+            names them and shows its signature).
     """
     factory = load(group, name)
+    what = _SINGULAR[group]
     try:
         signature = inspect.signature(factory)
     except (TypeError, ValueError):  # some builtins and C types have no signature
         signature = None
     if signature is not None:
+        params = signature.parameters
+        if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
+            unknown = [k for k in kwargs if k not in params or params[k].kind == params[k].POSITIONAL_ONLY]
+            if unknown:
+                raise ConfigError(
+                    f"{what} {name!r} takes no option {', '.join(map(repr, unknown))}; it takes {name}{signature}"
+                )
         try:
             signature.bind(**kwargs)
         except TypeError as exc:
-            raise ConfigError(f"{group[:-1]} {name!r} takes {name}{signature}: {exc}") from exc
+            raise ConfigError(f"{what} {name!r} takes {name}{signature}: {exc}") from exc
     return factory(**kwargs)

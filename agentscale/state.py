@@ -4,6 +4,11 @@ Every strategy graph shares one state shape, ``ScaleState``, so its nodes can be
 user's own ``StateGraph``. Keys that parallel branches write (``rollouts``, ``verdicts``) carry
 reducers; the rest are plain last-value keys written by one node at a time.
 
+**Your own state.** A graph that holds scale nodes, or a ``scale()`` graph as a subgraph node, must
+declare those keys with the same reducers: subclass ``ScaleState``, or annotate your keys with
+``Rollouts`` and ``Verdicts`` (``rollouts: Rollouts``). Plain ``list[Rollout]`` keys make LangGraph
+reject the parallel writes (``InvalidUpdateError``).
+
 Progress events are small ``TypedDict``s that nodes hand to ``runtime.stream_writer``; a UI reads
 them from ``graph.astream(..., stream_mode=["updates", "custom"])``.
 """
@@ -11,13 +16,12 @@ them from ``graph.astream(..., stream_mode=["updates", "custom"])``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Literal, TypedDict
+from typing import Annotated, Any, Literal, TypedDict
 
-from pydantic import BaseModel, Field
-
-from agentscale.types import Rollout, Selection, Task, Verdict
+from agentscale.types import Rollout, RolloutRequest, Selection, Task, Verdict
 
 __all__ = [
+    "AgentEvent",
     "BudgetEvent",
     "GenerationEvent",
     "MemoryEvent",
@@ -25,48 +29,16 @@ __all__ = [
     "RolloutFinished",
     "RolloutInput",
     "RolloutStarted",
-    "Sample",
+    "Rollouts",
     "ScaleEvent",
-    "SelectedEvent",
     "ScaleState",
+    "SelectedEvent",
     "VerdictEvent",
+    "Verdicts",
     "VoteEvent",
     "merge_rollouts",
     "merge_verdicts",
 ]
-
-
-class Sample(BaseModel):
-    """The settings of one rollout: how it differs from its siblings.
-
-    The rollout node hands these to the agent inside the task (see
-    ``agentscale.strategies.task_for_sample``), so any agent sees the prompt variant, plan and
-    feedback as text, and agents that sample a model read the seed, temperature and model name
-    from ``task.metadata["sample"]``.
-
-    Attributes:
-        index: position of this rollout in the run (unique within one run).
-        seed: sampling seed.
-        temperature: sampling temperature, ``None`` for the agent's default.
-        model: which model to use where the agent has several (ModelSwitch-style diversity).
-        prompt_variant: an extra instruction that perturbs the prompt.
-        plan: a natural-language plan to follow (PlanSearch-style diversity).
-        feedback: text from earlier candidates (reflection, evolution) the agent should use.
-        strategy: the step that asked for this rollout (``"sample"``, ``"reflect"``, ``"evolve"``).
-        parents: ids of the rollouts this one derives from.
-        generation: reflection round or evolution generation (0 for first samples).
-    """
-
-    index: int
-    seed: int | None = None
-    temperature: float | None = None
-    model: str | None = None
-    prompt_variant: str | None = None
-    plan: str | None = None
-    feedback: str | None = None
-    strategy: str = "sample"
-    parents: list[str] = Field(default_factory=list)
-    generation: int = 0
 
 
 def merge_rollouts(
@@ -98,37 +70,47 @@ def merge_verdicts(
     return {**(left or {}), **(right or {})}
 
 
+Rollouts = Annotated[list[Rollout], merge_rollouts]
+"""The ``rollouts`` key's type with its reducer, for your own state schema."""
+
+Verdicts = Annotated[dict[str, Verdict], merge_verdicts]
+"""The ``verdicts`` key's type with its reducer, for your own state schema."""
+
+
 class ScaleState(TypedDict, total=False):
     """The state every strategy graph shares.
 
     Attributes:
-        task: the problem (the only key a caller must give).
-        samples: the next wave of rollouts to fan out; the planning node of each step writes it.
+        task: the problem (the only key a caller must give; a str or a dict is made a ``Task`` by
+            the first node).
+        requests: the next wave of rollouts to fan out; the planning node of each step writes it.
         rollouts: every rollout so far, in the order they finished (reducer: ``merge_rollouts``).
         verdicts: rollout id -> verdict (reducer: ``merge_verdicts``).
         selected: the final choice.
         round: the current wave, reflection round or evolution generation.
         stop_reason: why the strategy stopped sampling (``"settled"``, ``"target"``, ``"budget"``...).
+        lessons: the lessons recalled for this task, as text (``recall``); every request carries them.
         memories: ids of the lessons recalled for this task (``recall`` node; ``[]`` without a bank).
         remembered: ids of the lessons stored after it (``remember`` node); ``None`` until then.
     """
 
     task: Task
-    samples: list[Sample]
-    rollouts: Annotated[list[Rollout], merge_rollouts]
-    verdicts: Annotated[dict[str, Verdict], merge_verdicts]
+    requests: list[RolloutRequest]
+    rollouts: Rollouts
+    verdicts: Verdicts
     selected: Selection | None
     round: int
     stop_reason: str | None
+    lessons: list[str]
     memories: list[str]
     remembered: list[str] | None
 
 
 class RolloutInput(TypedDict):
-    """What one ``Send("rollout", ...)`` carries: the task and this rollout's sample."""
+    """What one ``Send("rollout", ...)`` carries: the task and this rollout's request."""
 
     task: Task
-    sample: Sample
+    request: RolloutRequest
 
 
 # ---- progress events (runtime.stream_writer payloads) ------------------------------------
@@ -206,7 +188,17 @@ class SelectedEvent(TypedDict):
     event: Literal["selected"]
     task_id: str
     rollout_id: str | None
+    status: str
     reason: str
+
+
+class AgentEvent(TypedDict):
+    """What an agent reported through ``RolloutContext.emit`` (``data``), tagged with its rollout."""
+
+    event: Literal["agent"]
+    task_id: str
+    index: int
+    data: dict[str, Any]
 
 
 ScaleEvent = (
@@ -219,5 +211,6 @@ ScaleEvent = (
     | BudgetEvent
     | MemoryEvent
     | SelectedEvent
+    | AgentEvent
 )
 """Any progress event a strategy emits; ``event`` tells which."""

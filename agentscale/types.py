@@ -13,8 +13,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agentscale.errors import AgentScaleError, AllRolloutsFailed, SelectionError
+
 __all__ = [
-    "Completion", "ExecResult", "Message", "Provenance", "Rollout", "Selection", "Task", "Usage", "Verdict",
+    "Candidate", "Completion", "ExecResult", "Message", "Provenance", "Rollout", "RolloutRequest", "Selection",
+    "Task", "Usage", "Verdict",
 ]
 
 Message = dict[str, Any]
@@ -59,6 +62,14 @@ class Usage(BaseModel):
             cost_usd=self.cost_usd + other.cost_usd,
         )
 
+    def most(self, other: Usage) -> Usage:
+        """Field by field, the larger of the two (two measurements of the same work)."""
+        return Usage(**{f: max(getattr(self, f), getattr(other, f)) for f in type(self).model_fields})
+
+    def beyond(self, other: Usage) -> Usage:
+        """Field by field, what ``self`` has beyond ``other`` (never below 0): what is still owed."""
+        return Usage(**{f: max(getattr(self, f) - getattr(other, f), 0) for f in type(self).model_fields})
+
 
 class Task(BaseModel):
     """One problem for an agent.
@@ -93,6 +104,61 @@ class Provenance(BaseModel):
     """Which step produced it: ``"sample"``, ``"reflect"``, ``"evolve"``, ``"synthesize"``..."""
     parents: list[str] = Field(default_factory=list)
     """Ids of the rollouts this one was derived from (reflection, evolution, synthesis)."""
+    generation: int = 0
+
+
+class Candidate(BaseModel):
+    """An earlier rollout shown to a new one to refine (reflection, evolution).
+
+    Attributes:
+        rollout_id: the rollout it was.
+        output: its final output.
+        score: its verifier score, where it was verified.
+        feedback: what the verifier said about it.
+        observations: a short digest of the tool observations in its trajectory (agent
+            workflows); empty for single-shot agents.
+    """
+
+    rollout_id: str
+    output: str
+    score: float | None = None
+    feedback: str = ""
+    observations: str = ""
+
+
+class RolloutRequest(BaseModel):
+    """How one rollout is asked for: what makes it differ from its siblings, and what it may build on.
+
+    Strategies write one per rollout; the agent reads the fields (``run.request``) and renders them
+    as it likes (``agentscale.prompts.render_request`` is the default rendering).
+
+    Attributes:
+        index: position of this rollout in the run (unique within one run).
+        seed: sampling seed.
+        temperature: sampling temperature, ``None`` for the agent's default.
+        model: which model to use where the agent has several (ModelSwitch-style diversity).
+        prompt_variant: an extra instruction that perturbs the prompt.
+        plan: a natural-language plan to follow (PlanSearch-style diversity).
+        feedback: what the strategy asks of this rollout given ``candidates`` (a critique, "fix
+            what the check found", "combine their strengths").
+        lessons: lessons recalled from a memory bank for this task, as text.
+        candidates: earlier rollouts to refine, with their scores and feedback.
+        strategy: the step that asked for it (``"sample"``, ``"reflect"``, ``"evolve"``).
+        parents: ids of the rollouts it derives from.
+        generation: reflection round or evolution generation (0 for first samples).
+    """
+
+    index: int = 0
+    seed: int | None = None
+    temperature: float | None = None
+    model: str | None = None
+    prompt_variant: str | None = None
+    plan: str | None = None
+    feedback: str | None = None
+    lessons: list[str] = Field(default_factory=list)
+    candidates: list[Candidate] = Field(default_factory=list)
+    strategy: str = "sample"
+    parents: list[str] = Field(default_factory=list)
     generation: int = 0
 
 
@@ -181,16 +247,49 @@ class Completion(BaseModel):
 
 
 class Selection(BaseModel):
-    """A selector's choice among rollouts.
+    """A selector's choice among rollouts, and what kind of outcome it is.
+
+    ``status`` tells the three outcomes apart (the ``select`` node sets it):
+
+    - ``"chosen"``: a rollout was chosen, and it passed verification (or nothing was verified);
+    - ``"none_passed"``: rollouts ran and were verified, but none passed; ``rollout_id`` may still
+      name the best of them (the highest score), so check ``status`` before trusting it;
+    - ``"none_ran"``: no rollout succeeded (errors, timeouts, budget); ``rollout_id`` is ``None``
+      and ``errors`` says why.
+
+    Callers who want an exception instead call ``require()``.
 
     Attributes:
         rollout_id: the chosen rollout, or ``None`` when nothing could be chosen.
         rollout: a new rollout when the selector wrote one (synthesis), else ``None``.
         scores: per-rollout scores the selector used (votes, wins, judge scores).
         reason: a one-line explanation.
+        status: ``"chosen"``, ``"none_passed"`` or ``"none_ran"``.
+        errors: the failed rollouts' errors when nothing ran.
     """
 
     rollout_id: str | None
     rollout: Rollout | None = None
     scores: dict[str, float] = Field(default_factory=dict)
     reason: str = ""
+    status: Literal["chosen", "none_passed", "none_ran"] = "chosen"
+    errors: list[str] = Field(default_factory=list)
+
+    def require(self, *, passed: bool = False) -> str:
+        """The chosen rollout's id, or an exception saying why there is none.
+
+        Args:
+            passed: also refuse a choice that did not pass verification (``"none_passed"``).
+
+        Raises:
+            AllRolloutsFailed: nothing ran (its ``exceptions`` carry each rollout's error).
+            SelectionError: nothing was chosen, or (with ``passed=True``) nothing passed.
+        """
+        if self.status == "none_ran":
+            errors = [AgentScaleError(e) for e in self.errors] or [AgentScaleError(self.reason or "no rollouts")]
+            raise AllRolloutsFailed(f"no rollout succeeded: {self.reason}", errors)
+        if self.rollout_id is None:
+            raise SelectionError(f"nothing was selected: {self.reason}")
+        if passed and self.status == "none_passed":
+            raise SelectionError(f"no rollout passed verification: {self.reason}")
+        return self.rollout_id

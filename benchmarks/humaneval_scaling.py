@@ -7,7 +7,7 @@ tokens and wall seconds, on a fixed subset of problems 0-119.
     .venv/bin/python benchmarks/humaneval_scaling.py --resume --out runs/he.jsonl   # continue a run
     .venv/bin/python benchmarks/humaneval_scaling.py --tabulate --out runs/he.jsonl # table only
 
-How it measures (see ``agentscale.experiments.humaneval_scaling``): 16 samples per problem are drawn
+How it measures (see ``agentscale.evaluation.humaneval_scaling``): 16 samples per problem are drawn
 once by a real best-of-16 run (sample i: seed i, temperature 0.2/0.6/0.8/1.0 by i mod 4); best-of-N
 for N < 16 selects among the first N of them (what a real best-of-N run with the same seeds
 draws) and also reports the mean over random N-subsets. Majority vote groups samples by what they
@@ -29,8 +29,9 @@ import sys
 import time
 from pathlib import Path
 
-from agentscale.experiments.humaneval import append_jsonl, completed, humaneval_agent, read_jsonl
-from agentscale.experiments.humaneval_scaling import measure_problem, tabulate, wall_ratio
+from agentscale.evaluation import append_jsonl, completed, read_jsonl
+from agentscale.evaluation.humaneval_scaling import measure_problem, tabulate, wall_ratio
+from agentscale.graphs.humaneval import humaneval_agent
 
 
 def parse_problems(text: str) -> list[int]:

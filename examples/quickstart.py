@@ -4,7 +4,7 @@ import asyncio
 
 from agentscale import Budget, ScaleContext, scale
 from agentscale.datasets import load_humaneval
-from agentscale.experiments.humaneval import humaneval_agent
+from agentscale.graphs.humaneval import humaneval_agent
 from agentscale.llm import LLM
 from agentscale.sandboxes import open_pool
 from agentscale.servers import LlamaCppServer
@@ -13,13 +13,14 @@ from agentscale.verifiers import DocstringExamplesVerifier
 
 async def main() -> None:
     async with LlamaCppServer() as srv, open_pool("auto", size=4) as pool:
-        # HumanEval's agent continues the code prompt on the completion endpoint
+        # HumanEval's workflow continues the code prompt on the completion endpoint
         async with LLM(srv.model, api_base=srv.api_base, profile="completion", timeout=600) as llm:
-            graph = scale(humaneval_agent(llm), strategy="best_of_n", n=4, verifier=DocstringExamplesVerifier(pool))
+            graph = scale(humaneval_agent(llm), "best_of_n", n=4, verifier=DocstringExamplesVerifier(pool))
             task = load_humaneval([12])[0]
             state = await graph.ainvoke({"task": task}, context=ScaleContext(budget=Budget(max_tokens=20_000)))
-            best = state["selected"].rollout_id
-            print(state["verdicts"][best].feedback)  # e.g. "2 of 2 checks passed."
+            selection = state["selected"]  # status: "chosen", "none_passed" or "none_ran"
+            best = selection.require()  # the chosen id; raises AllRolloutsFailed when nothing ran
+            print(selection.status, state["verdicts"][best].feedback)  # e.g. chosen 2 of 2 checks passed.
             print(next(r.output for r in state["rollouts"] if r.id == best))
 
 

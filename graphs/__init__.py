@@ -1,3 +1,9 @@
-"""Ready-made agent workflows as LangGraph graphs (math with tools, SWE, web)."""
+"""Ready-made agent workflows (HumanEval now; math with tools, SWE and web to come).
 
-__all__: list[str] = []
+Each workflow is an agent (or a LangGraph graph) built from a small config, that reads its
+rollout's ``RolloutRequest`` and renders it its own way; wrap it in any strategy with ``scale()``.
+"""
+
+from agentscale.graphs.humaneval import HumanEvalAgent, HumanEvalConfig, hidden_tests_task, humaneval_agent
+
+__all__ = ["HumanEvalAgent", "HumanEvalConfig", "hidden_tests_task", "humaneval_agent"]

@@ -131,7 +131,7 @@ class MemoryBank:
             k: how many items at most.
         """
         if isinstance(task, Task):
-            query = task.metadata.get("prompt_without_memory") or task.prompt
+            query = task.prompt
         else:
             query = task
         hits = await self.search(query, k)

@@ -134,7 +134,7 @@ class Distiller:
         failed = self._distinct([j for j in judged if j.passed is False])
         if not passed and not failed:
             return None
-        task_text = _clip(task.metadata.get("prompt_without_memory") or task.prompt, 1200)
+        task_text = _clip(task.prompt, 1200)
         fmt = _FORMAT.format(n=self.max_items)
         if passed and failed:
             mode = "contrast"
@@ -213,7 +213,7 @@ class Distiller:
             return [], judged
         used = [j.rollout.id for j in judged if j.passed is not None]
         source = MemorySource(task_id=task.id, rollout_ids=used, outcome=mode, model=completion.model or None)
-        query = task.metadata.get("prompt_without_memory") or task.prompt
+        query = task.prompt
         items = [
             MemoryItem(
                 title=r["title"],

@@ -10,9 +10,10 @@ import shlex
 import tarfile
 from collections.abc import Awaitable, Mapping, Sequence
 from pathlib import Path
-from typing import ClassVar, Protocol, TypeVar
+from typing import ClassVar, TypeVar
 
 from agentscale.errors import ConfigError, SandboxError
+from agentscale.protocols import SandboxBackend  # the Protocol lives with the others; re-exported here
 from agentscale.sandboxes._files import Entry, check_relpath, entries_from_archive, entries_from_files
 from agentscale.sandboxes._limits import SandboxLimits
 from agentscale.types import ExecResult
@@ -286,16 +287,3 @@ class BaseSandbox(abc.ABC):
 
     @abc.abstractmethod
     async def _close(self) -> None: ...
-
-
-class SandboxBackend(Protocol):
-    """Makes sandboxes of one kind. ``start()`` once, ``create()`` many, ``aclose()`` removes them all."""
-
-    name: str
-    limits: SandboxLimits
-
-    async def start(self) -> None: ...
-
-    async def create(self) -> BaseSandbox: ...
-
-    async def aclose(self) -> None: ...

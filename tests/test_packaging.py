@@ -24,9 +24,8 @@ def _packages_on_disk() -> set[str]:
             parts = [] if str(rel) == "." else list(rel.parts)
             dotted = ".".join([name, *parts])
             # a mapped side folder is found under its own name, not inside agentscale/
-            if not any(dotted.startswith(f"agentscale.{p}") for p in ("graphs", "sandboxes", "memory")) or (
-                name != "agentscale"
-            ):
+            side = ("graphs", "sandboxes", "memory", "evaluation")
+            if not any(dotted.startswith(f"agentscale.{p}") for p in side) or name != "agentscale":
                 found.add(dotted)
     return found
 
@@ -35,7 +34,9 @@ def test_every_package_is_listed_in_pyproject():
     assert _packages_on_disk() == set(PYPROJECT["tool"]["setuptools"]["packages"])
 
 
-@pytest.mark.parametrize("module", ["agentscale", "agentscale.graphs", "agentscale.sandboxes", "agentscale.memory"])
+@pytest.mark.parametrize(
+    "module", ["agentscale", "agentscale.graphs", "agentscale.sandboxes", "agentscale.memory", "agentscale.evaluation"]
+)
 def test_side_packages_import_under_agentscale(module):
     assert importlib.import_module(module).__name__ == module
 

@@ -10,7 +10,7 @@ import pytest
 
 from agentscale import registry
 from agentscale.errors import ConfigError
-from agentscale.protocols import Selector, Verifier
+from agentscale.protocols import Selector, Strategy, Verifier
 from agentscale.testing import FakeModel
 
 
@@ -31,6 +31,12 @@ def test_builtins_satisfy_their_protocols():
         assert isinstance(registry.create("verifiers", name, **kwargs), Verifier)
 
 
+def test_builtin_strategies_satisfy_their_protocol():
+    for name in registry.BUILTINS["strategies"]:
+        strategy = registry.create("strategies", name)
+        assert isinstance(strategy, Strategy) and strategy.name == name
+
+
 def test_builtin_names_are_recorded_on_instances():
     assert registry.create("selectors", "majority").name == "majority"
     assert registry.create("verifiers", "answer").name == "answer"
@@ -49,8 +55,10 @@ def test_unknown_group():
 def test_bad_arguments_show_the_signature():
     with pytest.raises(ConfigError, match=r"selector 'listwise' takes listwise\(model"):
         registry.create("selectors", "listwise")
-    with pytest.raises(ConfigError, match="unexpected keyword"):
+    with pytest.raises(ConfigError, match="selector 'majority' takes no option 'colour'"):
         registry.create("selectors", "majority", colour="red")
+    with pytest.raises(ConfigError, match=r"strategy 'best_of_n' takes no option 'polcy'; it takes best_of_n\(n"):
+        registry.create("strategies", "best_of_n", polcy=None)
 
 
 @pytest.fixture

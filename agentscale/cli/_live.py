@@ -15,7 +15,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from agentscale.experiments.humaneval import ProblemResult, Summary
+from agentscale.evaluation import ProblemResult, Summary
 
 __all__ = ["LiveView", "summary_table"]
 

@@ -149,7 +149,8 @@ async def _humaneval(
 ) -> int:
     from agentscale.cli._live import LiveView, summary_table
     from agentscale.datasets import load_humaneval
-    from agentscale.experiments.humaneval import humaneval_agent, solve_all, summarize
+    from agentscale.evaluation import solve_all, summarize
+    from agentscale.graphs.humaneval import humaneval_agent
     from agentscale.llm import LLM
     from agentscale.sandboxes import open_pool
     from agentscale.verifiers import DocstringExamplesVerifier, VisibleTestsVerifier

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
 
-from agentscale.budget import Budget
+from agentscale.budget import Budget, record_usage
 from agentscale.errors import ConfigError, ModelAPIError
 from agentscale.llm._endpoint import Endpoint
 from agentscale.llm._profile import ModelProfile
@@ -213,7 +213,9 @@ class LLM:
                 parts += await self._fan_out(text_route, body, params, missing, seed, 1, timeout, budget)
         else:
             parts = await self._fan_out(text_route, body, params, n, seed, 0, timeout, budget)
-        return _merge(cfg.model, parts, n)
+        completion = _merge(cfg.model, parts, n)
+        record_usage(completion.usage)  # the rollout's ledger: what it spent, budget or not
+        return completion
 
     # -- internals ---------------------------------------------------------------------------
 

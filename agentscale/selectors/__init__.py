@@ -3,6 +3,7 @@
 - ``MajorityVote``, ``WeightedVote``: vote over normalised answers (``agentscale.answers``);
 - ``BestScore``: the best verifier score (best-of-N);
 - ``BestOfMajority``: the best-scored among the most frequent answers;
+- ``BehaviourVote``: for code, a vote over what programs did on the checked inputs;
 - ``ListwiseSelector``: a model sees every candidate in one shuffled prompt and picks one;
 - ``KnockoutTournament``: a model judges pairs in a bracket;
 - ``Synthesize``: a model writes a new answer from the candidates and their verdicts.
@@ -11,6 +12,7 @@ Every selector documents what it does on ties and when every candidate failed; f
 (``status != "ok"``) are never chosen, and no candidates gives ``Selection(rollout_id=None)``.
 """
 
+from agentscale.selectors.behaviour_vote import BehaviourVote, behaviour_digest, behaviour_key
 from agentscale.selectors.best_of_majority import BestOfMajority
 from agentscale.selectors.best_score import BestScore
 from agentscale.selectors.listwise import ListwiseSelector
@@ -20,6 +22,7 @@ from agentscale.selectors.tournament import KnockoutTournament
 from agentscale.selectors.weighted_vote import WeightedVote, verdict_weight
 
 __all__ = [
+    "BehaviourVote",
     "BestOfMajority",
     "BestScore",
     "KnockoutTournament",
@@ -27,5 +30,7 @@ __all__ = [
     "MajorityVote",
     "Synthesize",
     "WeightedVote",
+    "behaviour_digest",
+    "behaviour_key",
     "verdict_weight",
 ]

@@ -1,39 +1,52 @@
-"""Scaling strategies as LangGraph nodes, and ``scale()`` to wire them into a graph in one line.
+"""Scaling strategies as objects, their LangGraph nodes, and ``scale()`` to wire them into a graph in one line.
 
-Each node is a small class whose instances are ``async (state, runtime) -> dict`` nodes, usable
-in your own ``StateGraph(ScaleState, context_schema=ScaleContext)``.
+A strategy (``BestOfN``, ``Majority``, ``Adaptive``, ``Reflect``, ``Evolve``, ``FirstFinish``, or
+your own ``agentscale.protocols.Strategy``) wires nodes into a graph builder. Each node is a small
+class whose instances are ``async (state, runtime) -> dict`` nodes, usable in your own
+``StateGraph(ScaleState, context_schema=ScaleContext)``.
 """
 
-from agentscale.strategies.adaptive import AdaptivePolicy, AssessVote, answer_key, vote_confidence
+from agentscale.strategies.adaptive import Adaptive, AdaptivePolicy, AssessVote, answer_key, vote_confidence
+from agentscale.strategies.best_of_n import BestOfN
 from agentscale.strategies.checkpoint import STATE_TYPES, sqlite_checkpointer, state_serializer
-from agentscale.strategies.context import ScaleContext, context_of
-from agentscale.strategies.evolve import Evolve, EvolvePolicy, population
-from agentscale.strategies.first_finish import Race
-from agentscale.strategies.lessons import Recall, Remember, render_lessons
-from agentscale.strategies.reflect import Reflect, ReflectPolicy, revision_prompt
+from agentscale.strategies.context import ScaleContext, as_task, context_of
+from agentscale.strategies.evolve import MUTATE, RECOMBINE, Breed, Evolve, EvolvePolicy, population
+from agentscale.strategies.first_finish import FirstFinish, Race
+from agentscale.strategies.lessons import Recall, Remember, lesson_text
+from agentscale.strategies.majority import Majority
+from agentscale.strategies.reflect import REVISE, PlanRevisions, Reflect, ReflectPolicy, revision_request
 from agentscale.strategies.rollouts import (
     Diversity,
     FanOut,
-    PrepareSamples,
+    PrepareRequests,
     RunRollout,
+    check_count,
     fan_out,
-    run_one,
-    verify_one,
+    run_request,
 )
-from agentscale.strategies.scale import STRATEGIES, scale
-from agentscale.strategies.select import Select, best_scored
+from agentscale.strategies.scale import resolve_strategy, resolve_verifier, scale
+from agentscale.strategies.select import Select, best_scored, judge_selection, resolve_selector
+from agentscale.strategies.spec import ScaleSpec
 from agentscale.strategies.verify import Verify
 
 __all__ = [
+    "MUTATE",
+    "RECOMBINE",
+    "REVISE",
     "STATE_TYPES",
-    "STRATEGIES",
+    "Adaptive",
     "AdaptivePolicy",
     "AssessVote",
+    "BestOfN",
+    "Breed",
     "Diversity",
     "Evolve",
     "EvolvePolicy",
     "FanOut",
-    "PrepareSamples",
+    "FirstFinish",
+    "Majority",
+    "PlanRevisions",
+    "PrepareRequests",
     "Race",
     "Recall",
     "Reflect",
@@ -41,19 +54,25 @@ __all__ = [
     "Remember",
     "RunRollout",
     "ScaleContext",
+    "ScaleSpec",
     "Select",
     "Verify",
     "answer_key",
+    "as_task",
     "best_scored",
+    "check_count",
     "context_of",
     "fan_out",
+    "judge_selection",
+    "lesson_text",
     "population",
-    "render_lessons",
-    "revision_prompt",
-    "run_one",
+    "resolve_selector",
+    "resolve_strategy",
+    "resolve_verifier",
+    "revision_request",
+    "run_request",
     "scale",
     "sqlite_checkpointer",
     "state_serializer",
-    "verify_one",
     "vote_confidence",
 ]

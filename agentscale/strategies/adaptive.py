@@ -20,18 +20,23 @@ import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
+from langgraph.graph import StateGraph
 from langgraph.runtime import Runtime
 
 from agentscale.answers import extract_answer, normalize_answer
 from agentscale.errors import ConfigError
-from agentscale.state import ScaleState
-from agentscale.strategies.context import ScaleContext, context_of
-from agentscale.strategies.rollouts import Diversity
+from agentscale.protocols import Selector
+from agentscale.state import ScaleState, VoteEvent
+from agentscale.strategies import _wiring
+from agentscale.strategies.context import ScaleContext, context_of, task_update
+from agentscale.strategies.rollouts import Diversity, check_count, check_diversity
+from agentscale.strategies.select import resolve_selector
+from agentscale.strategies.spec import ScaleSpec
 from agentscale.types import Rollout
 
-__all__ = ["AdaptivePolicy", "AssessVote", "answer_key", "vote_confidence"]
+__all__ = ["Adaptive", "AdaptivePolicy", "AssessVote", "answer_key", "vote_confidence"]
 
 
 def answer_key(rollout: Rollout) -> str | None:
@@ -75,8 +80,8 @@ class AdaptivePolicy:
     key: Callable[[Rollout], str | None] = answer_key
 
     def __post_init__(self) -> None:
-        if self.wave < 1 or self.max_samples < 1:
-            raise ConfigError("AdaptivePolicy needs wave >= 1 and max_samples >= 1")
+        check_count(self.wave, "AdaptivePolicy.wave")
+        check_count(self.max_samples, "AdaptivePolicy.max_samples")
         if not 0.5 < self.confidence <= 1.0:
             raise ConfigError(f"confidence must be in (0.5, 1], got {self.confidence}")
 
@@ -84,22 +89,30 @@ class AdaptivePolicy:
 class AssessVote:
     """Node ``assess``: stop if the vote is settled, else write the next wave's samples.
 
-    Writes ``{"samples": [...], "round": w + 1}`` or ``{"samples": [], "stop_reason": ...}``;
+    Writes ``{"requests": [...], "round": w + 1}`` or ``{"requests": [], "stop_reason": ...}``;
     route it with ``FanOut``.
 
     Args:
         policy: the stopping rule.
         diversity: sampling settings for later waves (indices and seeds continue).
+        context: the ``ScaleContext`` to use when the runtime context is not one (nesting).
     """
 
-    def __init__(self, policy: AdaptivePolicy | None = None, *, diversity: Diversity | None = None) -> None:
+    def __init__(
+        self,
+        policy: AdaptivePolicy | None = None,
+        *,
+        diversity: Diversity | None = None,
+        context: ScaleContext | None = None,
+    ) -> None:
         self.policy = policy or AdaptivePolicy()
         self.diversity = diversity or Diversity()
+        self.context = context
 
     async def __call__(self, state: ScaleState, runtime: Runtime[ScaleContext]) -> dict[str, Any]:
-        ctx = context_of(runtime)
+        ctx = context_of(runtime, self.context)
         policy = self.policy
-        task = state["task"]
+        task, _ = task_update(state)
         rollouts = state.get("rollouts") or []
         verdicts = state.get("verdicts") or {}
         counts = Counter(k for r in rollouts if r.ok and (k := policy.key(r)) is not None)
@@ -120,18 +133,67 @@ class AssessVote:
         elif ctx.budget.exhausted:
             reason = "budget"
         runtime.stream_writer(
-            {
-                "event": "vote",
-                "task_id": task.id,
-                "counts": dict(counts),
-                "leader": ranked[0][0] if ranked else None,
-                "confidence": confidence,
-                "settled": reason is not None,
-            }
+            VoteEvent(
+                event="vote",
+                task_id=task.id,
+                counts=dict(counts),
+                leader=ranked[0][0] if ranked else None,
+                confidence=confidence,
+                settled=reason is not None,
+            )
         )
         if reason is not None:
-            return {"samples": [], "stop_reason": reason}
+            return {"requests": [], "stop_reason": reason}
         start = len(rollouts)
         wave = state.get("round", 0) + 1
-        samples = [self.diversity.sample(start + i, generation=0) for i in range(min(policy.wave, remaining))]
-        return {"samples": samples, "round": wave}
+        requests = [self.diversity.request(start + i, generation=0) for i in range(min(policy.wave, remaining))]
+        return {"requests": requests, "round": wave}
+
+
+@dataclass(frozen=True)
+class Adaptive:
+    """Adaptive sampling: ``prepare -> rollout (wave) -> assess -> rollout (next wave) ... -> select``.
+
+    Attributes:
+        policy: when to stop (default: waves of ``min(4, n)`` up to ``n`` rollouts).
+        n: the most rollouts in all (``policy.max_samples``; give one or the other, or both equal).
+        diversity: how rollouts differ.
+        plans: PlanSearch plans for the rollouts (see ``BestOfN``).
+        selector: a ``Selector`` or registry name (default: a majority vote, or the best score
+            with ``stop_on_pass``).
+    """
+
+    name: ClassVar[str] = "adaptive"
+    policy: AdaptivePolicy | None = None
+    n: int | None = None
+    diversity: Diversity | None = None
+    plans: int = 0
+    selector: Selector | str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "diversity", check_diversity(self.diversity))
+        if self.policy is not None and not isinstance(self.policy, AdaptivePolicy):
+            raise ConfigError(f"Adaptive takes an AdaptivePolicy, got {type(self.policy).__name__}")
+        if self.n is not None:
+            check_count(self.n)
+        check_count(self.plans, "plans", minimum=0)
+        if self.policy is None:
+            total = self.n or 8
+            object.__setattr__(self, "policy", AdaptivePolicy(max_samples=total, wave=min(4, total)))
+        elif self.n is not None and self.n != self.policy.max_samples:
+            raise ConfigError(f"n={self.n} disagrees with AdaptivePolicy(max_samples={self.policy.max_samples})")
+        object.__setattr__(self, "selector", resolve_selector(self.selector))
+
+    def build(self, graph: StateGraph, spec: ScaleSpec) -> int:
+        """Wire ``prepare``, ``rollout``, ``assess`` and ``select`` between ``spec.entry`` and ``spec.exit``."""
+        policy = self.policy
+        assert policy is not None  # set in __post_init__
+        diversity = self.diversity or Diversity()
+        selector = spec.selector or self.selector
+        if selector is None and not policy.stop_on_pass:
+            selector = resolve_selector("majority")
+        _wiring.sample(graph, spec, min(policy.wave, policy.max_samples), diversity=diversity, plans=self.plans)
+        _wiring.loop(graph, "assess", AssessVote(policy, diversity=diversity, context=spec.context))
+        _wiring.select(graph, spec, selector)
+        waves = -(-policy.max_samples // min(policy.wave, policy.max_samples))
+        return 2 * waves + 3

@@ -12,12 +12,11 @@ from pathlib import Path
 
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
-from agentscale.state import Sample
-from agentscale.types import Provenance, Rollout, Selection, Task, Usage, Verdict
+from agentscale.types import Candidate, Provenance, Rollout, RolloutRequest, Selection, Task, Usage, Verdict
 
 __all__ = ["STATE_TYPES", "sqlite_checkpointer", "state_serializer"]
 
-STATE_TYPES: tuple[type, ...] = (Task, Rollout, Usage, Provenance, Verdict, Selection, Sample)
+STATE_TYPES: tuple[type, ...] = (Task, Rollout, Usage, Provenance, Verdict, Selection, RolloutRequest, Candidate)
 """The classes a scaled run's checkpoints hold."""
 
 

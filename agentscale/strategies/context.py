@@ -1,20 +1,28 @@
 """``ScaleContext``: the run-time dependencies of a scaled run, passed as LangGraph's ``context``.
 
-Nodes read their model, verifier, selector, sandboxes and budget from ``runtime.context``,
-never from module globals, so two runs in one process never share settings by accident.
+Nodes read their model, verifier, selector, sandboxes, budget and executor from
+``runtime.context``, never from module globals, so two runs in one process never share settings
+by accident.
+
+**Nesting.** A ``scale()`` graph used as a node of your own graph runs with *your* graph's
+context. Give it its own with ``scale(..., context=ScaleContext(...))``: every node of the scale
+graph uses that one whenever the runtime context is not a ``ScaleContext``.
 """
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from agentscale.budget import Budget
 from agentscale.errors import ConfigError
-from agentscale.protocols import Memory, Model, SandboxProvider, Selector, Verifier
+from agentscale.executor import AsyncioExecutor
+from agentscale.protocols import Executor, Memory, Model, SandboxProvider, Selector, Verifier
+from agentscale.strategies._checks import check_selector, check_verifier
+from agentscale.types import Task
 
-__all__ = ["ScaleContext", "context_of"]
+__all__ = ["ScaleContext", "as_task", "context_of"]
 
 
 @dataclass
@@ -25,18 +33,20 @@ class ScaleContext:
 
     Attributes:
         model: the model strategies use themselves: critiques (reflection), plans (PlanSearch),
-            judges. The agent brings its own model.
+            judges, lessons; and the agent's ``run.model``.
         sandboxes: leases a sandbox per rollout, for agents that ask for one.
         verifier: judges each rollout as it finishes.
         selector: picks the final answer.
-        budget: shared limits for the whole run; each finished rollout is charged to it once.
+        budget: shared limits for the whole run; each rollout is charged to it exactly once.
         memory: a memory bank (``agentscale.memory.MemoryBank``, or any ``Memory``). With one,
-            every ``scale()`` graph recalls lessons into each rollout's prompt first and, last,
+            every ``scale()`` graph recalls lessons into each rollout's request first and, last,
             hands the bank the task's rollouts and verdicts to distil new lessons (written by
             ``model``, charged to ``budget``). Without one (the default) both steps do nothing.
         memory_k: how many lessons to recall per task.
-        max_concurrency: at most this many rollouts run (and verify) at once.
+        max_concurrency: at most this many rollouts run (and verify) at once, for the default
+            executor.
         rollout_timeout: seconds one rollout may take before it is recorded as failed.
+        executor: where rollouts run (default: ``AsyncioExecutor(max_concurrency)``, in this process).
     """
 
     model: Model | None = None
@@ -48,39 +58,76 @@ class ScaleContext:
     memory_k: int = 3
     max_concurrency: int = 8
     rollout_timeout: float | None = None
-    _limiter: asyncio.Semaphore | None = field(default=None, init=False, repr=False, compare=False)
-    _limiter_loop: Any = field(default=None, init=False, repr=False, compare=False)
+    executor: Executor = None  # type: ignore[assignment] - made from max_concurrency when not given
 
     def __post_init__(self) -> None:
+        if isinstance(self.max_concurrency, bool) or not isinstance(self.max_concurrency, int):
+            raise ConfigError(f"ScaleContext.max_concurrency must be an int, got {self.max_concurrency!r}")
         if self.max_concurrency < 1:
             raise ConfigError(f"ScaleContext.max_concurrency must be >= 1, got {self.max_concurrency}")
         if self.rollout_timeout is not None and self.rollout_timeout <= 0:
             raise ConfigError(f"ScaleContext.rollout_timeout must be > 0, got {self.rollout_timeout}")
         if self.memory_k < 0:
             raise ConfigError(f"ScaleContext.memory_k must be >= 0, got {self.memory_k}")
-
-    def limiter(self) -> asyncio.Semaphore:
-        """The semaphore every rollout of this run holds while it runs (made on first use).
-
-        It is made per event loop, so one context can serve runs under successive ``asyncio.run``.
-        """
-        loop = asyncio.get_running_loop()
-        if self._limiter is None or self._limiter_loop is not loop:
-            self._limiter = asyncio.Semaphore(self.max_concurrency)
-            self._limiter_loop = loop
-        return self._limiter
+        check_selector(self.selector)
+        check_verifier(self.verifier)
+        if not isinstance(self.budget, Budget):
+            raise ConfigError(f"ScaleContext.budget must be a Budget, got {self.budget!r}")
+        if self.executor is None:
+            self.executor = AsyncioExecutor(self.max_concurrency)
+        elif not callable(getattr(self.executor, "run", None)):
+            raise ConfigError(f"ScaleContext.executor needs an async run(job) method, got {self.executor!r}")
 
 
-def context_of(runtime: Any) -> ScaleContext:
-    """The run's ``ScaleContext`` from a node's ``runtime``.
+def context_of(runtime: Any, default: ScaleContext | None = None) -> ScaleContext:
+    """The run's ``ScaleContext``: ``runtime.context`` when it is one, else ``default``.
+
+    Args:
+        runtime: the node's LangGraph ``Runtime``.
+        default: the context ``scale(..., context=...)`` baked in, for a scale graph nested in a
+            graph with its own context type.
 
     Raises:
-        ConfigError: the graph was invoked without one. Each node would otherwise make its own,
-            and the run would have no shared budget and no bound on concurrency.
+        ConfigError: neither is a ``ScaleContext``. Each node would otherwise make its own, and the
+            run would have no shared budget and no bound on concurrency.
     """
     ctx = getattr(runtime, "context", None)
+    if isinstance(ctx, ScaleContext):
+        return ctx
+    if default is not None:
+        return default
     if ctx is None:
         raise ConfigError("invoke the graph with context=ScaleContext(...) (it holds the budget and limits)")
-    if not isinstance(ctx, ScaleContext):
-        raise ConfigError(f"context must be a ScaleContext, got {type(ctx).__name__}")
-    return ctx
+    raise ConfigError(
+        f"context must be a ScaleContext, got {type(ctx).__name__}: inside a graph with its own context, "
+        "build the scale graph with scale(..., context=ScaleContext(...))"
+    )
+
+
+def as_task(value: Any) -> Task:
+    """The state's ``task`` as a ``Task``: a ``Task`` as is, a str as its prompt, a dict validated.
+
+    Raises:
+        ConfigError: no task, or one that is none of those.
+    """
+    if isinstance(value, Task):
+        return value
+    if isinstance(value, str):
+        return Task(prompt=value)
+    if isinstance(value, Mapping):
+        from pydantic import ValidationError
+
+        try:
+            return Task.model_validate(dict(value))
+        except ValidationError as exc:
+            raise ConfigError(f"the state's 'task' is not a valid Task: {exc}") from exc
+    if value is None:
+        raise ConfigError('the graph needs a task: invoke it with {"task": Task(...)} (or a prompt string)')
+    raise ConfigError(f"the state's 'task' must be a Task, a str or a dict, got {type(value).__name__}")
+
+
+def task_update(state: Mapping[str, Any]) -> tuple[Task, dict[str, Any]]:
+    """``(task, update)``: the state's task as a ``Task``, and ``{"task": it}`` when it had to be made one."""
+    raw = state.get("task")
+    task = as_task(raw)
+    return task, ({} if task is raw else {"task": task})

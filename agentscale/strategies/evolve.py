@@ -6,26 +6,31 @@ copy stays). It stops at the target score, the generation limit, or an exhausted
 Otherwise it breeds the next generation from the best ``survivors``: the top ``elites`` are
 always mutated (elites are kept, and their lines go on); the other children are mutations of
 one parent or recombinations of several, parents picked by score (binary tournaments). A child
-is a new rollout of the agent whose prompt holds its parents' answers and their feedback.
+is a new rollout of the agent whose request carries its parents as ``candidates`` (answers,
+scores, feedback) and, as ``feedback``, ``MUTATE`` or ``RECOMBINE``.
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
+from langgraph.graph import StateGraph
 from langgraph.runtime import Runtime
 
 from agentscale.errors import ConfigError
-from agentscale.state import ScaleState
-from agentscale.strategies.context import ScaleContext, context_of
-from agentscale.strategies.rollouts import Diversity
+from agentscale.protocols import Selector
+from agentscale.state import GenerationEvent, ScaleState
+from agentscale.strategies import _wiring
+from agentscale.strategies._candidates import candidate_of
+from agentscale.strategies.context import ScaleContext, context_of, task_update
+from agentscale.strategies.rollouts import Diversity, check_count, check_diversity
+from agentscale.strategies.select import resolve_selector
+from agentscale.strategies.spec import ScaleSpec
 from agentscale.types import Rollout, Verdict
 
-__all__ = ["Evolve", "EvolvePolicy", "population"]
-
-_FEEDBACK_CHARS = 1500
+__all__ = ["MUTATE", "RECOMBINE", "Breed", "Evolve", "EvolvePolicy", "population"]
 
 
 def _key(rollout: Rollout) -> str:
@@ -48,29 +53,11 @@ def population(rollouts: list[Rollout], verdicts: dict[str, Verdict]) -> tuple[l
     return ranked, seen - len(ranked)
 
 
-def _describe(rollout: Rollout, verdict: Verdict) -> str:
-    feedback = (verdict.feedback or "(no details)").strip()[:_FEEDBACK_CHARS]
-    head = f'<candidate score="{verdict.score:.2f}">'
-    return f"{head}\n{rollout.output.strip()}\n</candidate>\nFeedback: {feedback}"
+MUTATE = "Write an improved, complete answer: fix what the check found, and try a change that could score higher."
+"""What a mutation child is asked to do with its one candidate."""
 
-
-def mutation_prompt(parent: Rollout, verdict: Verdict) -> str:
-    """Text asking for an improved version of one candidate."""
-    return (
-        "Here is a candidate answer and what a check of it said:\n\n"
-        f"{_describe(parent, verdict)}\n\n"
-        "Write an improved, complete answer: fix what the check found, and try a change that could "
-        "score higher."
-    )
-
-
-def recombination_prompt(parents: list[Rollout], verdicts: dict[str, Verdict]) -> str:
-    """Text asking for one answer that combines several candidates' strengths."""
-    shown = "\n\n".join(_describe(p, verdicts[p.id]) for p in parents)
-    return (
-        f"Here are {len(parents)} candidate answers and what a check of each said:\n\n{shown}\n\n"
-        "Write one new, complete answer that combines their strengths and avoids their mistakes."
-    )
+RECOMBINE = "Write one new, complete answer that combines their strengths and avoids their mistakes."
+"""What a recombination child is asked to do with its candidates."""
 
 
 @dataclass(frozen=True)
@@ -98,10 +85,11 @@ class EvolvePolicy:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.generations < 0 or self.elites < 0 or self.parents < 2:
-            raise ConfigError("EvolvePolicy needs generations >= 0, elites >= 0 and parents >= 2")
-        if self.children is not None and self.children < 1:
-            raise ConfigError(f"children must be >= 1, got {self.children}")
+        check_count(self.generations, "EvolvePolicy.generations", minimum=0)
+        check_count(self.elites, "EvolvePolicy.elites", minimum=0)
+        check_count(self.parents, "EvolvePolicy.parents", minimum=2)
+        if self.children is not None:
+            check_count(self.children, "children")
         if not 0.0 <= self.mutation_rate <= 1.0:
             raise ConfigError(f"mutation_rate must be in [0, 1], got {self.mutation_rate}")
 
@@ -117,48 +105,56 @@ def _distinct(pick, k: int) -> list[Rollout]:
     return chosen
 
 
-class Evolve:
-    """Node ``evolve``: stop, or write the next generation's samples.
+class Breed:
+    """Node ``evolve``: stop, or write the next generation's requests.
 
-    Writes ``{"samples": [...], "round": g + 1}`` or ``{"samples": [], "stop_reason": ...}``;
+    Writes ``{"requests": [...], "round": g + 1}`` or ``{"requests": [], "stop_reason": ...}``;
     route it with ``FanOut``.
 
     Args:
         policy: the evolution settings.
         diversity: sampling settings for the children.
+        context: the ``ScaleContext`` to use when the runtime context is not one (nesting).
     """
 
-    def __init__(self, policy: EvolvePolicy | None = None, *, diversity: Diversity | None = None) -> None:
+    def __init__(
+        self,
+        policy: EvolvePolicy | None = None,
+        *,
+        diversity: Diversity | None = None,
+        context: ScaleContext | None = None,
+    ) -> None:
         self.policy = policy or EvolvePolicy()
         self.diversity = diversity or Diversity()
+        self.context = context
 
     async def __call__(self, state: ScaleState, runtime: Runtime[ScaleContext]) -> dict[str, Any]:
-        ctx = context_of(runtime)
+        ctx = context_of(runtime, self.context)
         policy = self.policy
-        task = state["task"]
+        task, _ = task_update(state)
         rollouts = state.get("rollouts") or []
         verdicts = state.get("verdicts") or {}
         generation = state.get("round", 0)
         pool, duplicates = population(rollouts, verdicts)
         best = verdicts[pool[0].id].score if pool else 0.0
         runtime.stream_writer(
-            {
-                "event": "generation",
-                "task_id": task.id,
-                "generation": generation,
-                "best_score": best,
-                "population": len(pool),
-                "duplicates": duplicates,
-            }
+            GenerationEvent(
+                event="generation",
+                task_id=task.id,
+                generation=generation,
+                best_score=best,
+                population=len(pool),
+                duplicates=duplicates,
+            )
         )
         if not pool:
-            return {"samples": [], "stop_reason": "no verified candidates"}
+            return {"requests": [], "stop_reason": "no verified candidates"}
         if best >= policy.target:
-            return {"samples": [], "stop_reason": "target"}
+            return {"requests": [], "stop_reason": "target"}
         if generation >= policy.generations:
-            return {"samples": [], "stop_reason": "generations"}
+            return {"requests": [], "stop_reason": "generations"}
         if ctx.budget.exhausted:
-            return {"samples": [], "stop_reason": "budget"}
+            return {"requests": [], "stop_reason": "budget"}
         first_wave = sum(1 for r in rollouts if r.provenance.generation == 0)
         n_children = policy.children or max(1, first_wave)
         survivors = pool[: policy.survivors or n_children]
@@ -169,7 +165,7 @@ class Evolve:
             return a if verdicts[a.id].score >= verdicts[b.id].score else b
 
         start = len(rollouts)
-        samples = []
+        requests = []
         for i in range(n_children):
             if i < min(policy.elites, len(pool)):
                 parents = [pool[i]]
@@ -177,18 +173,52 @@ class Evolve:
                 parents = [pick()]
             else:
                 parents = _distinct(pick, min(policy.parents, len(survivors)))
-            text = (
-                mutation_prompt(parents[0], verdicts[parents[0].id])
-                if len(parents) == 1
-                else recombination_prompt(parents, verdicts)
-            )
-            samples.append(
-                self.diversity.sample(
+            requests.append(
+                self.diversity.request(
                     start + i,
                     strategy="evolve",
                     parents=[p.id for p in parents],
                     generation=generation + 1,
-                    feedback=text,
+                    candidates=[candidate_of(p, verdicts[p.id]) for p in parents],
+                    feedback=MUTATE if len(parents) == 1 else RECOMBINE,
                 )
             )
-        return {"samples": samples, "round": generation + 1}
+        return {"requests": requests, "round": generation + 1}
+
+
+@dataclass(frozen=True)
+class Evolve:
+    """Evolutionary refinement: ``prepare -> rollout (xN) -> evolve -> rollout (children) ... -> select``.
+
+    Attributes:
+        n: the first generation's rollouts.
+        policy: the evolution settings (``EvolvePolicy``).
+        diversity: how rollouts differ.
+        plans: PlanSearch plans for the first generation (see ``BestOfN``).
+        selector: a ``Selector`` or registry name (default: ``ScaleContext.selector``, else the
+            highest verifier score).
+    """
+
+    name: ClassVar[str] = "evolve"
+    n: int = 8
+    policy: EvolvePolicy | None = None
+    diversity: Diversity | None = None
+    plans: int = 0
+    selector: Selector | str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "diversity", check_diversity(self.diversity))
+        check_count(self.n)
+        check_count(self.plans, "plans", minimum=0)
+        if self.policy is not None and not isinstance(self.policy, EvolvePolicy):
+            raise ConfigError(f"Evolve takes an EvolvePolicy, got {type(self.policy).__name__}")
+        object.__setattr__(self, "policy", self.policy or EvolvePolicy())
+        object.__setattr__(self, "selector", resolve_selector(self.selector))
+
+    def build(self, graph: StateGraph, spec: ScaleSpec) -> int:
+        """Wire ``prepare``, ``rollout``, ``evolve`` and ``select`` between ``spec.entry`` and ``spec.exit``."""
+        diversity = self.diversity or Diversity()
+        _wiring.sample(graph, spec, self.n, diversity=diversity, plans=self.plans)
+        _wiring.loop(graph, "evolve", Breed(self.policy, diversity=diversity, context=spec.context))
+        _wiring.select(graph, spec, spec.selector or self.selector)
+        return 2 * (self.policy.generations + 1) + 3

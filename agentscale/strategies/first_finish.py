@@ -2,10 +2,11 @@
 
 Why one node with asyncio tasks instead of a ``Send`` fan-out: the tasks of a LangGraph
 superstep cannot cancel each other, and the step ends only when all of them have. Here each
-rollout is an ``asyncio`` task; as soon as one passes, the others are cancelled and drained
-(cancelling the task closes its HTTP request, so the model server stops generating). Rollouts
-that finished meanwhile are kept; the cancelled ones are recorded as ``status="cancelled"``.
-External cancellation cancels and drains every rollout, then propagates.
+rollout is an ``asyncio`` task running through ``ScaleContext.executor``; as soon as one passes,
+the others are cancelled and drained (cancelling the task closes its HTTP request, so the model
+server stops generating). Rollouts that finished meanwhile are kept; the cancelled ones are
+recorded as ``status="cancelled"``. External cancellation cancels and drains every rollout, then
+propagates.
 
 The price: the node is one LangGraph task, so a run killed mid-race redoes the race on resume.
 """
@@ -13,19 +14,23 @@ The price: the node is one LangGraph task, so a run killed mid-race redoes the r
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
+from langgraph.graph import StateGraph
 from langgraph.runtime import Runtime
 
 from agentscale.agents import as_agent
-from agentscale.errors import ConfigError
 from agentscale.protocols import Verifier
-from agentscale.state import Sample, ScaleState
-from agentscale.strategies.context import ScaleContext, context_of
-from agentscale.strategies.rollouts import Diversity, run_one
-from agentscale.types import Provenance, Rollout, Selection, Verdict
+from agentscale.rollout import RolloutResult, finished_event
+from agentscale.state import ScaleState, SelectedEvent
+from agentscale.strategies import _wiring
+from agentscale.strategies.context import ScaleContext, context_of, task_update
+from agentscale.strategies.rollouts import Diversity, check_count, check_diversity, run_request
+from agentscale.strategies.spec import ScaleSpec
+from agentscale.types import Provenance, Rollout, RolloutRequest, Selection
 
-__all__ = ["Race"]
+__all__ = ["FirstFinish", "Race"]
 
 
 class Race:
@@ -36,11 +41,12 @@ class Race:
 
     Args:
         agent: an ``Agent``, compiled graph or async function.
-        n: how many rollouts to start (at most ``ScaleContext.max_concurrency`` run at once).
+        n: how many rollouts to start (the executor bounds how many run at once).
         diversity: how they differ.
         verifier: decides what passes (default: ``ScaleContext.verifier``); without one, the
             first successful rollout wins.
         timeout: seconds per rollout (default: ``ScaleContext.rollout_timeout``).
+        context: the ``ScaleContext`` to use when the runtime context is not one (nesting).
     """
 
     def __init__(
@@ -51,48 +57,50 @@ class Race:
         diversity: Diversity | None = None,
         verifier: Verifier | None = None,
         timeout: float | None = None,
+        context: ScaleContext | None = None,
     ) -> None:
-        if n < 1:
-            raise ConfigError(f"n must be >= 1, got {n}")
         self.agent = as_agent(agent)
-        self.n = n
+        self.n = check_count(n)
         self.diversity = diversity or Diversity()
         self.verifier = verifier
         self.timeout = timeout
+        self.context = context
 
     async def __call__(self, state: ScaleState, runtime: Runtime[ScaleContext]) -> dict[str, Any]:
-        ctx = context_of(runtime)
-        task = state["task"]
+        ctx = context_of(runtime, self.context)
+        task, update = task_update(state)
         verifier = self.verifier or ctx.verifier
         write = runtime.stream_writer
-        samples = [self.diversity.sample(i) for i in range(self.n)]
-        running: dict[asyncio.Task, Sample] = {
+        lessons = list(state.get("lessons") or [])
+        requests = [self.diversity.request(i, lessons=lessons) for i in range(self.n)]
+        running: dict[asyncio.Task, RolloutRequest] = {
             asyncio.create_task(
-                run_one(
+                run_request(
                     self.agent,
                     task,
-                    s,
+                    r,
                     ctx=ctx,
                     write=write,
                     verifier=verifier,
                     timeout=self.timeout or ctx.rollout_timeout,
                 ),
-                name=f"agentscale-race-{task.id}-{s.index}",
-            ): s
-            for s in samples
+                name=f"agentscale-race-{task.id}-{r.index}",
+            ): r
+            for r in requests
         }
-        finished: list[tuple[Rollout, Verdict | None]] = []
+        finished: list[RolloutResult] = []
         winner: Rollout | None = None
         pending = set(running)
         try:
             while pending and winner is None:
                 done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
                 for t in sorted(done, key=lambda t: running[t].index):
-                    rollout, verdict = t.result()  # run_one returns failures as data
-                    finished.append((rollout, verdict))
-                    passed = verdict.passed if verdict is not None else (verifier is None and rollout.ok)
+                    result = t.result()  # run_request returns failures as data
+                    finished.append(result)
+                    verdict = result.verdict
+                    passed = verdict.passed if verdict is not None else (verifier is None and result.rollout.ok)
                     if winner is None and passed:
-                        winner = rollout
+                        winner = result.rollout
         finally:
             # cancel and drain: nothing may outlive the node, and what finished meanwhile is kept
             for t in pending:
@@ -100,41 +108,83 @@ class Race:
             outcomes = await asyncio.gather(*pending, return_exceptions=True)
         cancelled: list[Rollout] = []
         for t, outcome in zip(pending, outcomes, strict=True):
-            sample = running[t]
-            if isinstance(outcome, tuple):
+            if isinstance(outcome, RolloutResult):
                 finished.append(outcome)
             elif isinstance(outcome, asyncio.CancelledError):
-                cancelled.append(_cancelled(task.id, sample))
+                cancelled.append(_cancelled(task.id, running[t]))
+                write(finished_event(task, running[t], cancelled[-1]))
             else:
                 raise outcome
-        for r in cancelled:
-            write(
-                {
-                    "event": "rollout_finished",
-                    "task_id": task.id,
-                    "index": r.metadata["index"],
-                    "rollout_id": r.id,
-                    "status": r.status,
-                    "tokens": 0,
-                    "seconds": 0.0,
-                    "error": r.error,
-                }
-            )
-        update: dict[str, Any] = {
-            "rollouts": [r for r, _ in finished] + cancelled,
-            "verdicts": {r.id: v for r, v in finished if v is not None},
+        update |= {
+            "rollouts": [f.rollout for f in finished] + cancelled,
+            "verdicts": {f.rollout.id: f.verdict for f in finished if f.verdict is not None},
             "stop_reason": "passed" if winner else "none passed",
         }
         if winner is not None:
-            update["selected"] = Selection(rollout_id=winner.id, reason="first rollout to pass")
+            selection = Selection(rollout_id=winner.id, reason="first rollout to pass")
+            update["selected"] = selection
+            write(
+                SelectedEvent(
+                    event="selected",
+                    task_id=task.id,
+                    rollout_id=winner.id,
+                    status=selection.status,
+                    reason=selection.reason,
+                )
+            )
         return update
 
 
-def _cancelled(task_id: str, sample: Sample) -> Rollout:
+def _cancelled(task_id: str, request: RolloutRequest) -> Rollout:
     return Rollout(
         task_id=task_id,
         status="cancelled",
         error="cancelled: another rollout passed first",
-        provenance=Provenance(seed=sample.seed, temperature=sample.temperature, strategy=sample.strategy),
-        metadata={"index": sample.index},
+        provenance=Provenance(seed=request.seed, temperature=request.temperature, strategy=request.strategy),
+        metadata={"index": request.index},
     )
+
+
+@dataclass(frozen=True)
+class FirstFinish:
+    """First-finish: ``race`` (the first rollout to pass wins, the rest are cancelled), then ``select``
+    among what finished when none passed.
+
+    Attributes:
+        n: rollouts started.
+        diversity: how they differ.
+    """
+
+    name: ClassVar[str] = "first_finish"
+    n: int = 8
+    diversity: Diversity | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "diversity", check_diversity(self.diversity))
+        check_count(self.n)
+
+    def build(self, graph: StateGraph, spec: ScaleSpec) -> int:
+        """Wire ``race`` and ``select`` between ``spec.entry`` and ``spec.exit``."""
+        race = Race(
+            spec.agent,
+            self.n,
+            diversity=self.diversity,
+            verifier=spec.verifier,
+            timeout=spec.timeout,
+            context=spec.context,
+        )
+        graph.add_node("race", race)
+        graph.add_edge(spec.entry, "race")
+        graph.add_conditional_edges("race", _Route(spec.exit), ["select", spec.exit])
+        _wiring.select(graph, spec, spec.selector)
+        return 2
+
+
+@dataclass(frozen=True)
+class _Route:
+    exit: str
+
+    def __call__(self, state: ScaleState) -> str:
+        return self.exit if state.get("selected") is not None else "select"
+
+

@@ -5,6 +5,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from agentscale.budget import record_usage
 from agentscale.types import Completion, Message, Usage
 
 __all__ = ["FakeModel", "FunctionModel", "ModelCall"]
@@ -67,6 +68,7 @@ class FunctionModel:
             completion_tokens=sum(len(t.split()) for t in texts),
             calls=1,
         )
+        record_usage(usage)  # as agentscale.llm.LLM does: the rollout's ledger sees every call
         return Completion(model=self.name, texts=texts, finish_reasons=["stop"] * n, usage=usage)
 
 

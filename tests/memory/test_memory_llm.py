@@ -12,8 +12,9 @@ import pytest
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
-from agentscale.memory import MemoryBank, MemoryContext, ScoredMemory, recall, remember
-from agentscale.types import Rollout, Task, Verdict
+from agentscale.memory import MemoryBank, MemoryContext, recall, remember
+from agentscale.prompts import render_request
+from agentscale.types import Rollout, RolloutRequest, Task, Verdict
 
 # Seven model calls on a 2-core machine that may be shared: allow more than the suite's default.
 pytestmark = [pytest.mark.llm, pytest.mark.slow, pytest.mark.timeout(1500)]
@@ -33,7 +34,8 @@ class State(TypedDict, total=False):
     task: Task
     rollouts: Annotated[list[Rollout], operator.add]
     verdicts: dict[str, Verdict]
-    memories: list[ScoredMemory]
+    lessons: list[str]
+    memories: list[str]
     remembered: list[str]
 
 
@@ -68,7 +70,7 @@ async def _agent(state: State, runtime: Runtime[MemoryContext]) -> dict[str, Any
     task = state["task"]
     messages = [
         {"role": "system", "content": "You are a Python programmer. Reply with code in one ```python block."},
-        {"role": "user", "content": task.prompt},
+        {"role": "user", "content": render_request(task, RolloutRequest(lessons=state.get("lessons") or []))},
     ]
     completion = await runtime.context.model.generate(messages, n=2, temperature=0.8, max_tokens=160)
     rollouts, verdicts = [], {}
@@ -122,11 +124,12 @@ async def test_memories_written_then_recalled_into_the_next_prompt(llama_server,
         for out, prompt in later:
             user_text = prompt[-1]["content"]
             assert user_text.startswith("Lessons learned on similar tasks")
-            assert user_text.endswith(out["task"].metadata["prompt_without_memory"])
-            for memory in out["memories"]:
-                assert memory.item.content.splitlines()[0] in user_text
-                assert memory.item.provenance[0].task_id != out["task"].id
-        recalled_ids = {m.item.id for out, _ in later for m in out["memories"]}
+            assert user_text.endswith(out["task"].prompt)  # the task as given, under the lessons
+            for item_id in out["memories"]:
+                item = await bank.store.get(item_id)
+                assert item.content.splitlines()[0] in user_text
+                assert item.provenance[0].task_id != out["task"].id
+        recalled_ids = {i for out, _ in later for i in out["memories"]}
         stats = [await bank.store.get(i) for i in recalled_ids]
         assert all(it is None or it.uses >= 1 for it in stats)
         assert any(it and it.successes + it.failures >= 1 for it in stats)  # credited with the outcome

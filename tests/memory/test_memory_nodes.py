@@ -1,4 +1,4 @@
-"""recall and remember as LangGraph nodes, driven by a scripted model (control flow only)."""
+"""recall and remember as LangGraph nodes in the user's own graph, driven by a scripted model (control flow only)."""
 
 from __future__ import annotations
 
@@ -12,25 +12,19 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
 from agentscale.errors import ConfigError, MemoryBankError
-from agentscale.memory import (
-    InMemoryMemoryStore,
-    MemoryBank,
-    MemoryContext,
-    MemoryItem,
-    ScoredMemory,
-    inject_memories,
-    recall,
-    remember,
-)
+from agentscale.memory import InMemoryMemoryStore, MemoryBank, MemoryContext, recall, remember
+from agentscale.prompts import LESSONS_HEADER, render_request
+from agentscale.strategies import Recall, Remember
 from agentscale.testing import FunctionModel
-from agentscale.types import Rollout, Task, Verdict
+from agentscale.types import Rollout, RolloutRequest, Task, Verdict
 
 
 class State(TypedDict, total=False):
     task: Task
     rollouts: Annotated[list[Rollout], operator.add]
     verdicts: dict[str, Verdict]
-    memories: list[ScoredMemory]
+    lessons: list[str]
+    memories: list[str]
     remembered: list[str]
 
 
@@ -48,7 +42,8 @@ def _model() -> FunctionModel:
 
 async def _agent(state: State, runtime: Runtime[MemoryContext]) -> dict[str, Any]:
     task = state["task"]
-    completion = await runtime.context.model.generate(task.prompt)
+    prompt = render_request(task, RolloutRequest(lessons=state.get("lessons") or []))
+    completion = await runtime.context.model.generate(prompt)
     rollout = Rollout(task_id=task.id, output=completion.text)
     return {
         "rollouts": [rollout],
@@ -84,11 +79,12 @@ async def test_lessons_of_one_task_reach_the_next_tasks_prompt(tmp_path):
         second = await graph.ainvoke(
             {"task": Task(id="t2", prompt="Reverse the string 'hello'")}, context=context
         )
-        assert [m.item.id for m in second["memories"]] == [stored.id]
+        assert second["memories"] == [stored.id]
+        assert second["lessons"] == [stored.render()]
         agent_prompt = model.calls[-2].prompt  # the call before the distillation is the agent's
         assert "Use s[::-1] to reverse a string in Python." in agent_prompt
         assert agent_prompt.endswith("Reverse the string 'hello'")
-        assert second["task"].metadata["prompt_without_memory"] == "Reverse the string 'hello'"
+        assert second["task"].prompt == "Reverse the string 'hello'"  # the task itself is never modified
         item = await bank.store.get(stored.id)
         assert (item.uses, item.successes) == (1, 1)  # credited with task 2's success
         # the distillation saw the task without the injected lessons
@@ -115,7 +111,7 @@ async def test_store_failure_in_recall_degrades_to_no_memories(tmp_path, caplog)
     task = Task(prompt="x")
     out = await graph.compile().ainvoke({"task": task}, context=MemoryContext(memory=bank, model=_model()))
     assert out["memories"] == [] and out["remembered"] == [] and out["task"].prompt == "x"
-    assert "running without memories" in caplog.text
+    assert "running without lessons" in caplog.text
 
 
 async def test_missing_bank_is_a_config_error():
@@ -130,14 +126,12 @@ async def test_missing_bank_is_a_config_error():
         await graph.compile().ainvoke({"task": Task(prompt="x")}, context=Empty())
 
 
-def test_inject_is_idempotent():
-    memories = [ScoredMemory(item=MemoryItem(title="A", content="do a"), score=1.0)]
-    task = Task(prompt="solve it")
-    once = inject_memories(task, memories)
-    twice = inject_memories(once, memories)
-    assert once.prompt == twice.prompt and once.prompt.count("do a") == 1
-    assert once.prompt == f"{once.metadata['memory']}\n\n---\n\nsolve it"
-    assert inject_memories(twice, []).prompt == "solve it"
+def test_the_memory_nodes_are_cores():
+    # one integration: the nodes agentscale.memory offers are the ones every scale() graph runs
+    assert isinstance(recall, Recall) and isinstance(remember, Remember)
+    assert render_request(Task(prompt="solve it"), RolloutRequest(lessons=["do a"])) == (
+        f"{LESSONS_HEADER}\n1. do a\n\n---\n\nsolve it"
+    )
 
 
 def test_memory_bank_error_is_not_builtin_memory_error():

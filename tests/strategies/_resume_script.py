@@ -11,15 +11,14 @@ import json
 import os
 import sys
 
-from agentscale import Rollout, Task, Usage
-from agentscale.agents import sample_of
+from agentscale import Rollout, RolloutRequest, Task, Usage
 from agentscale.strategies import ScaleContext, scale, sqlite_checkpointer
 
 DB, COUNTER, MODE = sys.argv[1], sys.argv[2], sys.argv[3]
 
 
-async def agent(task: Task) -> Rollout:
-    index = sample_of(task).index
+async def agent(task: Task, request: RolloutRequest) -> Rollout:
+    index = request.index
     with open(COUNTER, "a") as f:
         f.write(f"{index}\n")
         f.flush()

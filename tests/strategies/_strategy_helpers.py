@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 
-from agentscale.agents import sample_of
 from agentscale.types import Rollout, Selection, Task, Usage, Verdict
 
 
@@ -39,12 +38,6 @@ class MajoritySelector:
         return Selection(
             rollout_id=winner.id, scores={k: float(v) for k, v in counts.items()}, reason="majority"
         )
-
-
-def index_of(task: Task) -> int:
-    sample = sample_of(task)
-    assert sample is not None
-    return sample.index
 
 
 def rollout(task: Task, output: str, tokens: int = 10) -> Rollout:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from _strategy_helpers import MajoritySelector, ScoreVerifier, index_of, rollout
+from _strategy_helpers import MajoritySelector, ScoreVerifier, rollout
 
-from agentscale import ConfigError, Task
+from agentscale import ConfigError, RolloutRequest, Task
 from agentscale.strategies import AdaptivePolicy, ScaleContext, scale, vote_confidence
 
 TASK = Task(id="t", prompt="2 + 2?")
@@ -14,8 +14,8 @@ TASK = Task(id="t", prompt="2 + 2?")
 def _agent(answer_for):
     calls = []
 
-    async def agent(task: Task):
-        i = index_of(task)
+    async def agent(task: Task, request: RolloutRequest):
+        i = request.index
         calls.append(i)
         return rollout(task, answer_for(i))
 

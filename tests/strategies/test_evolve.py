@@ -7,9 +7,9 @@ import re
 import pytest
 from _strategy_helpers import ScoreVerifier, rollout
 
-from agentscale import ConfigError, Task
-from agentscale.agents import sample_of
-from agentscale.strategies import EvolvePolicy, ScaleContext, population, scale
+from agentscale import ConfigError, RolloutRequest, Task
+from agentscale.prompts import render_request
+from agentscale.strategies import MUTATE, RECOMBINE, EvolvePolicy, ScaleContext, population, scale
 from agentscale.types import Rollout, Verdict
 
 TASK = Task(id="t", prompt="Name a big number.")
@@ -17,12 +17,15 @@ PARENT = re.compile(r'<candidate score="[\d.]+">\n(\d+)\n</candidate>')
 
 
 def _toy_agent(log: list[tuple[str, list[int]]]):
-    async def agent(task: Task):
-        sample = sample_of(task)
-        if sample.strategy == "sample":
-            return rollout(task, str(1 + sample.index % 2))  # 1, 2, 1, 2: score 0.1-0.2
-        parents = [int(x) for x in PARENT.findall(task.prompt)]
+    async def agent(task: Task, request: RolloutRequest):
+        if request.strategy == "sample":
+            return rollout(task, str(1 + request.index % 2))  # 1, 2, 1, 2: score 0.1-0.2
+        parents = [int(c.output) for c in request.candidates]
+        assert [c.rollout_id for c in request.candidates] == request.parents
+        # the default rendering shows every parent with its score, and what to do with them
+        assert [int(x) for x in PARENT.findall(render_request(task, request))] == parents
         kind = "mutate" if len(parents) == 1 else "recombine"
+        assert request.feedback == (MUTATE if kind == "mutate" else RECOMBINE)
         log.append((kind, parents))
         child = max(parents) + 1 if kind == "mutate" else sum(parents)
         return rollout(task, str(child))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from _strategy_helpers import ScoreVerifier, index_of, rollout
+from _strategy_helpers import ScoreVerifier, rollout
 
-from agentscale import Task
+from agentscale import RolloutRequest, Task
 from agentscale.strategies import ScaleContext, scale
 
 TASK = Task(id="t", prompt="solve")
@@ -16,8 +16,8 @@ TASK = Task(id="t", prompt="solve")
 async def test_the_first_passing_rollout_wins_and_the_rest_are_cancelled():
     cancelled: list[int] = []
 
-    async def agent(task: Task):
-        i = index_of(task)
+    async def agent(task: Task, request: RolloutRequest):
+        i = request.index
         if i == 0:
             return rollout(task, "wrong")  # finishes first but fails the check
         if i == 2:
@@ -42,8 +42,8 @@ async def test_the_first_passing_rollout_wins_and_the_rest_are_cancelled():
 
 
 async def test_without_a_pass_the_best_finished_rollout_is_selected():
-    async def agent(task: Task):
-        i = index_of(task)
+    async def agent(task: Task, request: RolloutRequest):
+        i = request.index
         if i == 1:
             raise RuntimeError("boom")
         return rollout(task, "x" * (i + 1))
@@ -59,12 +59,12 @@ async def test_without_a_pass_the_best_finished_rollout_is_selected():
 async def test_cancelling_the_run_cancels_every_rollout():
     started, cancelled = [], []
 
-    async def agent(task: Task):
-        started.append(index_of(task))
+    async def agent(task: Task, request: RolloutRequest):
+        started.append(request.index)
         try:
             await asyncio.sleep(30)
         except asyncio.CancelledError:
-            cancelled.append(index_of(task))
+            cancelled.append(request.index)
             raise
 
     graph = scale(agent, strategy="first_finish", n=3)
@@ -78,8 +78,8 @@ async def test_cancelling_the_run_cancels_every_rollout():
 
 
 async def test_without_a_verifier_the_first_successful_rollout_wins():
-    async def agent(task: Task):
-        i = index_of(task)
+    async def agent(task: Task, request: RolloutRequest):
+        i = request.index
         if i == 0:
             raise RuntimeError("fails fast")
         await asyncio.sleep(0.01 * i)

@@ -8,10 +8,11 @@ import shutil
 import pytest
 
 from agentscale import Budget
-from agentscale.agents import LLMAgent, prompt_parts
+from agentscale.agents import LLMAgent
 from agentscale.datasets import load_humaneval
+from agentscale.prompts import render_notes
 from agentscale.strategies import Diversity, ScaleContext, scale
-from agentscale.types import Task
+from agentscale.types import RolloutRequest, Task
 
 pytestmark = [
     pytest.mark.llm,
@@ -24,9 +25,9 @@ pytestmark = [
 SYSTEM = "You are an expert Python programmer. Reply with one complete Python function in a ```python block."
 
 
-def render(task: Task) -> str:
-    code, extra = prompt_parts(task)
-    return f"Complete this function:\n\n```python\n{code}```\n\n{extra}".strip()
+def render(task: Task, request: RolloutRequest) -> str:
+    extra = "\n\n".join(render_notes(request))  # an agent rendering the request its own way
+    return f"Complete this function:\n\n```python\n{task.prompt}```\n\n{extra}".strip()
 
 
 async def test_best_of_n_on_two_humaneval_problems(llama_server):

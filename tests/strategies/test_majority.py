@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from _strategy_helpers import MajoritySelector, index_of, rollout
+from _strategy_helpers import MajoritySelector, rollout
 
-from agentscale import Task
+from agentscale import RolloutRequest, Task
 from agentscale.agents import LLMAgent
 from agentscale.strategies import ScaleContext, scale
 from agentscale.testing import FakeModel
@@ -16,8 +16,8 @@ TASK = Task(id="t", prompt="What is 6 * 7?")
 async def test_the_majority_answer_is_selected():
     answers = ["42", "41", "42", "error", "7", "42", "41"]
 
-    async def agent(task: Task):
-        answer = answers[index_of(task)]
+    async def agent(task: Task, request: RolloutRequest):
+        answer = answers[request.index]
         if answer == "error":
             raise RuntimeError("crashed")
         return rollout(task, answer)
@@ -40,8 +40,8 @@ async def test_the_llm_agent_extracts_answers_to_vote_on():
 
 
 async def test_the_selector_can_come_from_the_context():
-    async def agent(task: Task):
-        return rollout(task, "b" if index_of(task) else "a")
+    async def agent(task: Task, request: RolloutRequest):
+        return rollout(task, "b" if request.index else "a")
 
     graph = scale(agent, strategy="best_of_n", n=3)
     state = await graph.ainvoke({"task": TASK}, context=ScaleContext(selector=MajoritySelector()))
@@ -51,8 +51,8 @@ async def test_the_selector_can_come_from_the_context():
 async def test_majority_defaults_to_the_registered_majority_vote():
     answers = ["The answer is 42.", "41", "42", "forty-two", "42.0"]
 
-    async def agent(task: Task):
-        return rollout(task, answers[index_of(task)])
+    async def agent(task: Task, request: RolloutRequest):
+        return rollout(task, answers[request.index])
 
     graph = scale(agent, strategy="majority", n=5)
     state = await graph.ainvoke({"task": TASK}, context=ScaleContext())

@@ -11,14 +11,14 @@ import sqlite3
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
-from agentscale.agents import LLMAgent, prompt_parts, task_for_sample
+from agentscale.agents import LLMAgent
 from agentscale.budget import Budget
-from agentscale.memory import InMemoryMemoryStore, MemoryBank, MemoryItem, inject_memories
+from agentscale.memory import InMemoryMemoryStore, MemoryBank, MemoryItem
+from agentscale.prompts import render_lessons, render_request
 from agentscale.protocols import Memory
-from agentscale.state import Sample
-from agentscale.strategies import AdaptivePolicy, ReflectPolicy, ScaleContext, render_lessons, scale
+from agentscale.strategies import AdaptivePolicy, ReflectPolicy, ScaleContext, scale
 from agentscale.testing import FunctionModel
-from agentscale.types import Rollout, Task, Verdict
+from agentscale.types import Rollout, RolloutRequest, Task, Verdict
 
 LESSON_TEXT = "Use s[::-1] to reverse a string in Python."
 LESSON = json.dumps([{"title": "Reverse with slicing", "description": "reversing strings", "content": LESSON_TEXT}])
@@ -211,23 +211,12 @@ async def test_a_resumed_run_remembers_once():
     assert bank.recalls == 2 and [r[0] for r in bank.remembers] == ["t1", "t2"]
 
 
-def test_prompt_parts_keeps_lessons_out_of_the_original_prompt():
+def test_lessons_render_on_top_of_the_task_as_given():
     item = MemoryItem(title="Reverse", description="strings", content=LESSON_TEXT)
-    block = render_lessons([item])
+    block = render_lessons([item.render()])
     assert block.startswith("Lessons learned") and LESSON_TEXT in block
-    sample = Sample(index=0, prompt_variant="Be brief.")
-    # scale()'s recall: the block in metadata, the prompt as given
-    task = FIRST.model_copy(update={"metadata": {"memory": block}})
-    seen = task_for_sample(task, sample)
-    assert seen.prompt == f"{block}\n\n---\n\n{FIRST.prompt}\n\nBe brief."
-    assert prompt_parts(seen) == (FIRST.prompt, f"{block}\n\nBe brief.")
-    # agentscale.memory's own recall node: the block already in the prompt
-    from agentscale.memory import ScoredMemory
-
-    injected = inject_memories(FIRST, [ScoredMemory(item=item, score=1.0, via="bm25")])
-    assert prompt_parts(injected) == (FIRST.prompt, injected.metadata["memory"])
-    seen = task_for_sample(injected, sample)
-    assert seen.prompt.count(LESSON_TEXT) == 1
-    assert prompt_parts(seen) == (FIRST.prompt, f"{injected.metadata['memory']}\n\nBe brief.")
-    # no lessons: unchanged behaviour
-    assert prompt_parts(task_for_sample(FIRST, sample)) == (FIRST.prompt, "Be brief.")
+    request = RolloutRequest(lessons=[item.render()], prompt_variant="Be brief.")
+    assert render_request(FIRST, request) == f"{block}\n\n---\n\n{FIRST.prompt}\n\nBe brief."
+    # no lessons: the task and what the request adds, nothing else
+    assert render_request(FIRST, RolloutRequest(prompt_variant="Be brief.")) == f"{FIRST.prompt}\n\nBe brief."
+    assert render_request(FIRST, RolloutRequest()) == FIRST.prompt

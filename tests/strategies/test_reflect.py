@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from _strategy_helpers import ScoreVerifier, rollout
 
-from agentscale import ConfigError, Task
-from agentscale.agents import LLMAgent, sample_of
+from agentscale import ConfigError, RolloutRequest, Task
+from agentscale.agents import LLMAgent
+from agentscale.prompts import render_request
 from agentscale.strategies import ReflectPolicy, ScaleContext, scale
 from agentscale.testing import FakeModel, FunctionModel
 
@@ -16,13 +17,13 @@ TASK = Task(id="t", prompt="Write a long word.")
 def _agent(prompts: list[str]):
     """First attempts answer 'a'; each revision adds one letter to its parent's answer."""
 
-    async def agent(task: Task):
-        prompts.append(task.prompt)
-        sample = sample_of(task)
-        if sample.strategy != "reflect":
+    async def agent(task: Task, request: RolloutRequest):
+        prompts.append(render_request(task, request))
+        if request.strategy != "reflect":
             return rollout(task, "a")
-        previous = task.prompt.split("Your previous attempt:\n\n", 1)[1].split("\n", 1)[0]
-        return rollout(task, previous + "a")
+        (previous,) = request.candidates  # the attempt to revise, with its score and feedback
+        assert previous.rollout_id == request.parents[0] and previous.feedback.startswith("score was")
+        return rollout(task, previous.output + "a")
 
     return agent
 
@@ -69,11 +70,10 @@ async def test_reflection_revises_below_threshold_until_it_is_reached():
 async def test_reflection_stops_after_max_rounds_and_skips_good_candidates():
     prompts: list[str] = []
 
-    async def agent(task: Task):
-        prompts.append(task.prompt)
-        sample = sample_of(task)
-        if sample.strategy == "sample":
-            return rollout(task, "good" if sample.index == 0 else "bad")
+    async def agent(task: Task, request: RolloutRequest):
+        prompts.append(render_request(task, request))
+        if request.strategy == "sample":
+            return rollout(task, "good" if request.index == 0 else "bad")
         return rollout(task, "still bad")
 
     verifier = ScoreVerifier(lambda s: 0.7 if s == "good" else 0.1)

@@ -7,20 +7,21 @@ import operator
 from typing import Annotated, TypedDict
 
 import pytest
-from _strategy_helpers import ScoreVerifier, index_of, rollout
+from _strategy_helpers import ScoreVerifier, rollout
 from langgraph.graph import END, START, StateGraph
 
-from agentscale import Budget, ConfigError, Task
-from agentscale.agents import LLMAgent, as_agent, sample_of
-from agentscale.state import Sample, ScaleState
+from agentscale import Budget, ConfigError, RolloutRequest, Task
+from agentscale.agents import LLMAgent, as_agent
+from agentscale.prompts import render_request
+from agentscale.state import ScaleState
 from agentscale.strategies import (
     Diversity,
-    PrepareSamples,
+    PrepareRequests,
     RunRollout,
     ScaleContext,
     Select,
     fan_out,
-    run_one,
+    run_request,
     scale,
 )
 from agentscale.testing import FakeModel, FunctionModel
@@ -33,8 +34,8 @@ def _length_score(text: str) -> float:
 
 
 async def test_best_of_n_keeps_the_best_scored_rollout():
-    async def agent(task: Task):
-        return rollout(task, "x" * (index_of(task) + 1))
+    async def agent(task: Task, request: RolloutRequest):
+        return rollout(task, "x" * (request.index + 1))
 
     graph = scale(agent, n=5, verifier=ScoreVerifier(_length_score))
     state = await graph.ainvoke({"task": TASK}, context=ScaleContext())
@@ -45,8 +46,8 @@ async def test_best_of_n_keeps_the_best_scored_rollout():
 
 
 async def test_a_failing_or_hanging_rollout_does_not_kill_its_siblings():
-    async def agent(task: Task):
-        i = index_of(task)
+    async def agent(task: Task, request: RolloutRequest):
+        i = request.index
         if i == 1:
             raise RuntimeError("tool crashed")
         if i == 2:
@@ -64,7 +65,7 @@ async def test_a_failing_or_hanging_rollout_does_not_kill_its_siblings():
 
 
 async def test_all_rollouts_failing_is_an_outcome_not_a_crash():
-    async def agent(task: Task):
+    async def agent(task: Task, request: RolloutRequest):
         raise ValueError("nope")
 
     state = await scale(agent, n=3).ainvoke({"task": TASK}, context=ScaleContext())
@@ -78,7 +79,7 @@ async def test_a_verifier_that_raises_gives_a_failing_verdict():
         async def verify(self, task, rollout):
             raise OSError("sandbox gone")
 
-    async def agent(task: Task):
+    async def agent(task: Task, request: RolloutRequest):
         return rollout(task, "ok")
 
     state = await scale(agent, n=2, verifier=Broken()).ainvoke({"task": TASK}, context=ScaleContext())
@@ -88,12 +89,12 @@ async def test_a_verifier_that_raises_gives_a_failing_verdict():
 async def test_cancellation_is_never_swallowed():
     started = asyncio.Event()
 
-    async def agent(task: Task):
+    async def agent(task: Task, request: RolloutRequest):
         started.set()
         await asyncio.sleep(30)
 
     job = asyncio.create_task(
-        run_one(as_agent(agent), TASK, Sample(index=0), ctx=ScaleContext(), write=lambda e: None)
+        run_request(as_agent(agent), TASK, RolloutRequest(), ctx=ScaleContext(), write=lambda e: None)
     )
     await started.wait()
     job.cancel()
@@ -104,10 +105,10 @@ async def test_cancellation_is_never_swallowed():
 async def test_a_fast_rollout_streams_out_before_a_slow_one_finishes():
     release = asyncio.Event()
 
-    async def agent(task: Task):
-        if index_of(task) == 0:
+    async def agent(task: Task, request: RolloutRequest):
+        if request.index == 0:
             await release.wait()  # the slow one finishes only once the fast one was seen
-        return rollout(task, f"r{index_of(task)}")
+        return rollout(task, f"r{request.index}")
 
     graph = scale(agent, n=2)
     seen = []
@@ -133,7 +134,7 @@ async def test_concurrency_is_bounded_by_the_context():
     running = 0
     peak = 0
 
-    async def agent(task: Task):
+    async def agent(task: Task, request: RolloutRequest):
         nonlocal running, peak
         running += 1
         peak = max(peak, running)
@@ -158,8 +159,8 @@ async def test_usage_is_counted_per_rollout_and_charged_to_the_budget_once():
 
 
 async def test_budget_exhaustion_stops_cleanly_and_keeps_finished_rollouts():
-    async def agent(task: Task):
-        return rollout(task, f"answer {index_of(task)}", tokens=50)  # 100 tokens each
+    async def agent(task: Task, request: RolloutRequest):
+        return rollout(task, f"answer {request.index}", tokens=50)  # 100 tokens each
 
     budget = Budget(max_tokens=250)
     ctx = ScaleContext(budget=budget, max_concurrency=1)  # one at a time, so the budget is seen in between
@@ -173,7 +174,7 @@ async def test_budget_exhaustion_stops_cleanly_and_keeps_finished_rollouts():
 
 
 async def test_max_rollouts_budget_caps_how_many_start():
-    async def agent(task: Task):
+    async def agent(task: Task, request: RolloutRequest):
         return rollout(task, "x")
 
     ctx = ScaleContext(budget=Budget(max_rollouts=2))
@@ -215,8 +216,9 @@ async def test_plan_search_conditions_each_rollout_on_a_plan():
     planner = FakeModel(["Use a loop.", "Use recursion."])
     seen = []
 
-    async def agent(task: Task):
-        seen.append(task.prompt)
+    async def agent(task: Task, request: RolloutRequest):
+        assert task == TASK  # the task as given; the plan comes in the request
+        seen.append(render_request(task, request))
         return rollout(task, "x")
 
     await scale(agent, n=4, plans=2).ainvoke({"task": TASK}, context=ScaleContext(model=planner))
@@ -228,11 +230,11 @@ async def test_plan_search_conditions_each_rollout_on_a_plan():
 async def test_a_compiled_graph_is_an_agent():
     class AgentState(TypedDict, total=False):
         task: Task
+        request: RolloutRequest
         output: str
 
     async def solve(state: AgentState) -> dict:
-        sample = sample_of(state["task"])
-        return {"output": f"solved with seed {sample.seed}"}
+        return {"output": f"solved with seed {state['request'].seed}"}
 
     inner = (
         StateGraph(AgentState)
@@ -266,11 +268,11 @@ async def test_the_nodes_work_in_a_users_own_graph():
     async def announce(state: MyState) -> dict:
         return {"log": [f"picked {state['selected'].rollout_id}"]}
 
-    async def agent(task: Task):
-        return rollout(task, "y" * (index_of(task) + 1))
+    async def agent(task: Task, request: RolloutRequest):
+        return rollout(task, "y" * (request.index + 1))
 
     builder = StateGraph(MyState, context_schema=ScaleContext)
-    builder.add_node("prepare", PrepareSamples(3))
+    builder.add_node("prepare", PrepareRequests(3))
     builder.add_node("rollout", RunRollout(agent))
     builder.add_node("select", Select())
     builder.add_node("announce", announce)
@@ -327,25 +329,15 @@ async def test_a_model_client_that_charges_the_budget_itself_is_not_charged_twic
 async def test_a_budget_that_runs_out_inside_the_agent_is_a_budget_stop():
     from agentscale import BudgetExhausted
 
-    async def agent(task: Task):
+    async def agent(task: Task, request: RolloutRequest):
         raise BudgetExhausted("tokens")
 
     state = await scale(agent, n=2).ainvoke({"task": TASK}, context=ScaleContext())
     assert [r.status for r in state["rollouts"]] == ["budget", "budget"]
 
 
-def test_prompt_parts_splits_what_the_strategy_appended():
-    from agentscale.agents import prompt_parts, task_for_sample
-
-    sample = Sample(index=0, prompt_variant="Be careful.", feedback="It failed on [].")
-    assert prompt_parts(task_for_sample(TASK, sample)) == (TASK.prompt, "Be careful.\n\nIt failed on [].")
-    assert prompt_parts(TASK) == (TASK.prompt, "")
-    again = task_for_sample(task_for_sample(TASK, sample), Sample(index=1))  # never stacks variants
-    assert again.prompt == TASK.prompt
-
-
 async def test_invoking_without_a_context_is_a_clear_error():
-    async def agent(task: Task):
+    async def agent(task: Task, request: RolloutRequest):
         return rollout(task, "x")
 
     with pytest.raises(ConfigError, match="context=ScaleContext"):
@@ -355,12 +347,12 @@ async def test_invoking_without_a_context_is_a_clear_error():
 async def test_the_verify_node_verifies_what_is_not_verified_yet():
     from agentscale.strategies import Verify
 
-    async def agent(task: Task):
-        return rollout(task, "z" * (index_of(task) + 1))
+    async def agent(task: Task, request: RolloutRequest):
+        return rollout(task, "z" * (request.index + 1))
 
     verifier = ScoreVerifier(_length_score)
     builder = StateGraph(ScaleState, context_schema=ScaleContext)
-    builder.add_node("prepare", PrepareSamples(3))
+    builder.add_node("prepare", PrepareRequests(3))
     builder.add_node("rollout", RunRollout(agent))  # no verifier here or in the context
     builder.add_node("verify", Verify(verifier))
     builder.add_node("select", Select())

@@ -7,7 +7,7 @@ import io
 from rich.console import Console
 
 from agentscale.cli._live import LiveView, summary_table
-from agentscale.experiments.humaneval import ProblemResult, SampleRecord, summarize
+from agentscale.evaluation import ProblemResult, SampleRecord, summarize
 
 
 def rendered(renderable) -> str:

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import pytest
-from test_humaneval_experiment import ScriptedVerifier, body_by_seed
+from test_humaneval_solve import ScriptedVerifier, body_by_seed
 
 from agentscale.datasets import load_humaneval
 from agentscale.errors import ConfigError
-from agentscale.experiments.humaneval import ProblemResult, SampleRecord, humaneval_agent
-from agentscale.experiments.humaneval_scaling import (
+from agentscale.evaluation import ProblemResult, SampleRecord
+from agentscale.evaluation.humaneval_scaling import (
     ScalingRecord,
     measure_problem,
     replay_adaptive,
     tabulate,
     wall_ratio,
 )
+from agentscale.graphs.humaneval import humaneval_agent
 from agentscale.testing import FakeModel, FunctionModel
 
 

@@ -1,33 +1,17 @@
-"""Control flow of the HumanEval experiment with a scripted model and scripted verifiers: the agent's
-prompt and output, selection by the examples verifier only, scoring by the hidden tests only,
-the one-sample baseline, the results file and resuming from it."""
+"""Control flow of the HumanEval evaluation with a scripted model and scripted verifiers: selection by
+the examples verifier only, scoring by the hidden tests only, the one-sample baseline, the results
+file and resuming from it."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 import pytest
 
-from agentscale.code import complete_program, extract_code
 from agentscale.datasets import load_humaneval
 from agentscale.errors import ConfigError
-from agentscale.experiments.humaneval import (
-    CHATML,
-    PLAIN,
-    STOPS,
-    SYSTEM,
-    ProblemResult,
-    append_jsonl,
-    behaviour_key,
-    hidden_tests_task,
-    humaneval_agent,
-    read_jsonl,
-    render,
-    solve,
-    solve_all,
-    summarize,
-)
+from agentscale.evaluation import ProblemResult, append_jsonl, read_jsonl, solve, solve_all, summarize
+from agentscale.graphs.humaneval import humaneval_agent
 from agentscale.testing import FunctionModel
 from agentscale.types import Rollout, Task, Verdict
 
@@ -50,34 +34,6 @@ class ScriptedVerifier:
         self.seen.append(task)
         ok = self.marker in rollout.output
         return Verdict(rollout_id=rollout.id, score=1.0 if ok else 0.0, passed=ok, verifier=self.name)
-
-
-def test_render_begins_the_assistant_turn_with_the_code():
-    prompt = render(TASK)
-    assert prompt.startswith(CHATML.format(system=SYSTEM, user="Complete this Python function."))
-    assert prompt.endswith("```python\n" + TASK.prompt)
-    # every problem's prompt shares the template's head, so the server's prefix cache serves it
-    other = render(load_humaneval([0])[0])
-    head = CHATML.split("{user}")[0].format(system=SYSTEM)
-    assert other.startswith(head) and prompt.startswith(head)
-    assert render(TASK, template=PLAIN) == "```python\n" + TASK.prompt
-
-
-async def test_agent_turns_a_body_into_a_whole_program():
-    model = FunctionModel(lambda call: "    return number % 1.0\n")
-    rollout = await humaneval_agent(model, max_tokens=123)(TASK)
-    call = model.calls[0]
-    assert isinstance(call.prompt, str) and call.max_tokens == 123 and list(call.stop) == list(STOPS)
-    program = complete_program(TASK.prompt, extract_code(rollout.output, entry_point="truncate_number"))
-    namespace: dict = {}
-    exec(program, namespace)  # trusted: the body above
-    assert namespace["truncate_number"](3.5) == 0.5
-    assert rollout.usage.completion_tokens > 0
-
-
-async def test_agent_with_an_empty_reply_has_no_output():
-    rollout = await humaneval_agent(FunctionModel(lambda call: "  \n"))(TASK)
-    assert rollout.output == ""
 
 
 async def test_best_of_n_selects_by_examples_and_only_scores_with_hidden_tests():
@@ -208,32 +164,6 @@ def test_summary_counts_sample_zero_against_the_choice(tmp_path):
     assert (s.one_sample_tokens, s.scaled_tokens) == (30, 64)
     assert (s.one_sample_seconds, s.scaled_seconds) == (2.0, 7.0)
     assert s.scaled_rate == 1.0 and s.one_sample_rate == 0.5
-
-
-def test_behaviour_key_groups_programs_by_what_they_did():
-    def verdict(*checks, load_error=None):
-        evidence = {"checks": list(checks), "load_error": load_error}
-        return Verdict(rollout_id="r", score=0.0, passed=False, evidence=evidence)
-
-    passing = {"status": "pass"}
-    wrong = {"status": "fail", "expected": "3", "got": "4"}
-    crash = {"status": "error", "error": "ZeroDivisionError: division by zero (solution.py line 3: x/0)"}
-    crash_elsewhere = {
-        "status": "error",
-        "error": "ZeroDivisionError: division by zero (solution.py line 9: y/0)",
-    }
-    assert behaviour_key(verdict(passing, passing)) == behaviour_key(verdict(passing, passing))
-    assert behaviour_key(verdict(passing, wrong)) != behaviour_key(verdict(passing, passing))
-    assert json.loads(behaviour_key(verdict(wrong))) == ["got 4"]
-    assert behaviour_key(verdict(crash)) == behaviour_key(verdict(crash_elsewhere))
-    assert behaviour_key(verdict(passing, load_error="SyntaxError")) is None
-    assert behaviour_key(verdict()) is None and behaviour_key(None) is None
-
-
-def test_hidden_tests_task_needs_hidden_tests():
-    assert hidden_tests_task(TASK).tests == [TASK.metadata["hidden_test"]]
-    with pytest.raises(ConfigError, match="no hidden tests"):
-        hidden_tests_task(Task(id="t", prompt="def f(): pass"))
 
 
 @dataclass

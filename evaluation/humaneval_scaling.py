@@ -30,15 +30,10 @@ from typing import Any
 from pydantic import BaseModel
 
 from agentscale.errors import ConfigError
-from agentscale.experiments.humaneval import (
-    DIVERSITY,
-    ProblemResult,
-    SampleRecord,
-    behaviour_digest,
-    solve,
-)
+from agentscale.evaluation.humaneval import ProblemResult, SampleRecord, solve
+from agentscale.graphs.humaneval import DIVERSITY
 from agentscale.protocols import Model, Selector, Verifier
-from agentscale.selectors import BestScore, ListwiseSelector, MajorityVote
+from agentscale.selectors import BestScore, ListwiseSelector, MajorityVote, behaviour_digest
 from agentscale.strategies import Diversity
 from agentscale.types import Completion, Rollout, Task, Usage, Verdict
 

@@ -12,7 +12,7 @@ import pytest
 from rich.console import Console
 
 from agentscale.cli.demo import _humaneval
-from agentscale.experiments.humaneval import ProblemResult, read_jsonl
+from agentscale.evaluation import ProblemResult, read_jsonl
 
 pytestmark = [
     pytest.mark.llm,

@@ -1,0 +1,91 @@
+"""The HumanEval workflow: its prompt, the request rendered its own way, its output, its hidden tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from agentscale.code import complete_program, extract_code
+from agentscale.datasets import load_humaneval
+from agentscale.errors import ConfigError
+from agentscale.graphs.humaneval import (
+    CHATML,
+    PLAIN,
+    STOPS,
+    SYSTEM,
+    HumanEvalConfig,
+    hidden_tests_task,
+    humaneval_agent,
+    render,
+)
+from agentscale.rollout import RolloutContext
+from agentscale.testing import FunctionModel
+from agentscale.types import Candidate, RolloutRequest, Task
+
+TASK = load_humaneval([2])[0]  # truncate_number(number: float) -> float
+
+
+def test_render_begins_the_assistant_turn_with_the_code():
+    prompt = render(TASK)
+    assert prompt.startswith(CHATML.format(system=SYSTEM, user="Complete this Python function."))
+    assert prompt.endswith("```python\n" + TASK.prompt)
+    # every problem's prompt shares the template's head, so the server's prefix cache serves it
+    other = render(load_humaneval([0])[0])
+    head = CHATML.split("{user}")[0].format(system=SYSTEM)
+    assert other.startswith(head) and prompt.startswith(head)
+    assert render(TASK, template=PLAIN) == "```python\n" + TASK.prompt
+
+
+async def test_agent_turns_a_body_into_a_whole_program():
+    model = FunctionModel(lambda call: "    return number % 1.0\n")
+    rollout = await humaneval_agent(model, max_tokens=123)(TASK)
+    call = model.calls[0]
+    assert isinstance(call.prompt, str) and call.max_tokens == 123 and list(call.stop) == list(STOPS)
+    program = complete_program(TASK.prompt, extract_code(rollout.output, entry_point="truncate_number"))
+    namespace: dict = {}
+    exec(program, namespace)  # trusted: the body above
+    assert namespace["truncate_number"](3.5) == 0.5
+    assert rollout.usage.completion_tokens > 0
+
+
+async def test_agent_with_an_empty_reply_has_no_output():
+    rollout = await humaneval_agent(FunctionModel(lambda call: "  \n"))(TASK)
+    assert rollout.output == ""
+
+
+def test_hidden_tests_task_needs_hidden_tests():
+    assert hidden_tests_task(TASK).tests == [TASK.metadata["hidden_test"]]
+    with pytest.raises(ConfigError, match="no hidden tests"):
+        hidden_tests_task(Task(id="t", prompt="def f(): pass"))
+
+
+
+
+async def test_the_request_goes_into_the_users_turn_never_into_the_code():
+    model = FunctionModel(lambda call: "    return number % 1.0\n")
+    agent = humaneval_agent(model)
+    candidate = Candidate(rollout_id="r1", output="```python\nreturn 0\n```", score=0.5, feedback="FAIL f(3.5)")
+    request = RolloutRequest(
+        index=3,
+        seed=7,
+        temperature=0.6,
+        lessons=["Use % 1.0 for the fractional part."],
+        plan="Take the remainder.",
+        candidates=[candidate],
+        feedback="Fix what the check found.",
+    )
+    rollout = await agent(TASK, RolloutContext(request=request))
+    call = model.calls[0]
+    assert (call.seed, call.temperature) == (7, 0.6)
+    user_turn, code = call.prompt.split("<|im_start|>assistant\n", 1)
+    assert code == "```python\n" + TASK.prompt  # the code is the task's, untouched
+    assert user_turn.index("Lessons learned") < user_turn.index("Take the remainder.") < user_turn.index("FAIL f(3.5)")
+    assert "Use % 1.0 for the fractional part." in user_turn and "Fix what the check found." in user_turn
+    assert (rollout.provenance.seed, rollout.provenance.temperature) == (7, 0.6)
+
+
+def test_the_config_picks_the_template():
+    assert HumanEvalConfig().prompt_template == CHATML
+    assert HumanEvalConfig(chat=False).prompt_template == PLAIN
+    assert HumanEvalConfig(template="{system}|{user}|").prompt_template == "{system}|{user}|"
+    with pytest.raises(ValueError):
+        HumanEvalConfig(max_tokens=0)
