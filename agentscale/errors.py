@@ -11,6 +11,7 @@
     │   ├── SandboxUnavailable   no backend can run here (no Docker engine, no bubblewrap)
     │   └── SandboxTimeout       an operation on the sandbox itself (not the user's code) timed out
     ├── MemoryBankError          the memory bank's store failed or got bad input
+    ├── ToolError                an agent's tool could not do what it was asked (becomes an observation)
     └── SelectionError           a selector could not choose (e.g. no candidates)
 
     AllRolloutsFailed(ExceptionGroup)   every rollout of a run failed; carries their errors
@@ -35,6 +36,7 @@ __all__ = [
     "SandboxUnavailable",
     "SelectionError",
     "ServerError",
+    "ToolError",
 ]
 
 
@@ -143,6 +145,13 @@ class SandboxTimeout(SandboxError):
 
 class MemoryBankError(AgentScaleError):
     """The memory bank's store failed, or was given bad input."""
+
+
+class ToolError(AgentScaleError):
+    """A tool refused or failed an action (bad arguments, a page that cannot be fetched...).
+
+    The agent loop turns it into the observation the model sees next; it never ends a rollout.
+    """
 
 
 class SelectionError(AgentScaleError):

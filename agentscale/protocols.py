@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from agentscale.types import Completion, ExecResult, Message, Rollout, Selection, Task, Verdict
 
@@ -19,10 +19,11 @@ if TYPE_CHECKING:  # annotations only: core never imports a side package at run 
     from agentscale.rollout import RolloutContext, RolloutJob, RolloutResult
     from agentscale.sandboxes import BaseSandbox, SandboxLimits  # noqa: TID251 - type names only
     from agentscale.strategies import ScaleSpec
+    from agentscale.workflows import WorkflowEnv, WorkflowParts
 
 __all__ = [
     "Agent", "Embedder", "Executor", "Memory", "MemoryStore", "Model", "Sandbox", "SandboxBackend",
-    "SandboxProvider", "Selector", "Strategy", "Verifier",
+    "SandboxProvider", "Selector", "Strategy", "Tool", "Verifier", "Workflow",
 ]
 
 
@@ -209,3 +210,44 @@ class MemoryStore(Protocol):
     async def count(self) -> int: ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class Tool(Protocol):
+    """An action an agent can take, e.g. a tool of the agent loop in ``agentscale.graphs``.
+
+    ``name``, ``description`` and ``parameters`` (the JSON schema of the arguments object) describe
+    it to the model, as a native tool definition or in a plain-text action format. ``__call__``
+    runs it with the parsed arguments and returns the observation the model sees next. A refusal
+    or failure the model can act on is a ``ToolError`` (the loop shows its message); the rollout's
+    ``run`` gives the tool its sandbox, budget and progress stream.
+    """
+
+    name: str
+    description: str
+    parameters: Mapping[str, Any]
+
+    async def __call__(self, arguments: Mapping[str, Any], run: RolloutContext) -> str: ...
+
+
+@runtime_checkable
+class Workflow(Protocol):
+    """A ready-made agent for a kind of task, found by name in the ``workflows`` registry group.
+
+    ``agentscale run WORKFLOW``, batches and ``agentscale chat`` use it the same way: ``task`` turns
+    what the user typed (or one JSONL record of a tasks file) into a ``Task``; ``build`` makes the
+    agent and its checks for a run from a ``WorkflowEnv`` (the model, sandboxes, options).
+
+    Attributes:
+        name: the registry name.
+        profile: the model profile its agent expects (``"chat"`` or ``"completion"``).
+        needs_sandbox: whether ``build`` needs ``env.sandboxes``.
+    """
+
+    name: str
+    profile: str
+    needs_sandbox: bool
+
+    def task(self, source: str | Mapping[str, Any]) -> Task: ...
+
+    def build(self, env: WorkflowEnv) -> WorkflowParts: ...

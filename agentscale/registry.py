@@ -1,9 +1,9 @@
 """Short names for pluggable components: ``"majority"`` -> ``...majority_vote:MajorityVote``.
 
-Four groups: ``strategies``, ``selectors``, ``verifiers``, ``sandboxes``. Each name maps to a
-``"module:attr"`` string, imported only when looked up. Built-ins are listed below; plugins add
-names through the entry-point groups ``agentscale.strategies``, ``agentscale.selectors``,
-``agentscale.verifiers`` and ``agentscale.sandboxes``::
+Five groups: ``strategies``, ``selectors``, ``verifiers``, ``sandboxes``, ``workflows``. Each name
+maps to a ``"module:attr"`` string, imported only when looked up. Built-ins are listed below;
+plugins add names through the entry-point groups ``agentscale.<group>`` (``agentscale.strategies``,
+``agentscale.selectors``, ``agentscale.verifiers``, ``agentscale.sandboxes``, ``agentscale.workflows``)::
 
     [project.entry-points."agentscale.strategies"]
     beam = "my_package.strategies:Beam"       # then scale(agent, "beam", n=8, width=2)
@@ -27,9 +27,12 @@ from agentscale.errors import ConfigError
 
 __all__ = ["BUILTINS", "GROUPS", "available", "create", "load"]
 
-GROUPS = ("strategies", "selectors", "verifiers", "sandboxes")
+GROUPS = ("strategies", "selectors", "verifiers", "sandboxes", "workflows")
 
-_SINGULAR = {"strategies": "strategy", "selectors": "selector", "verifiers": "verifier", "sandboxes": "sandbox"}
+_SINGULAR = {
+    "strategies": "strategy", "selectors": "selector", "verifiers": "verifier", "sandboxes": "sandbox",
+    "workflows": "workflow",
+}
 
 BUILTINS: dict[str, dict[str, str]] = {
     "strategies": {
@@ -65,6 +68,9 @@ BUILTINS: dict[str, dict[str, str]] = {
         "bwrap": "agentscale.sandboxes.bwrap:BwrapBackend",
         "unsafe-local": "agentscale.sandboxes.unsafe:UnsafeLocalBackend",
     },
+    "workflows": {
+        "humaneval": "agentscale.graphs.humaneval:HumanEvalWorkflow",
+    },
 }
 """Built-in names; read-only by convention (plugins use entry points, not this table)."""
 
@@ -85,7 +91,7 @@ def available(group: str) -> dict[str, str]:
     """Every name in ``group`` (built-ins, then plugins by name) with its ``"module:attr"`` target.
 
     Args:
-        group: ``"strategies"``, ``"selectors"``, ``"verifiers"`` or ``"sandboxes"``.
+        group: one of ``GROUPS``.
 
     Returns:
         ``{name: "module:attr"}``; nothing is imported.
@@ -100,7 +106,7 @@ def load(group: str, name: str) -> Any:
     """Import and return what ``name`` refers to in ``group`` (usually a class).
 
     Args:
-        group: ``"strategies"``, ``"selectors"``, ``"verifiers"`` or ``"sandboxes"``.
+        group: one of ``GROUPS``.
         name: a short name from ``available(group)``.
 
     Returns:
@@ -125,7 +131,7 @@ def create(group: str, name: str, /, **kwargs: Any) -> Any:
     """Look ``name`` up and call it with ``kwargs``: ``create("selectors", "listwise", model=llm)``.
 
     Args:
-        group: ``"strategies"``, ``"selectors"``, ``"verifiers"`` or ``"sandboxes"``.
+        group: one of ``GROUPS``.
         name: a short name from ``available(group)``.
         **kwargs: the constructor's arguments.
 

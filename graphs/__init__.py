@@ -4,6 +4,20 @@ Each workflow is an agent (or a LangGraph graph) built from a small config, that
 rollout's ``RolloutRequest`` and renders it its own way; wrap it in any strategy with ``scale()``.
 """
 
-from agentscale.graphs.humaneval import HumanEvalAgent, HumanEvalConfig, hidden_tests_task, humaneval_agent
+from agentscale.graphs.humaneval import (
+    HiddenTestsScorer,
+    HumanEvalAgent,
+    HumanEvalConfig,
+    HumanEvalWorkflow,
+    hidden_tests_task,
+    humaneval_agent,
+)
 
-__all__ = ["HumanEvalAgent", "HumanEvalConfig", "hidden_tests_task", "humaneval_agent"]
+__all__ = [
+    "HiddenTestsScorer",
+    "HumanEvalAgent",
+    "HumanEvalConfig",
+    "HumanEvalWorkflow",
+    "hidden_tests_task",
+    "humaneval_agent",
+]

@@ -18,17 +18,23 @@ Example:
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agentscale.datasets import load_humaneval
 from agentscale.errors import ConfigError
 from agentscale.prompts import render_lessons, render_notes
 from agentscale.protocols import Model
 from agentscale.rollout import RolloutContext
 from agentscale.strategies import Diversity
-from agentscale.types import Provenance, Rollout, RolloutRequest, Task
+from agentscale.types import Provenance, Rollout, RolloutRequest, Task, Verdict
+from agentscale.verifiers import DocstringExamplesVerifier, VisibleTestsVerifier
+from agentscale.workflows import WorkflowEnv, WorkflowParts
 
 __all__ = [
     "ASK",
@@ -39,6 +45,8 @@ __all__ = [
     "SYSTEM",
     "HumanEvalAgent",
     "HumanEvalConfig",
+    "HumanEvalWorkflow",
+    "HiddenTestsScorer",
     "hidden_tests_task",
     "humaneval_agent",
     "no_vote",
@@ -167,3 +175,76 @@ def hidden_tests_task(task: Task) -> Task:
     if not hidden:
         raise ConfigError(f"task {task.id} has no hidden tests (metadata['hidden_test'])")
     return task.model_copy(update={"tests": [hidden]})
+
+
+@dataclass
+class HiddenTestsScorer:
+    """Scores a rollout with HumanEval's hidden ``check()`` tests, in a sandbox (scoring only: it
+    sees what the agent must not, so it never takes part in selection)."""
+
+    sandboxes: Any
+    name: str = "hidden_tests"
+
+    async def verify(self, task: Task, rollout: Rollout) -> Verdict:
+        """The hidden tests' verdict (``ConfigError`` for a task without them)."""
+        return await VisibleTestsVerifier(self.sandboxes, name=self.name).verify(hidden_tests_task(task), rollout)
+
+
+_PROBLEM = re.compile(r"(?:HumanEval/)?(\d+)\Z")
+
+
+class HumanEvalWorkflow:
+    """The ``humaneval`` workflow (``agentscale.protocols.Workflow``): complete a HumanEval function.
+
+    A task is a problem number (``"12"``, ``"HumanEval/12"``, a record ``{"task_id": "HumanEval/12"}``)
+    or a record with your own ``prompt`` (the code to complete) and ``entry_point``. Selection sees
+    the docstring's examples run in a sandbox; HumanEval's hidden tests only score. Options are
+    ``HumanEvalConfig``'s fields.
+    """
+
+    name = "humaneval"
+    profile = "completion"
+    needs_sandbox = True
+
+    def task(self, source: str | Mapping[str, Any]) -> Task:
+        """A ``Task`` from a problem number or a JSONL record.
+
+        Raises:
+            ConfigError: neither a HumanEval problem nor a record with ``prompt``.
+        """
+        if isinstance(source, str):
+            match = _PROBLEM.match(source.strip())
+            if match is None:
+                raise ConfigError(f"a humaneval task is a problem number like 12 or HumanEval/12, got {source!r:.80}")
+            return load_humaneval([int(match.group(1))])[0]
+        if not isinstance(source, Mapping):
+            raise ConfigError(f"a humaneval task is a str or a JSON object, got {type(source).__name__}")
+        if "prompt" not in source:
+            task_id = str(source.get("task_id") or source.get("id") or "")
+            if not task_id:
+                raise ConfigError("a humaneval record needs 'task_id' (e.g. HumanEval/12) or 'prompt'")
+            return self.task(task_id)
+        metadata = {k: source[k] for k in ("entry_point", "hidden_test", "canonical_solution") if k in source}
+        if "test" in source and "hidden_test" not in metadata:
+            metadata["hidden_test"] = source["test"]
+        task_id = str(source.get("task_id") or source.get("id") or "")
+        return Task(prompt=str(source["prompt"]), metadata=metadata, **({"id": task_id} if task_id else {}))
+
+    def build(self, env: WorkflowEnv) -> WorkflowParts:
+        """The agent (``HumanEvalAgent`` with ``HumanEvalConfig(**env.options)``), the docstring-examples
+        verifier and the hidden-tests scorer.
+
+        Raises:
+            ConfigError: no sandboxes, or an unknown option.
+        """
+        if env.sandboxes is None:
+            raise ConfigError("the humaneval workflow runs code: give it sandboxes (WorkflowEnv(sandboxes=pool))")
+        try:
+            config = HumanEvalConfig(**dict(env.options))
+        except ValueError as exc:
+            raise ConfigError(f"bad humaneval options: {exc}") from exc
+        return WorkflowParts(
+            agent=HumanEvalAgent(env.model, config),
+            verifier=DocstringExamplesVerifier(env.sandboxes),
+            scorer=HiddenTestsScorer(env.sandboxes),
+        )
