@@ -178,3 +178,28 @@ async def test_a_parameter_litellm_would_drop_is_refused(monkeypatch):
         await llm.generate("hi", seed=3)
     with pytest.raises(ConfigError, match="'logprobs'"):
         await llm.generate("hi", logprobs=True)
+
+
+async def test_judges_ask_for_their_schema_where_the_model_takes_one(server, make_llm):
+    from agentscale.selectors import ListwiseSelector
+    from agentscale.testing import FakeModel
+    from agentscale.types import Rollout, Task
+    from agentscale.verifiers import LLMJudge
+
+    task = Task(prompt="2+2?")
+    rollouts = [Rollout(task_id=task.id, output=str(n)) for n in (3, 4, 5)]
+    server.reply = '{"score": 8, "reason": "right"}'
+    verdict = await LLMJudge(make_llm()).verify(task, rollouts[1])
+    assert verdict.passed and verdict.evidence["judge_score"] == 8
+    schema = server.requests[-1].body["response_format"]["json_schema"]["schema"]
+    assert schema["properties"]["score"] == {"type": "integer", "minimum": 0, "maximum": 10}
+
+    server.reply = '{"choice": 2, "reason": "four"}'
+    await ListwiseSelector(make_llm()).select(task, rollouts, {})
+    schema = server.requests[-1].body["response_format"]["json_schema"]["schema"]
+    assert schema["properties"]["choice"] == {"type": "integer", "minimum": 1, "maximum": 3}
+
+    await LLMJudge(make_llm(), structured=False).verify(task, rollouts[1])
+    assert "response_format" not in server.requests[-1].body
+    fake = FakeModel(['{"score": 3, "reason": "no"}'])  # no json_schema parameter: asked as before
+    assert not (await LLMJudge(fake).verify(task, rollouts[0])).passed
