@@ -18,6 +18,7 @@ from agentscale.llm._direct import DIRECT_PROVIDERS
 from agentscale.llm._endpoint import Endpoint
 from agentscale.llm._profile import ModelProfile
 from agentscale.llm._response import Parsed, StreamAccumulator, parse
+from agentscale.llm._tools import bare_tool_calls
 from agentscale.types import Completion, Message, Usage
 
 __all__ = ["LLM", "LLMConfig"]
@@ -70,6 +71,11 @@ class LLMConfig(BaseModel):
     """Ask for token logprobs by default, and report each sample's mean in ``Completion.logprobs``."""
     extra_body: dict[str, Any] = Field(default_factory=dict)
     """Extra JSON fields for every request, for server-specific options (``{"top_k": 20}``)."""
+    bare_tool_calls: bool = True
+    """When tools are offered, read a reply that is nothing but tool calls in the chat template's
+    JSON shape (``{"name": ..., "arguments": {...}}``, naming an offered tool) as those calls,
+    though the server did not: small models (Qwen2.5-Coder-0.5B) leave out the ``<tool_call>``
+    tags the server's parser needs. See :func:`agentscale.llm._tools.bare_tool_calls`."""
 
     @field_validator("profile", mode="before")
     @classmethod
@@ -238,6 +244,8 @@ class LLM:
                 parts += await self._fan_out(route, text_route, body, params, missing, seed, 1, timeout, budget)
         else:
             parts = await self._fan_out(route, text_route, body, params, n, seed, 0, timeout, budget)
+        if tools and tool_choice != "none" and cfg.bare_tool_calls:
+            _read_bare_calls(parts, {t["function"]["name"] for t in params["tools"]})
         completion = _merge(cfg.model, parts, n)
         return completion
 
@@ -497,6 +505,16 @@ def _tool(tool: Any) -> dict[str, Any]:
 def _name(text: str) -> str:
     # OpenAI wants ^[a-zA-Z0-9_-]{1,64}$ for a response format's name.
     return "".join(c if c.isalnum() or c in "_-" else "_" for c in text)[:64] or "response"
+
+
+def _read_bare_calls(parts: list[Parsed], names: set[str]) -> None:
+    for part in parts:
+        for i, text in enumerate(part.texts):
+            if part.tool_calls[i] or not text:
+                continue
+            calls = bare_tool_calls(text, names)
+            if calls:
+                part.tool_calls[i], part.texts[i], part.finish_reasons[i] = calls, "", "tool_calls"
 
 
 def _merge(model: str, parts: list[Parsed], n: int) -> Completion:

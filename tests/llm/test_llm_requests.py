@@ -203,3 +203,39 @@ async def test_judges_ask_for_their_schema_where_the_model_takes_one(server, mak
     assert "response_format" not in server.requests[-1].body
     fake = FakeModel(['{"score": 3, "reason": "no"}'])  # no json_schema parameter: asked as before
     assert not (await LLMJudge(fake).verify(task, rollouts[0])).passed
+
+
+@pytest.mark.parametrize(
+    ("reply", "calls"),
+    [
+        ('{"name": "add", "arguments": {"a": 2, "b": 3}}', [("add", {"a": 2, "b": 3})]),
+        ('<tool_call>\n{"name": "add", "arguments": {"a": 1, "b": 1}}\n</tool_call>', [("add", {"a": 1, "b": 1})]),
+        ('```json\n[{"name": "add", "arguments": {"a": 1, "b": 2}}, {"name": "add", "arguments": "{}"}]\n```',
+         [("add", {"a": 1, "b": 2}), ("add", {})]),
+        ('{"name": "add", "arguments": {}}\n{"name": "add", "arguments": {"a": 4}}', [("add", {}), ("add", {"a": 4})]),
+        ('{"name": "mul", "arguments": {"a": 2}}', None),  # not an offered tool
+        ('{"name": "add", "arguments": {"a": 2}} and that is all', None),  # more than calls
+        ('The sum is {"a": 2}', None),
+        ('{"name": "add", "arguments": {"a": 2}, "why": "x"}', None),
+    ],
+)
+async def test_a_reply_that_is_only_a_bare_tool_call_is_read_as_one(server, make_llm, reply, calls):
+    server.reply = reply
+    out = await make_llm().generate("hi", tools=[ADD])
+    if calls is None:
+        assert out.tool_calls == [] and out.text == reply
+        return
+    assert out.text == "" and out.finish_reasons == ["tool_calls"]
+    assert [(c["function"]["name"], json.loads(c["function"]["arguments"])) for c in out.tool_calls[0]] == calls
+    assert all(c["id"].startswith("call_") for c in out.tool_calls[0])
+
+
+async def test_bare_tool_calls_are_left_alone_when_not_wanted(server, make_llm):
+    server.reply = '{"name": "add", "arguments": {"a": 2, "b": 3}}'
+    for llm, options in [
+        (make_llm(), {}),  # no tools offered
+        (make_llm(), {"tools": [ADD], "tool_choice": "none"}),
+        (make_llm(bare_tool_calls=False), {"tools": [ADD]}),
+    ]:
+        out = await llm.generate("hi", **options)
+        assert out.tool_calls == [] and out.text == server.reply
