@@ -356,24 +356,21 @@ class LLM:
             return await self._send_litellm(route, text_route, body, call, timeout, start)
 
     async def _send_direct(self, route, text_route, body, call, timeout, start) -> Parsed:
-        cfg, endpoint = self.config, self.endpoint
-        api_base = endpoint.api_base or ""
+        cfg = self.config
         payload = {"model": route.served, ("prompt" if text_route else "messages"): body, **call}
         if cfg.extra_body:
             payload.update(cfg.extra_body)
         # llama-server reports only the first choice's usage for a non-streamed n > 1 request.
         stream = cfg.stream or call.get("n", 1) > 1
         parsed = await _direct.send(
-            endpoint.http(),
-            url=f"{api_base}/completions" if text_route else f"{api_base}/chat/completions",
-            api_key=endpoint.api_key,
+            self.endpoint,
+            path="/completions" if text_route else "/chat/completions",
             body=payload,
             stream=stream,
             text_route=text_route,
             timeout=timeout,
             start=start,
             model=cfg.model,
-            api_base=api_base,
         )
         if not route.unpriced and parsed.usage.total_tokens:
             from agentscale.llm import _litellm

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import httpx
 
 from agentscale.errors import ConfigError
+from agentscale.llm._sse import Connections
 
 if TYPE_CHECKING:
     from agentscale.llm._litellm import Clients
@@ -103,6 +104,7 @@ class Endpoint:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._semaphore: asyncio.Semaphore | None = None
         self._http: httpx.AsyncClient | None = None
+        self._streams: Connections | None = None
         self._clients: Clients | None = None
 
     def __repr__(self) -> str:
@@ -122,6 +124,7 @@ class Endpoint:
             self._loop = loop
             self._semaphore = asyncio.Semaphore(self.max_concurrency)
             self._http = None
+            self._streams = None
             self._clients = None
 
     @asynccontextmanager
@@ -138,7 +141,7 @@ class Endpoint:
                 self.in_flight -= 1
 
     def http(self) -> httpx.AsyncClient:
-        """The pooled HTTP client for this loop (one connection per slot, kept alive)."""
+        """The pooled ``httpx`` client for this loop, for litellm's requests to this server."""
         if self._loop is not asyncio.get_running_loop():
             self._bind()
         if self._http is None:
@@ -148,6 +151,21 @@ class Endpoint:
             # trust_env=False: a loopback model server must not be sent through the user's HTTP proxy.
             self._http = httpx.AsyncClient(limits=limits, timeout=None, trust_env=False)
         return self._http
+
+    def connections(self) -> Connections:
+        """The kept-alive connections requests to a self-hosted server use, for this loop (and
+        the current ``api_base``: a restarted server may have moved)."""
+        if self._loop is not asyncio.get_running_loop():
+            self._bind()
+        base = self.api_base
+        if base is None:
+            raise ConfigError("a request to a self-hosted server needs an api_base")
+        streams = self._streams
+        if streams is None or streams.base_url != base:
+            if streams is not None:
+                streams.aclose()
+            streams = self._streams = Connections(base, max_idle=self.max_concurrency)
+        return streams
 
     def clients(self) -> Clients | None:
         """litellm's view of the pooled client (importing litellm on first use); ``None`` for
@@ -183,7 +201,10 @@ class Endpoint:
     async def aclose(self) -> None:
         """Close the pooled connections (a later call opens new ones)."""
         http, self._http = self._http, None
+        streams, self._streams = self._streams, None
         self._clients = None
+        if streams is not None:
+            streams.aclose()
         if http is not None and self._loop is asyncio.get_running_loop():
             await http.aclose()
 
