@@ -91,7 +91,8 @@ class Endpoint:
     ) -> None:
         if max_concurrency < 1:
             raise ConfigError(f"max_concurrency must be >= 1, got {max_concurrency}")
-        if server is not None and not isinstance(server, RecoverableServer):
+        # Checked on the type: a server's api_base raises until it is started.
+        if server is not None and not all(hasattr(type(server), a) for a in ("api_base", "restarts", "recover")):
             raise ConfigError(f"server must have api_base, restarts and recover(), got {server!r}")
         self._api_base = api_base.rstrip("/") if api_base else None
         self.api_key = api_key
