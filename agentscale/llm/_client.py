@@ -140,7 +140,7 @@ class LLM:
 
     def __repr__(self) -> str:
         cfg = self.config
-        return f"LLM({cfg.model!r}, api_base={self.endpoint.api_base!r}, profile={cfg.profile.kind!r})"
+        return f"LLM({cfg.model!r}, endpoint={self.endpoint!r}, profile={cfg.profile.kind!r})"
 
     @property
     def model(self) -> str:

@@ -109,7 +109,8 @@ class Endpoint:
         self._clients: Clients | None = None
 
     def __repr__(self) -> str:
-        return f"Endpoint({self.api_base!r}, max_concurrency={self.max_concurrency})"
+        where = repr(self.server) if self.server is not None else repr(self._api_base)
+        return f"Endpoint({where}, max_concurrency={self.max_concurrency})"
 
     @property
     def api_base(self) -> str | None:

@@ -121,6 +121,10 @@ class ManagedServer(abc.ABC):
         self._restart_lock: asyncio.Lock | None = None
         self._lock_loop: asyncio.AbstractEventLoop | None = None
 
+    def __repr__(self) -> str:
+        where = f"port={self._port}, pid={self._pid}" if self._port is not None else "not started"
+        return f"{type(self).__name__}({self.served_name!r}, {where})"
+
     # -- what subclasses provide -------------------------------------------------------------
 
     @property
