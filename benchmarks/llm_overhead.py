@@ -54,7 +54,7 @@ class Raw:
     """The baseline: one pooled httpx client, JSON in, JSON out."""
 
     def __init__(self, api_base: str) -> None:
-        self.http = httpx.AsyncClient(base_url=api_base, timeout=600, limits=httpx.Limits(max_connections=16))
+        self.http = httpx.AsyncClient(base_url=api_base, timeout=900, limits=httpx.Limits(max_connections=16))
 
     async def call(self, messages, max_tokens: int, extra: dict) -> int:
         r = await self.http.post(
@@ -139,7 +139,8 @@ async def throughput(client, concurrency: int, requests: int, tokens: int) -> tu
 async def main(args: argparse.Namespace) -> None:
     async with LlamaCppServer(parallel=8, ctx_size=16384, reuse=False) as srv:
         raw, raw_stream = Raw(srv.api_base), RawStream(srv.api_base)
-        common = dict(api_base=srv.api_base, profile=srv.profile, extra_body={"ignore_eos": True})
+        # A long timeout: on a loaded machine 8 concurrent requests can take minutes.
+        common = dict(api_base=srv.api_base, profile=srv.profile, extra_body={"ignore_eos": True}, timeout=900)
         layers = {
             "LLM": Layer(LLM(srv.model, **common)),
             "LLM nostream": Layer(LLM(srv.model, stream=False, **common)),

@@ -188,6 +188,7 @@ async def _wait_for(http, pick, timeout: float = 60.0):
 async def test_langgraph_tool_node_runs_the_models_tool_call(llm):
     from langchain_core.messages import HumanMessage, SystemMessage, ToolMessage
     from langchain_core.tools import tool
+    from langgraph.graph import END, START, MessagesState, StateGraph
     from langgraph.prebuilt import ToolNode
 
     from agentscale.llm import ChatAgentscale
@@ -204,8 +205,13 @@ async def test_langgraph_tool_node_runs_the_models_tool_call(llm):
     ]
     ai = await chat.bind_tools([lookup]).ainvoke(messages)
     assert [c["name"] for c in ai.tool_calls] == ["lookup"] and ai.usage_metadata["output_tokens"] > 0
-    result = await ToolNode([lookup]).ainvoke({"messages": [*messages, ai]})
-    [answer] = result["messages"]
+    graph = StateGraph(MessagesState)
+    graph.add_node("tools", ToolNode([lookup]))
+    graph.add_edge(START, "tools")
+    graph.add_edge("tools", END)
+    result = await graph.compile().ainvoke({"messages": [*messages, ai]})
+    answer = result["messages"][-1]
     assert isinstance(answer, ToolMessage) and answer.tool_call_id == ai.tool_calls[0]["id"]
+    assert answer.content == "walrus" or answer.content == "unknown"
     final = await chat.ainvoke([*messages, ai, answer])
     assert final.content.strip() and not final.tool_calls
