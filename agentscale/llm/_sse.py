@@ -69,8 +69,7 @@ class Connections:
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
         self.prefix = parts.path.rstrip("/")
         self.ssl = ssl.create_default_context() if parts.scheme == "https" else None
-        default_port = self.port == (443 if self.ssl else 80)
-        self.authority = self.host if default_port else f"{self.host}:{self.port}"
+        self.authority = parts.netloc.rpartition("@")[2]  # as written, brackets of IPv6 included
         self.max_idle = max_idle
         self._idle: list[_Exchange] = []
 

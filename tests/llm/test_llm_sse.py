@@ -130,3 +130,18 @@ async def test_a_kept_alive_connection_the_server_dropped_is_resent_once(server,
     assert (await llm.generate("hi")).text == "hello world"
     assert (await llm.generate("hi")).text == "hello world"
     assert len(server.requests) == 3 and server.connections == 2
+
+
+def test_base_urls_are_split_into_where_and_what():
+    from agentscale.llm._sse import Connections
+
+    cases = {
+        "http://127.0.0.1:8080/v1": ("127.0.0.1", 8080, "/v1", "127.0.0.1:8080", False),
+        "https://models.example.com/v1/": ("models.example.com", 443, "/v1", "models.example.com", True),
+        "http://[::1]:9000/v1": ("::1", 9000, "/v1", "[::1]:9000", False),
+    }
+    for url, want in cases.items():
+        c = Connections(url, max_idle=1)
+        assert (c.host, c.port, c.prefix, c.authority, c.ssl is not None) == want
+    with pytest.raises(ValueError):
+        Connections("ftp://x/v1", max_idle=1)
