@@ -57,6 +57,13 @@ class Raw:
         self.http = httpx.AsyncClient(base_url=api_base, timeout=900, limits=httpx.Limits(max_connections=16))
 
     async def call(self, messages, max_tokens: int, extra: dict) -> int:
+        # llama-server closes connections idle for 5 s; httpx does not resend on one it reused.
+        try:
+            return await self._call(messages, max_tokens, extra)
+        except httpx.RemoteProtocolError:
+            return await self._call(messages, max_tokens, extra)
+
+    async def _call(self, messages, max_tokens: int, extra: dict) -> int:
         r = await self.http.post(
             "/chat/completions",
             json={"model": "m", "messages": messages, "max_tokens": max_tokens, "temperature": 0.0, **extra},
@@ -68,7 +75,7 @@ class Raw:
 class RawStream(Raw):
     """The same pooled client, streaming: each event line parsed with ``json.loads``."""
 
-    async def call(self, messages, max_tokens: int, extra: dict) -> int:
+    async def _call(self, messages, max_tokens: int, extra: dict) -> int:
         body = {
             "model": "m",
             "messages": messages,
