@@ -102,6 +102,7 @@ class Connections:
             try:
                 answer = await exchange.run(head + body, on_event)
             except HTTPError as exc:
+                exchange.abort()
                 # A kept-alive connection the server closed while it was idle: resend once.
                 if exchange.reused and not exc.answered and attempt == 0:
                     continue
