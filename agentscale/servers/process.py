@@ -243,7 +243,8 @@ class ManagedServer(abc.ABC):
             await _terminate_group(proc, 1.0)  # its children, if any survived it
             self._proc = self._port = None
             # The same port if it is free (endpoints follow the server either way).
-            await self._launch(port=port if _port_free(self.host, port) else free_port(self.host))
+            note = f"--- restarted: the server (pid {old_pid}) exited with status {code} ---"
+            await self._launch(port=port if _port_free(self.host, port) else free_port(self.host), note=note)
             self._restarts += 1
             if self.reuse:
                 self._write_record(self._record_path())
@@ -339,7 +340,7 @@ class ManagedServer(abc.ABC):
         self._log_path = Path(info["log"]) if info.get("log") else None
         return True
 
-    async def _launch(self, port: int | None = None) -> None:
+    async def _launch(self, port: int | None = None, *, note: str | None = None) -> None:
         port = port or self._requested_port or free_port(self.host)
         argv = self.command(port)
         if shutil.which(argv[0]) is None:
@@ -349,7 +350,10 @@ class ManagedServer(abc.ABC):
         if sys.platform.startswith("linux") and shutil.which("setpriv"):
             # The server dies with us even if we are SIGKILLed (no orphans holding CPU and RAM).
             argv = ["setpriv", "--pdeathsig", "SIGTERM", "--", *argv]
-        with log_path.open("wb") as log:
+        # A restart on the same port appends to the log: what the dead server wrote stays readable.
+        with log_path.open("ab" if note else "wb") as log:
+            if note:
+                log.write(f"\n{note}\n".encode())
             log.write(f"$ {' '.join(argv)}\n".encode())
             log.flush()
             try:

@@ -89,6 +89,8 @@ async def test_a_server_killed_mid_request_is_restarted_once_and_the_requests_se
         assert restart["exit_status"] == -signal.SIGKILL and restart["restarts"] == 1
         assert restart["log"] == str(srv.log_path) and restart["api_base"] == srv.api_base
         assert srv.restarts == 1 and srv.port == port  # one restart for four callers, same port
+        log = srv.log_path.read_text()
+        assert log.count("$ ") == 2 and f"the server (pid {killed}) exited with status -9" in log  # both runs
         assert llm.endpoint.in_flight == 0
         await llm.aclose()
 
