@@ -1,22 +1,80 @@
 """Reading what an LLM judge wrote, and showing it candidates.
 
 Small models do not follow output formats reliably: JSON comes wrapped in fences, followed by
-chatter, with the score as a string, or not at all ("Score: 7/10", "I'd give it 8"). These
-parsers accept what can be read unambiguously and return ``None`` for the rest, so callers can
-re-ask or fall back.
+chatter, with the score as a string, or not at all ("Score: 7/10", "I'd give it 8"). Where the
+model takes a JSON schema (``agentscale.llm.LLM`` does: llama-server and vLLM enforce it while
+generating), judges pass one (:func:`schema_options`) and the reply always parses. These parsers
+accept what can be read unambiguously and return ``None`` for the rest, so callers can re-ask or
+fall back (models without schemas, replies cut at ``max_tokens``).
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 from typing import Any
 
 from agentscale.types import Rollout
 
-__all__ = ["candidate_text", "json_objects", "parse_choice", "parse_pair_choice", "parse_score"]
+__all__ = [
+    "candidate_text",
+    "choice_schema",
+    "json_objects",
+    "parse_choice",
+    "parse_pair_choice",
+    "parse_score",
+    "schema_options",
+    "score_schema",
+]
 
 _MAX_CANDIDATE_CHARS = 4000
+# A reason capped in characters keeps a constrained reply inside a judge's max_tokens, so it
+# closes its JSON (a grammar cannot make a reply cut at max_tokens whole).
+_MAX_REASON_CHARS = 300
+
+
+def score_schema(scale: int = 10) -> dict[str, Any]:
+    """The JSON schema of a pointwise verdict: ``{"score": 0..scale, "reason": "..."}``."""
+    return {
+        "title": "Verdict",
+        "type": "object",
+        "properties": {
+            "score": {"type": "integer", "minimum": 0, "maximum": scale},
+            "reason": {"type": "string", "maxLength": _MAX_REASON_CHARS},
+        },
+        "required": ["score", "reason"],
+        "additionalProperties": False,
+    }
+
+
+def choice_schema(count: int) -> dict[str, Any]:
+    """The JSON schema of a list-wise pick: ``{"choice": 1..count, "reason": "..."}``."""
+    return {
+        "title": "Choice",
+        "type": "object",
+        "properties": {
+            "choice": {"type": "integer", "minimum": 1, "maximum": count},
+            "reason": {"type": "string", "maxLength": _MAX_REASON_CHARS},
+        },
+        "required": ["choice", "reason"],
+        "additionalProperties": False,
+    }
+
+
+def schema_options(model: Any, schema: dict[str, Any] | None) -> dict[str, Any]:
+    """``{"json_schema": schema}`` when ``model.generate`` takes one (``agentscale.llm.LLM``), else ``{}``.
+
+    A test double or a user's ``Model`` without the parameter is asked as before, and its reply
+    parsed leniently.
+    """
+    if schema is None:
+        return {}
+    try:
+        parameters = inspect.signature(model.generate).parameters
+    except (TypeError, ValueError, AttributeError):
+        return {}
+    return {"json_schema": schema} if "json_schema" in parameters else {}
 
 
 def candidate_text(rollout: Rollout, *, max_chars: int = _MAX_CANDIDATE_CHARS) -> str:

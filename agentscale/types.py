@@ -232,18 +232,43 @@ class ExecResult(BaseModel):
 
 
 class Completion(BaseModel):
-    """A model's answer to one request: ``n`` texts and what they cost together."""
+    """A model's answer to one request: ``n`` texts and what they cost together.
+
+    Example:
+        >>> c = Completion(model="m", texts=["", "4"], tool_calls=[
+        ...     [{"id": "call_1", "type": "function", "function": {"name": "add", "arguments": '{"a": 2}'}}], []])
+        >>> c.message(0)["tool_calls"][0]["function"]["name"], c.message(1)
+        ('add', {'role': 'assistant', 'content': '4'})
+    """
 
     model: str
     texts: list[str]
     finish_reasons: list[str | None] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage)
+    """What the whole request cost: every choice's generated tokens, the prompt counted once."""
     logprobs: list[float | None] = Field(default_factory=list)
     """Mean token log-probability of each text, where the server returned logprobs."""
+    tool_calls: list[list[dict[str, Any]]] = Field(default_factory=list)
+    """The tool calls of each choice, in the OpenAI shape
+    (``{"id", "type": "function", "function": {"name", "arguments"}}``, ``arguments`` a JSON
+    string); empty when no choice called a tool."""
 
     @property
     def text(self) -> str:
         return self.texts[0] if self.texts else ""
+
+    def message(self, index: int = 0) -> Message:
+        """Choice ``index`` as the assistant message to append to the conversation.
+
+        It carries the text and, when the model called tools, its ``tool_calls``; append it, then
+        one ``{"role": "tool", "tool_call_id": ..., "content": ...}`` message per call
+        (``agentscale.llm.tool_result`` builds those), and ask again.
+        """
+        calls = self.tool_calls[index] if index < len(self.tool_calls) else []
+        text = self.texts[index] if index < len(self.texts) else ""
+        if not calls:
+            return {"role": "assistant", "content": text}
+        return {"role": "assistant", "content": text or None, "tool_calls": [dict(c) for c in calls]}
 
 
 class Selection(BaseModel):

@@ -2,10 +2,11 @@
 
     .venv/bin/python benchmarks/llm_overhead.py [--calls 100] [--tokens 32] [--requests 1] [--rounds 4]
 
-It starts the embedded server (Qwen2.5-Coder-0.5B-Instruct, 8 slots) and compares three clients:
-``raw`` (httpx posting JSON to ``/v1/chat/completions``, one pooled client), ``LLM`` (agentscale's
-client with its default ``stream=True``, which is what makes a cancelled request free its
-llama-server slot) and ``LLM nostream`` (``stream=False``, as for vLLM).
+It starts the embedded server (Qwen2.5-Coder-0.5B-Instruct, 8 slots) and compares four clients:
+``raw`` (httpx posting JSON to ``/v1/chat/completions``, one pooled client), ``raw stream`` (the
+same client reading the server-sent events line by line with ``json.loads``: the least a streaming
+client can do in Python), ``LLM`` (agentscale's client with its default ``stream=True``, which is
+what makes a cancelled request free its llama-server slot) and ``LLM nostream`` (``stream=False``).
 
 (a) per-call overhead on short completions (``max_tokens=1``, a prompt the prefix cache holds):
     the clients take turns call by call (order shuffled each round); for each LLM variant the
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import statistics
@@ -52,15 +54,46 @@ class Raw:
     """The baseline: one pooled httpx client, JSON in, JSON out."""
 
     def __init__(self, api_base: str) -> None:
-        self.http = httpx.AsyncClient(base_url=api_base, timeout=600, limits=httpx.Limits(max_connections=16))
+        self.http = httpx.AsyncClient(base_url=api_base, timeout=900, limits=httpx.Limits(max_connections=16))
 
     async def call(self, messages, max_tokens: int, extra: dict) -> int:
+        # llama-server closes connections idle for 5 s; httpx does not resend on one it reused.
+        try:
+            return await self._call(messages, max_tokens, extra)
+        except httpx.RemoteProtocolError:
+            return await self._call(messages, max_tokens, extra)
+
+    async def _call(self, messages, max_tokens: int, extra: dict) -> int:
         r = await self.http.post(
             "/chat/completions",
             json={"model": "m", "messages": messages, "max_tokens": max_tokens, "temperature": 0.0, **extra},
         )
         r.raise_for_status()
         return r.json()["usage"]["completion_tokens"]
+
+
+class RawStream(Raw):
+    """The same pooled client, streaming: each event line parsed with ``json.loads``."""
+
+    async def _call(self, messages, max_tokens: int, extra: dict) -> int:
+        body = {
+            "model": "m",
+            "messages": messages,
+            "max_tokens": max_tokens,
+            "temperature": 0.0,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            **extra,
+        }
+        tokens = 0
+        async with self.http.stream("POST", "/chat/completions", json=body) as r:
+            r.raise_for_status()
+            async for line in r.aiter_lines():
+                if line.startswith("data: ") and line != "data: [DONE]":
+                    usage = json.loads(line[6:]).get("usage")
+                    if usage:
+                        tokens += usage["completion_tokens"]
+        return tokens
 
 
 class Layer:
@@ -112,15 +145,18 @@ async def throughput(client, concurrency: int, requests: int, tokens: int) -> tu
 
 async def main(args: argparse.Namespace) -> None:
     async with LlamaCppServer(parallel=8, ctx_size=16384, reuse=False) as srv:
-        raw = Raw(srv.api_base)
-        common = dict(api_base=srv.api_base, profile=srv.profile, extra_body={"ignore_eos": True})
+        raw, raw_stream = Raw(srv.api_base), RawStream(srv.api_base)
+        # A long timeout: on a loaded machine 8 concurrent requests can take minutes.
+        common = dict(api_base=srv.api_base, profile=srv.profile, extra_body={"ignore_eos": True}, timeout=900)
         layers = {
             "LLM": Layer(LLM(srv.model, **common)),
             "LLM nostream": Layer(LLM(srv.model, stream=False, **common)),
         }
         # ignore_eos rides in every LLM request; for max_tokens=1 calls it changes nothing.
-        clients = {"raw": raw, **layers}
-        print(f"server: {srv.model} at {srv.api_base}, 8 slots; load average {os.getloadavg()[0]:.1f}")
+        clients = {"raw": raw, "raw stream": raw_stream, **layers}
+        print(
+            f"server: {srv.model} at {srv.api_base}, 8 slots; load average {os.getloadavg()[0]:.1f}", flush=True
+        )
 
         res = await overhead(clients, args.calls)
         print(f"\n(a) per-call overhead over raw httpx, max_tokens=1, {args.calls} interleaved calls each")
@@ -128,7 +164,7 @@ async def main(args: argparse.Namespace) -> None:
         print(head + f"{'client CPU ms/call':>21}")
         for name, r in res.items():
             over = ("-", "-") if name == "raw" else (f"{r['over_median_ms']:.2f}", f"{r['over_p95_ms']:.2f}")
-            print(f"{name:<14}{r['median_ms']:>10.2f}{over[0]:>22}{over[1]:>19}{r['cpu_ms']:>21.2f}")
+            print(f"{name:<14}{r['median_ms']:>10.2f}{over[0]:>22}{over[1]:>19}{r['cpu_ms']:>21.2f}", flush=True)
 
         print(
             f"\n(b) aggregate generated tokens/s ({args.tokens} tokens per request, "
@@ -157,6 +193,7 @@ async def main(args: argparse.Namespace) -> None:
         load = os.getloadavg()[0]
         print(f"\nload average at the end {load:.1f} (2 cores; other work on the machine adds noise)")
         await raw.http.aclose()
+        await raw_stream.http.aclose()
         for layer in layers.values():
             await layer.llm.aclose()
 

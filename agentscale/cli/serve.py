@@ -42,6 +42,9 @@ def register(subparsers) -> None:
     vllm.add_argument("--served-model-name", help="name requests use (default: MODEL)")
     vllm.add_argument("--max-model-len", type=int, help="context length (default: the model's)")
     vllm.add_argument(
+        "--tool-call-parser", help="native tool calls with this vLLM parser (hermes for Qwen2.5, llama3_json, ...)"
+    )
+    vllm.add_argument(
         "--profile", choices=("chat", "completion"), default="chat", help="base models: completion"
     )
     vllm.add_argument("--host", default="127.0.0.1")
@@ -114,6 +117,7 @@ async def _serve_vllm(args: argparse.Namespace) -> int:
         max_num_seqs=args.max_num_seqs,
         served_model_name=args.served_model_name,
         max_model_len=args.max_model_len,
+        tool_call_parser=args.tool_call_parser,
         profile=args.profile,
         host=args.host,
         port=args.port,

@@ -1,7 +1,10 @@
-"""The one place that talks to litellm: quiet, offline set-up, pooled clients, and the two calls.
+"""The one place that talks to litellm: quiet, offline set-up, pooled clients, the two calls, and
+the check that litellm will send every parameter it is given.
 
-Importing this module imports litellm (about 1.5 s), so the rest of agentscale imports it only
-when the first model call is made.
+litellm serves the providers agentscale does not speak to itself (hosted APIs, routing, cost);
+self-hosted OpenAI-compatible servers (``hosted_vllm/`` and ``openai/`` with an ``api_base``) go
+through :mod:`agentscale.llm._direct` instead. Importing this module imports litellm (about
+1.5 s), so the rest of agentscale imports it only when the first such call is made.
 
 Why each setting:
 
@@ -13,11 +16,15 @@ Why each setting:
   some routes, a new aiohttp session per call (a new TCP connection each time, plus "Unclosed
   client session" warnings). Each :class:`~agentscale.llm.Endpoint` owns one ``httpx`` connection
   pool per event loop and hands it to litellm in the form each route expects.
+- :func:`check_params`: litellm cuts stop sequences to OpenAI's 4 for every provider, and with
+  ``drop_params`` (settable from the environment) drops what a provider does not take. Both
+  happen silently; agentscale refuses such a call instead, naming the parameter.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from contextlib import asynccontextmanager
 
 # Must precede `import litellm`: no network at import (see the module docstring).
@@ -26,24 +33,20 @@ os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 import httpx  # noqa: E402
 import litellm  # noqa: E402
 import openai  # noqa: E402
-from litellm.llms.custom_httpx.http_handler import AsyncHTTPHandler  # noqa: E402
+
+from agentscale.errors import ConfigError  # noqa: E402
 
 litellm.suppress_debug_info = True
 litellm.set_verbose = False
 
-__all__ = ["Clients", "achat", "atext", "open_stream", "price", "route_provider"]
+__all__ = ["Clients", "achat", "atext", "check_params", "open_stream", "price", "route_provider"]
 
-# Providers whose chat route goes through litellm's own HTTP handler (it accepts an AsyncHTTPHandler).
-_HANDLER_CHAT = frozenset({"hosted_vllm"})
-# Providers whose chat route goes through the OpenAI SDK (it accepts an AsyncOpenAI client).
-_OPENAI_CHAT = frozenset({"openai"})
-# Providers whose provider-level chat stream yields OpenAI-shaped chunks (checked on llama-server
-# and vLLM): read those directly (see `chunks`).
-_DIRECT_CHAT_STREAM = frozenset({"hosted_vllm"})
+# What we pass that is not a model parameter a provider must support.
+_NOT_PARAMS = frozenset({"extra_body", "stream", "stream_options", "timeout", "api_base", "api_key"})
 
 
 def route_provider(model: str) -> str:
-    """litellm's provider for a model string (``"hosted_vllm/qwen"`` -> ``"hosted_vllm"``).
+    """litellm's provider for a model string (``"anthropic/claude-x"`` -> ``"anthropic"``).
 
     Raises:
         ValueError: litellm does not know how to route the model string.
@@ -51,77 +54,86 @@ def route_provider(model: str) -> str:
     return litellm.get_llm_provider(model)[1]
 
 
-class Clients:
-    """The HTTP clients of one endpoint on one event loop, shared by every call to it.
+def check_params(model: str, provider: str, params: Mapping[str, object]) -> None:
+    """Refuse a call litellm would not send whole.
 
-    Only used for self-hosted endpoints (an explicit ``api_base``); hosted providers keep
-    litellm's own client handling.
+    Raises:
+        ConfigError: more than 4 stop sequences (litellm keeps the first 4 for every provider
+            unless ``litellm.disable_stop_sequence_limit`` is set), or a parameter litellm says the
+            provider does not take (it would drop it when ``drop_params`` is on, else fail later).
+    """
+    stop = params.get("stop")
+    if isinstance(stop, list | tuple) and len(stop) > 4 and not litellm.disable_stop_sequence_limit:
+        raise ConfigError(
+            f"{len(stop)} stop sequences for {model!r}: litellm sends only the first 4 to {provider!r} "
+            f"and would drop {list(stop[4:])!r}. Use at most 4, serve the model behind an api_base "
+            "(agentscale then sends every stop itself), or set litellm.disable_stop_sequence_limit = True "
+            "if the provider takes more."
+        )
+    try:
+        supported = litellm.get_supported_openai_params(model=model, custom_llm_provider=provider)
+    except Exception:  # a provider litellm has no parameter table for: it will say so itself
+        return
+    if supported is None:
+        return
+    missing = sorted(k for k in params if k not in _NOT_PARAMS and k not in supported)
+    if missing:
+        raise ConfigError(
+            f"{provider!r} does not take {', '.join(repr(k) for k in missing)} (model {model!r}, per litellm); "
+            "agentscale does not drop parameters silently: leave them out for this model"
+        )
+
+
+class Clients:
+    """litellm's view of one endpoint's pooled ``httpx`` client, on one event loop.
+
+    Only used for self-hosted endpoints (an explicit ``api_base``) that litellm serves; hosted
+    providers keep litellm's own client handling.
     """
 
-    def __init__(self, api_base: str, api_key: str | None, max_connections: int) -> None:
-        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-        # trust_env=False: a loopback model server must not be sent through the user's HTTP proxy.
-        self.http = httpx.AsyncClient(limits=limits, timeout=None, trust_env=False)
-        self.handler = AsyncHTTPHandler(timeout=None, transport=httpx.AsyncHTTPTransport())
-        self.handler.client = self.http
+    def __init__(self, api_base: str, api_key: str | None, http: httpx.AsyncClient) -> None:
         # The OpenAI SDK insists on a key; local servers ignore it.
-        self.openai = openai.AsyncOpenAI(
-            base_url=api_base, api_key=api_key or "EMPTY", http_client=self.http, max_retries=0
-        )
+        self.openai = openai.AsyncOpenAI(base_url=api_base, api_key=api_key or "EMPTY", http_client=http, max_retries=0)
 
     def for_route(self, provider: str, text: bool) -> object | None:
         """The client litellm expects for this provider and route, or ``None`` to let it choose."""
-        if text:
-            if provider in ("openai", "text-completion-openai") or (
-                provider in litellm.openai_text_completion_compatible_providers
-            ):
-                return self.openai
-            return None
-        if provider in _HANDLER_CHAT:
-            return self.handler
-        if provider in _OPENAI_CHAT:
+        if text and (
+            provider in ("openai", "text-completion-openai")
+            or provider in litellm.openai_text_completion_compatible_providers
+        ):
             return self.openai
         return None
 
-    async def aclose(self) -> None:
-        await self.http.aclose()
-
 
 @asynccontextmanager
-async def open_stream(
-    send, model: str, body: object, client: object | None, provider: str, text: bool, **params
-):
+async def open_stream(send, model: str, body: object, client: object | None, **params):
     """Start a streamed request (``send`` is :func:`achat` or :func:`atext`) and yield the async
-    iterator to read its chunks from; the HTTP response is closed on the way out, however the
-    reading ended, so the connection goes back to the pool (or, mid-stream, is closed).
-
-    litellm's stream wrapper re-processes every chunk (about 0.5 ms of CPU each here: five times
-    what reading the provider's own chunk iterator costs) and, for ``n > 1`` chat streams, drops
-    the finish chunk of every choice but the first. For providers whose provider-level chunks are
-    known to be OpenAI-shaped, the provider's iterator is read instead; litellm still does the
-    HTTP, the SSE parsing and the provider's chunk transformation.
+    iterator of its chunks; the HTTP response is closed on the way out, however the reading
+    ended, so the connection goes back to the pool (or, mid-stream, is closed).
     """
     stream = await send(model, body, client, stream=True, stream_options={"include_usage": True}, **params)
-    inner = getattr(stream, "completion_stream", None)
-    direct = not text and provider in _DIRECT_CHAT_STREAM and hasattr(inner, "__aiter__")
     try:
-        yield inner if direct else stream
+        yield stream
     finally:
         # Reading stops at the "[DONE]" event, before the HTTP body's end: without this the
         # response stays open and its pooled connection is never released.
-        aclose = getattr(stream, "aclose", None) or getattr(inner, "aclose", None)
+        aclose = getattr(stream, "aclose", None) or getattr(getattr(stream, "completion_stream", None), "aclose", None)
         if aclose is not None:
             await aclose()
 
 
 async def achat(model: str, messages: list, client: object | None, **params: object):
-    """``litellm.acompletion`` with retries off (ours are in the caller)."""
-    return await litellm.acompletion(model=model, messages=messages, client=client, max_retries=0, **params)
+    """``litellm.acompletion`` with retries off (ours are in the caller) and nothing dropped."""
+    return await litellm.acompletion(
+        model=model, messages=messages, client=client, max_retries=0, drop_params=False, **params
+    )
 
 
 async def atext(model: str, prompt: str, client: object | None, **params: object):
-    """``litellm.atext_completion`` with retries off (ours are in the caller)."""
-    return await litellm.atext_completion(model=model, prompt=prompt, client=client, max_retries=0, **params)
+    """``litellm.atext_completion`` with retries off (ours are in the caller) and nothing dropped."""
+    return await litellm.atext_completion(
+        model=model, prompt=prompt, client=client, max_retries=0, drop_params=False, **params
+    )
 
 
 def price(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
@@ -134,3 +146,12 @@ def price(model: str, prompt_tokens: int, completion_tokens: int) -> float | Non
         return None
     total = prompt_cost + completion_cost
     return total if total > 0 else None
+
+
+def takes(model: str, provider: str, param: str) -> bool:
+    """Whether litellm sends ``param`` to this provider (``True`` where it has no table to say)."""
+    try:
+        supported = litellm.get_supported_openai_params(model=model, custom_llm_provider=provider)
+    except Exception:
+        return True
+    return supported is None or param in supported

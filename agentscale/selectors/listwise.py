@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from agentscale._judging import candidate_text, parse_choice
+from agentscale._judging import candidate_text, choice_schema, parse_choice, schema_options
 from agentscale.errors import BudgetExhausted, ConfigError, ModelError
 from agentscale.protocols import Model, Selector
 from agentscale.selectors._common import ok_rollouts, score_of
@@ -36,11 +36,13 @@ class ListwiseSelector:
     the picks are voted. Prompts run concurrently.
 
     Ties between picks: the candidate with the higher verifier score, then the earlier one.
-    A reply with no readable choice (see ``agentscale._judging.parse_choice``) is dropped from the
-    vote. When every reply is unreadable, or the model fails, or the budget runs out, the
-    ``fallback`` selector decides (default ``BestScore``: best verifier score, else the first
-    candidate) and ``reason`` says so. One candidate is returned without asking. No candidates:
-    ``rollout_id=None``.
+    With ``structured=True`` (the default) and a model that takes a JSON schema
+    (``agentscale.llm.LLM``), the reply is constrained to ``{"choice": 1..n, "reason": "..."}`` as
+    it is generated. A reply with no readable choice (see ``agentscale._judging.parse_choice``) is
+    dropped from the vote. When every reply is unreadable, or the model fails, or the budget runs
+    out, the ``fallback`` selector decides (default ``BestScore``: best verifier score, else the
+    first candidate) and ``reason`` says so. One candidate is returned without asking. No
+    candidates: ``rollout_id=None``.
 
     ``Selection.scores`` maps each candidate to its share of the readable picks.
 
@@ -52,6 +54,7 @@ class ListwiseSelector:
         max_chars: per-candidate cap on the text shown.
         temperature: judge sampling temperature.
         max_tokens: reply length cap.
+        structured: constrain the reply with the pick's JSON schema where the model takes one.
         fallback: decides when the model cannot.
         name: the selector's name.
     """
@@ -63,6 +66,7 @@ class ListwiseSelector:
     max_chars: int = 3000
     temperature: float | None = 0.0
     max_tokens: int | None = 200
+    structured: bool = True
     fallback: Selector = field(default_factory=BestScore)
     name: str = "listwise"
 
@@ -86,8 +90,12 @@ class ListwiseSelector:
     async def _pick(
         self, task: Task, shown: list[Rollout], verdicts: Mapping[str, Verdict]
     ) -> tuple[str | None, str]:
+        constrained = schema_options(self.model, choice_schema(len(shown)) if self.structured else None)
         completion = await self.model.generate(
-            self.messages(task, shown, verdicts), temperature=self.temperature, max_tokens=self.max_tokens
+            self.messages(task, shown, verdicts),
+            temperature=self.temperature,
+            max_tokens=self.max_tokens,
+            **constrained,
         )
         choice = parse_choice(completion.text, len(shown))
         return (shown[choice].id if choice is not None else None), completion.text

@@ -3,7 +3,8 @@
 ``--parallel N`` gives N slots served with continuous batching; ``--ctx-size`` is the *total*
 context, split evenly across the slots (16384 over 8 slots is 2048 tokens each). The prompt-prefix
 cache is on by default, so rollouts of one task that share their prompt reuse its KV cache, and
-a client that disconnects frees its slot.
+a client that disconnects frees its slot. ``--jinja`` renders chats with the model's own Jinja
+template, which is what native tool calling (``tools=`` in requests) and ``response_format`` need.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class LlamaCppServer(ManagedServer):
     Example:
         ```python
         async with LlamaCppServer("qwen2.5-coder-0.5b", parallel=8) as srv:
-            llm = LLM(srv.model, api_base=srv.api_base, profile=srv.profile)
+            llm = LLM(srv.model, endpoint=srv.endpoint(), profile=srv.profile)
         ```
 
     Args:
@@ -44,7 +45,8 @@ class LlamaCppServer(ManagedServer):
         progress: receives progress lines of the first build/assembly (default: stderr);
             ``None`` for silence.
         **kwargs: lifecycle options of :class:`~agentscale.servers.ManagedServer` (``host``,
-            ``port``, ``cache_dir``, ``startup_timeout``, ``stop_timeout``, ``reuse``, ``env``).
+            ``port``, ``cache_dir``, ``startup_timeout``, ``stop_timeout``, ``reuse``, ``env``,
+            ``max_restarts``).
     """
 
     kind = "llamacpp"
@@ -106,7 +108,7 @@ class LlamaCppServer(ManagedServer):
             )
 
     def command(self, port: int) -> list[str]:
-        """``llama-server -m MODEL --host H --port P -t T --parallel N -c CTX --alias NAME ...``."""
+        """``llama-server -m MODEL --host H --port P -t T --parallel N -c CTX --alias NAME --jinja ...``."""
         if self.binary is None or self.model_path is None:
             raise ConfigError("LlamaCppServer.command() needs prepare() first (or binary= and model_path=)")
         return [
@@ -118,6 +120,7 @@ class LlamaCppServer(ManagedServer):
             "--parallel", str(self.parallel),
             "--ctx-size", str(self.ctx_size),
             "--alias", self.served_name,
+            "--jinja",  # the model's chat template: native tool calls (the default in this build; said anyway)
             "--log-colors", "off",
             "--no-webui",
             "--metrics",  # /metrics: generated-token and decode counters, for benchmarks and tests

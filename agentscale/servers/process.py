@@ -18,6 +18,14 @@ gives a private server: it neither attaches to a recorded one nor records itself
 
 Servers we start are bound to our process: on Linux they are started through
 ``setpriv --pdeathsig SIGTERM`` so that they end even if we are killed with SIGKILL.
+
+Death mid-run: :meth:`ManagedServer.endpoint` gives LLMs an endpoint that knows its server. When a
+request's connection fails and the process we started has exited, the server is restarted on the
+same port (another free one if that is taken) under a lock, once for all callers, and the
+interrupted requests are sent again; a ``{"event": "server_restarted", ...}`` progress event goes
+to the LangGraph run's custom stream when there is one. After ``max_restarts`` restarts (default
+1) a server that dies again is reported (:class:`~agentscale.errors.ServerError` naming it and its
+log), never restarted in a loop.
 """
 
 from __future__ import annotations
@@ -35,12 +43,15 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 import httpx
 
-from agentscale.errors import ServerError
+from agentscale.errors import ConfigError, ServerError
 from agentscale.servers._cache import async_file_lock, default_cache_dir
+
+if TYPE_CHECKING:
+    from agentscale.llm import Endpoint
 
 __all__ = ["ManagedServer", "free_port"]
 
@@ -72,6 +83,8 @@ class ManagedServer(abc.ABC):
         reuse: attach to a running server with the same settings instead of starting one, and
             offer a server we start to others. ``False``: a private server (as test suites want).
         env: extra environment variables for the server process.
+        max_restarts: how many times a server we started that died is restarted when a request
+            through :meth:`endpoint` finds it dead; 0 never restarts it.
     """
 
     kind: str = "server"
@@ -87,7 +100,10 @@ class ManagedServer(abc.ABC):
         stop_timeout: float = 10.0,
         reuse: bool = True,
         env: dict[str, str] | None = None,
+        max_restarts: int = 1,
     ) -> None:
+        if max_restarts < 0:
+            raise ConfigError(f"max_restarts must be >= 0, got {max_restarts}")
         self.host = host
         self.cache_dir = cache_dir or default_cache_dir()
         self.startup_timeout = startup_timeout
@@ -100,6 +116,14 @@ class ManagedServer(abc.ABC):
         self._pid: int | None = None
         self._log_path: Path | None = None
         self._reused = False
+        self.max_restarts = max_restarts
+        self._restarts = 0
+        self._restart_lock: asyncio.Lock | None = None
+        self._lock_loop: asyncio.AbstractEventLoop | None = None
+
+    def __repr__(self) -> str:
+        where = f"port={self._port}, pid={self._pid}" if self._port is not None else "not started"
+        return f"{type(self).__name__}({self.served_name!r}, {where})"
 
     # -- what subclasses provide -------------------------------------------------------------
 
@@ -157,6 +181,94 @@ class ManagedServer(abc.ABC):
     def reused(self) -> bool:
         """True when :meth:`start` attached to a server someone else started (and owns)."""
         return self._reused
+
+    @property
+    def restarts(self) -> int:
+        """How many times the server was restarted after it died."""
+        return self._restarts
+
+    def endpoint(self, *, max_concurrency: int | None = None, api_key: str | None = None) -> Endpoint:
+        """An :class:`~agentscale.llm.Endpoint` for LLMs on this server that restarts it if it dies.
+
+        Example:
+            ```python
+            async with LlamaCppServer() as srv:
+                llm = LLM(srv.model, endpoint=srv.endpoint(), profile=srv.profile)
+            ```
+
+        Args:
+            max_concurrency: requests in flight at once (default: the server's slots where it
+                has them, else 16).
+            api_key: sent to the server.
+        """
+        from agentscale.llm import Endpoint
+
+        limit = max_concurrency or getattr(self, "parallel", None) or getattr(self, "max_num_seqs", None) or 16
+        return Endpoint(api_key=api_key, max_concurrency=limit, server=self)
+
+    async def recover(self, seen_restarts: int) -> bool:
+        """Restart the server if it died; called by an endpoint after a connection to it failed.
+
+        One restart serves every caller whose request failed before it: they pass the
+        ``restarts`` count they saw, and a caller that finds it moved on just sends again.
+
+        Args:
+            seen_restarts: :attr:`restarts` when the failed request was sent.
+
+        Returns:
+            ``True`` when the server was restarted since (send the request again); ``False`` when
+            it is running, or not ours to restart (a reused server, or one not started).
+
+        Raises:
+            ServerError: it died and has used up ``max_restarts`` (the message names the server,
+                its exit status and log), or the restart itself failed.
+        """
+        async with self._lock():
+            if self._restarts != seen_restarts:
+                return True
+            proc = self._proc
+            if proc is None or self._port is None:
+                return False
+            code = await _exit_code(proc, f"http://{self.host}:{self._port}")
+            if code is None:
+                return False
+            old_pid, port, log = proc.pid, self._port, self._log_path
+            what = f"{self.kind} server {self.served_name!r} (pid {old_pid}, port {port})"
+            if self._restarts >= self.max_restarts:
+                raise ServerError(
+                    f"{what} died (exit status {code}) after {self._restarts} restart(s); "
+                    f"not restarting it again (max_restarts={self.max_restarts})",
+                    log_path=str(log) if log else None,
+                )
+            await _terminate_group(proc, 1.0)  # its children, if any survived it
+            self._proc = self._port = None
+            # The same port if it is free (endpoints follow the server either way).
+            note = f"--- restarted: the server (pid {old_pid}) exited with status {code} ---"
+            await self._launch(port=port if _port_free(self.host, port) else free_port(self.host), note=note)
+            self._restarts += 1
+            if self.reuse:
+                self._write_record(self._record_path())
+            _emit(
+                {
+                    "event": "server_restarted",
+                    "server": self.kind,
+                    "model": self.served_name,
+                    "exit_status": code,
+                    "old_pid": old_pid,
+                    "pid": self._pid,
+                    "api_base": self.api_base,
+                    "restarts": self._restarts,
+                    "log": str(self._log_path),
+                }
+            )
+            return True
+
+    def _lock(self) -> asyncio.Lock:
+        # An asyncio lock belongs to one loop; the server may be started on another (test fixtures).
+        loop = asyncio.get_running_loop()
+        if self._restart_lock is None or self._lock_loop is not loop:
+            self._restart_lock, self._lock_loop = asyncio.Lock(), loop
+        return self._restart_lock
 
     async def __aenter__(self) -> Self:
         return await self.start()
@@ -228,8 +340,8 @@ class ManagedServer(abc.ABC):
         self._log_path = Path(info["log"]) if info.get("log") else None
         return True
 
-    async def _launch(self) -> None:
-        port = self._requested_port or free_port(self.host)
+    async def _launch(self, port: int | None = None, *, note: str | None = None) -> None:
+        port = port or self._requested_port or free_port(self.host)
         argv = self.command(port)
         if shutil.which(argv[0]) is None:
             raise ServerError(f"{self.kind} server: executable {argv[0]!r} not found")
@@ -238,7 +350,10 @@ class ManagedServer(abc.ABC):
         if sys.platform.startswith("linux") and shutil.which("setpriv"):
             # The server dies with us even if we are SIGKILLed (no orphans holding CPU and RAM).
             argv = ["setpriv", "--pdeathsig", "SIGTERM", "--", *argv]
-        with log_path.open("wb") as log:
+        # A restart on the same port appends to the log: what the dead server wrote stays readable.
+        with log_path.open("ab" if note else "wb") as log:
+            if note:
+                log.write(f"\n{note}\n".encode())
             log.write(f"$ {' '.join(argv)}\n".encode())
             log.flush()
             try:
@@ -358,3 +473,45 @@ def _tail(log_path: Path) -> str:
 
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As servers bind: connections of the dead server in TIME_WAIT do not block the port.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+async def _exit_code(proc: subprocess.Popen[bytes], base: str) -> int | None:
+    """The server's exit status if it died, ``None`` if it is running.
+
+    A killed server's sockets close a moment before the process can be reaped, so a failed
+    connection from a process still listed as running is checked again (health, then exit) for
+    up to 2 s before it is judged alive.
+    """
+    code = proc.poll()
+    if code is not None or await _healthy(base):
+        return code
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+        code = proc.poll()
+        if code is not None:
+            return code
+    return None
+
+
+def _emit(event: dict[str, Any]) -> None:
+    """Send a progress event to the LangGraph run this call is part of, if any."""
+    try:
+        from langgraph.config import get_stream_writer
+
+        writer = get_stream_writer()
+    except Exception:  # not inside a graph run (or no langgraph): nobody to tell
+        return
+    with contextlib.suppress(Exception):
+        writer(event)

@@ -19,8 +19,8 @@ class VLLMServer(ManagedServer):
 
     Example:
         ```python
-        async with VLLMServer("Qwen/Qwen2.5-Coder-7B-Instruct", tensor_parallel_size=2) as srv:
-            llm = LLM(srv.model, api_base=srv.api_base)
+        async with VLLMServer("Qwen/Qwen2.5-Coder-7B-Instruct", tool_call_parser="hermes") as srv:
+            llm = LLM(srv.model, endpoint=srv.endpoint(), stream=False)
         ```
 
     Args:
@@ -30,12 +30,15 @@ class VLLMServer(ManagedServer):
         max_num_seqs: most sequences decoded together (vLLM's own default when ``None``).
         served_model_name: the name requests use; default ``model``.
         max_model_len: context length; default: the model's.
+        tool_call_parser: switch on native tool calling (``tools=`` in requests) with this parser
+            (``"hermes"`` for Qwen2.5, ``"llama3_json"``, ``"mistral"``, ...): adds
+            ``--enable-auto-tool-choice --tool-call-parser NAME``.
         profile: ``"chat"`` for an instruct model, ``"completion"`` for a base model.
         executable: the ``vllm`` command.
         extra_args: more ``vllm serve`` flags, appended as given.
         **kwargs: lifecycle options of :class:`~agentscale.servers.ManagedServer` (``host``,
             ``port``, ``cache_dir``, ``startup_timeout`` (default 900 s: loading weights and
-            compiling take minutes), ``stop_timeout``, ``reuse``, ``env``).
+            compiling take minutes), ``stop_timeout``, ``reuse``, ``env``, ``max_restarts``).
     """
 
     kind = "vllm"
@@ -49,6 +52,7 @@ class VLLMServer(ManagedServer):
         max_num_seqs: int | None = None,
         served_model_name: str | None = None,
         max_model_len: int | None = None,
+        tool_call_parser: str | None = None,
         profile: Literal["chat", "completion"] = "chat",
         executable: str = "vllm",
         extra_args: tuple[str, ...] = (),
@@ -67,12 +71,17 @@ class VLLMServer(ManagedServer):
             raise ConfigError(f"max_num_seqs must be >= 1, got {max_num_seqs}")
         if max_model_len is not None and max_model_len < 1:
             raise ConfigError(f"max_model_len must be >= 1, got {max_model_len}")
+        if tool_call_parser is not None and not (
+            tool_call_parser and tool_call_parser.replace("_", "").replace("-", "").isalnum()
+        ):
+            raise ConfigError(f"tool_call_parser must be a parser name such as 'hermes', got {tool_call_parser!r}")
         self.model_id = model
         self.tensor_parallel_size = tensor_parallel_size
         self.gpu_memory_utilization = gpu_memory_utilization
         self.max_num_seqs = max_num_seqs
         self.served_model_name = served_model_name
         self.max_model_len = max_model_len
+        self.tool_call_parser = tool_call_parser
         self.profile = profile
         self.executable = executable
         self.extra_args = tuple(extra_args)
@@ -103,4 +112,6 @@ class VLLMServer(ManagedServer):
             argv += ["--max-num-seqs", str(self.max_num_seqs)]
         if self.max_model_len is not None:
             argv += ["--max-model-len", str(self.max_model_len)]
+        if self.tool_call_parser is not None:
+            argv += ["--enable-auto-tool-choice", "--tool-call-parser", self.tool_call_parser]
         return [*argv, *self.extra_args]

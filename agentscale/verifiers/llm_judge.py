@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agentscale._judging import candidate_text, parse_score
+from agentscale._judging import candidate_text, parse_score, schema_options, score_schema
 from agentscale.errors import ConfigError
 from agentscale.protocols import Model
 from agentscale.types import Message, Rollout, Task, Usage, Verdict
@@ -27,8 +27,10 @@ _REASK = 'I could not read a score in that. Reply with only JSON, for example: {
 class LLMJudge:
     """Asks ``model`` to score one candidate 0-10, as JSON, and reads the reply robustly.
 
-    The reply may be JSON (fenced or followed by chatter), ``Score: 7/10``, ``7 out of 10`` or a
-    bare number (see ``agentscale._judging.parse_score``). On an unreadable or out-of-range reply
+    With ``structured=True`` (the default) and a model that takes a JSON schema (``agentscale.llm.LLM``),
+    the reply is constrained to ``{"score": 0-10, "reason": "..."}`` by the server as it generates.
+    Otherwise the reply may be JSON (fenced or followed by chatter), ``Score: 7/10``, ``7 out of 10``
+    or a bare number (see ``agentscale._judging.parse_score``). On an unreadable or out-of-range reply
     the judge is re-asked, in the same conversation, up to ``max_attempts`` times in all; after
     that the verdict is ``passed=False, score=0`` with feedback saying the judge's output was
     unparseable and every reply in ``evidence["replies"]``. Model errors propagate (the verify
@@ -45,6 +47,7 @@ class LLMJudge:
         show_reference: include ``task.expected`` in the prompt as a reference answer.
         temperature: sampling temperature for the judge.
         max_tokens: reply length cap.
+        structured: constrain the reply with the verdict's JSON schema where the model takes one.
         name: recorded as ``Verdict.verifier``.
     """
 
@@ -55,6 +58,7 @@ class LLMJudge:
     show_reference: bool = False
     temperature: float | None = 0.0
     max_tokens: int | None = 256
+    structured: bool = True
     name: str = "llm_judge"
 
     def __post_init__(self) -> None:
@@ -84,9 +88,10 @@ class LLMJudge:
         messages = self.messages(task, rollout)
         replies: list[str] = []
         usage = Usage()
+        constrained = schema_options(self.model, score_schema() if self.structured else None)
         for _ in range(self.max_attempts):
             completion = await self.model.generate(
-                messages, temperature=self.temperature, max_tokens=self.max_tokens
+                messages, temperature=self.temperature, max_tokens=self.max_tokens, **constrained
             )
             usage = usage + completion.usage
             reply = completion.text

@@ -244,7 +244,7 @@ async def test_mean_logprobs_for_chat_and_text(server, make_llm, stream):
     assert server.requests[-1].body["logprobs"] is True
     text = await make_llm(profile="completion", stream=stream).generate("x", logprobs=True)
     assert text.logprobs == [-0.5]
-    assert not server.requests[-1].body.get("stream")  # litellm's text streams drop logprobs
+    assert server.requests[-1].body["logprobs"] == 1
     plain = await make_llm(stream=stream).generate("hi")
     assert plain.logprobs == []
 
@@ -255,9 +255,9 @@ async def test_streamed_choices_keep_the_servers_finish_reasons(server, make_llm
 
 
 async def test_a_streamed_choice_that_lost_its_finish_chunk_gets_one_inferred(server, make_llm):
-    # litellm's stream wrapper (used for providers other than hosted_vllm) drops the finish chunk
-    # of every choice but the first when n > 1
-    llm = make_llm(model="openai/test-model")
+    # litellm's stream wrapper (providers litellm serves: here together_ai at our api_base) drops
+    # the finish chunk of every choice but the first when n > 1
+    llm = make_llm(model="together_ai/test-model", api_key="x")
     out = await llm.generate("hi", n=2, max_tokens=3)
     assert out.texts == ["hello world 0", "hello world 1"]
     assert out.finish_reasons == ["stop", "length"]  # choice 1 wrote max_tokens chunks

@@ -6,13 +6,16 @@ Assertions are about the machinery (requests, usage, slots), never about the mod
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import httpx
 import pytest
 
 from agentscale import Budget, BudgetExhausted
-from agentscale.llm import LLM
+from agentscale.llm import LLM, tool_result
+from agentscale.types import Rollout, Task
+from agentscale.verifiers import LLMJudge
 
 pytestmark = [
     pytest.mark.llm,
@@ -59,6 +62,73 @@ async def test_n_samples_in_one_request(llm):
     assert 4 <= out.usage.completion_tokens <= 24
     assert all(r in ("stop", "length") for r in out.finish_reasons)
     assert len(out.logprobs) == 4 and all(lp is not None and lp <= 0 for lp in out.logprobs)
+
+
+# Seven stops: the first five never occur in the reply, the 6th and 7th do.
+STOPS = ["@@", "%%", "~~~", "<<>>", "^^^", " 8,", " 9,"]
+
+
+@pytest.mark.parametrize(
+    ("profile", "prompt"), [("chat", "Count from 1 to 20, separated by commas."), ("completion", "1, 2, 3,")]
+)
+async def test_the_sixth_and_seventh_stop_sequences_stop_the_reply(llama_server, profile, prompt):
+    async with LLM(llama_server.model, api_base=llama_server.api_base, profile=profile) as llm:
+        free = await llm.generate(prompt, temperature=0.0, max_tokens=40)
+        out = await llm.generate(prompt, temperature=0.0, max_tokens=40, stop=STOPS)
+    seen = {s: free.text.find(s) for s in STOPS if s in free.text}
+    assert set(seen) <= set(STOPS[5:]) and seen, f"the reply without stops must pass 8 or 9: {free.text!r}"
+    assert out.finish_reasons == ["stop"]
+    assert out.text == free.text[: min(seen.values())]  # cut where the first of them began
+
+
+@pytest.mark.parametrize("stream", [True, False])
+async def test_usage_of_three_choices_is_their_sum(llama_server, stream):
+    budget = Budget()
+    # ignore_eos: every choice runs to max_tokens, so the sum is known exactly
+    options = dict(api_base=llama_server.api_base, stream=stream, extra_body={"ignore_eos": True}, budget=budget)
+    async with LLM(llama_server.model, **options) as llm:
+        out = await llm.generate("Count from 1 to 100.", n=3, max_tokens=20, temperature=1.0)
+    assert len(out.texts) == 3 and out.finish_reasons == ["length"] * 3
+    assert out.usage.completion_tokens == 60 and out.usage.calls == 1
+    assert budget.spent.completion_tokens == 60 and budget.spent.calls == 1
+
+
+LOOKUP = {
+    "type": "function",
+    "function": {
+        "name": "lookup",
+        "description": "Look up the secret code word for a colour.",
+        "parameters": {"type": "object", "properties": {"colour": {"type": "string"}}, "required": ["colour"]},
+    },
+}
+
+
+async def test_a_tool_call_its_result_and_a_final_answer(llm):
+    messages = [
+        {"role": "system", "content": "Answer the user's question in one sentence, using the tool results."},
+        {"role": "user", "content": "What is the secret code word for blue?"},
+    ]
+    # Qwen2.5-Coder-0.5B writes the call's JSON without the <tool_call> tags llama-server parses;
+    # the LLM reads such a bare call (LLMConfig.bare_tool_calls).
+    out = await llm.generate(messages, tools=[LOOKUP], temperature=0.0, max_tokens=40)
+    assert out.finish_reasons == ["tool_calls"], out.text
+    [[call]] = out.tool_calls
+    assert call["function"]["name"] == "lookup" and isinstance(json.loads(call["function"]["arguments"]), dict)
+    messages += [out.message(0), tool_result(call, "walrus")]
+    final = await llm.generate(messages, temperature=0.0, max_tokens=30)
+    print(f"call: {call['function']}; final answer: {final.text!r}")
+    assert final.text.strip() and final.tool_calls == [] and final.finish_reasons == ["stop"]
+
+
+async def test_a_schema_constrained_judge_verdict_always_parses(llm):
+    judge = LLMJudge(llm, max_tokens=120)
+    task = Task(prompt="What is 2 + 3?")
+    for output in ("5", "2 + 3 = 6", "I am not sure, maybe ask someone else."):
+        verdict = await judge.verify(task, Rollout(task_id=task.id, output=output))
+        [reply] = verdict.evidence["replies"]  # read on the first ask
+        data = json.loads(reply)  # strict JSON: no lenient parsing needed
+        assert set(data) == {"score", "reason"} and isinstance(data["score"], int) and 0 <= data["score"] <= 10
+        assert verdict.evidence["judge_score"] == data["score"]
 
 
 async def test_a_repeated_prompt_is_served_from_the_prefix_cache(llm):
@@ -113,3 +183,35 @@ async def _wait_for(http, pick, timeout: float = 60.0):
             return found
         await asyncio.sleep(0.1)
     raise AssertionError("the server's /slots never showed the expected state")
+
+
+async def test_langgraph_tool_node_runs_the_models_tool_call(llm):
+    from langchain_core.messages import HumanMessage, SystemMessage, ToolMessage
+    from langchain_core.tools import tool
+    from langgraph.graph import END, START, MessagesState, StateGraph
+    from langgraph.prebuilt import ToolNode
+
+    from agentscale.llm import ChatAgentscale
+
+    @tool
+    def lookup(colour: str) -> str:
+        """Look up the secret code word for a colour."""
+        return {"blue": "walrus"}.get(colour.lower(), "unknown")
+
+    chat = ChatAgentscale(llm=llm, temperature=0.0, max_tokens=40)
+    messages = [
+        SystemMessage("Answer the user's question in one sentence, using the tool results."),
+        HumanMessage("What is the secret code word for blue?"),
+    ]
+    ai = await chat.bind_tools([lookup]).ainvoke(messages)
+    assert [c["name"] for c in ai.tool_calls] == ["lookup"] and ai.usage_metadata["output_tokens"] > 0
+    graph = StateGraph(MessagesState)
+    graph.add_node("tools", ToolNode([lookup]))
+    graph.add_edge(START, "tools")
+    graph.add_edge("tools", END)
+    result = await graph.compile().ainvoke({"messages": [*messages, ai]})
+    answer = result["messages"][-1]
+    assert isinstance(answer, ToolMessage) and answer.tool_call_id == ai.tool_calls[0]["id"]
+    assert answer.content == "walrus" or answer.content == "unknown"
+    final = await chat.ainvoke([*messages, ai, answer])
+    assert final.content.strip() and not final.tool_calls

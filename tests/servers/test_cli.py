@@ -22,7 +22,7 @@ def test_serve_vllm_dry_run_prints_the_command(capsys):
         [
             "serve", "vllm", "Qwen/Qwen2.5-Coder-7B-Instruct", "--tensor-parallel-size", "2",
             "--gpu-memory-utilization", "0.85", "--max-num-seqs", "64", "--served-model-name", "coder",
-            "--max-model-len", "8192", "--port", "8123", "--dry-run",
+            "--max-model-len", "8192", "--port", "8123", "--tool-call-parser", "hermes", "--dry-run",
         ]
     )  # fmt: skip
     assert code == 0
@@ -33,6 +33,7 @@ def test_serve_vllm_dry_run_prints_the_command(capsys):
     assert pairs["--tensor-parallel-size"] == "2" and pairs["--gpu-memory-utilization"] == "0.85"
     assert pairs["--max-num-seqs"] == "64" and pairs["--served-model-name"] == "coder"
     assert pairs["--max-model-len"] == "8192" and pairs["--port"] == "8123"
+    assert "--enable-auto-tool-choice" in argv and pairs["--tool-call-parser"] == "hermes"
 
 
 def test_serve_rejects_an_unknown_model(capsys):

@@ -43,10 +43,34 @@ def test_vllm_command_has_prefix_caching_and_the_users_flags():
     assert srv.startup_timeout >= 600  # loading weights on a GPU takes minutes
 
 
+def test_vllm_tool_calling_flags():
+    argv = VLLMServer("Qwen/Qwen2.5-Coder-7B-Instruct", tool_call_parser="hermes").command(9000)
+    at = argv.index("--enable-auto-tool-choice")
+    assert argv[at + 1 : at + 3] == ["--tool-call-parser", "hermes"]
+    assert VLLMServer("m", tool_call_parser="hermes").identity() != VLLMServer("m").identity()
+    for bad in ("", "hermes; rm -rf /", "two words"):
+        with pytest.raises(ConfigError, match="tool_call_parser"):
+            VLLMServer("m", tool_call_parser=bad)
+
+
+def test_llamacpp_renders_chats_with_jinja_for_tool_calls(tmp_path):
+    srv = LlamaCppServer(binary=Path("/opt/llama-server"), model_path=tmp_path / "m.gguf")
+    assert "--jinja" in srv.command(8080)
+
+
+def test_managed_servers_give_endpoints_that_know_them(tmp_path):
+    srv = LlamaCppServer(parallel=4, cache_dir=tmp_path)
+    endpoint = srv.endpoint()
+    assert endpoint.server is srv and endpoint.max_concurrency == 4 and endpoint.restarts == 0
+    assert VLLMServer("m", max_num_seqs=64).endpoint().max_concurrency == 64
+    assert VLLMServer("m").endpoint(max_concurrency=3).max_concurrency == 3
+
+
 def test_vllm_defaults_leave_optional_flags_to_vllm():
     srv = VLLMServer("some/model", profile="completion")
     argv = srv.command(8000)
     assert "--max-num-seqs" not in argv and "--max-model-len" not in argv
+    assert "--enable-auto-tool-choice" not in argv
     assert _flags(argv)["--served-model-name"] == "some/model"
     assert srv.model == "hosted_vllm/some/model" and srv.profile == "completion"
 
