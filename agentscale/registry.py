@@ -71,6 +71,8 @@ BUILTINS: dict[str, dict[str, str]] = {
     },
     "workflows": {
         "humaneval": "agentscale.graphs.humaneval:HumanEvalWorkflow",
+        "web": "agentscale.graphs.web.workflow:WebWorkflow",
+        "miniwob": "agentscale.graphs.web.miniwob:MiniWoBWorkflow",
     },
 }
 """Built-in names; read-only by convention (plugins use entry points, not this table)."""
