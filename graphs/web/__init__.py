@@ -13,7 +13,15 @@
   (registry name ``miniwob``). Selenium is imported only when a browser starts.
 """
 
-from agentscale.graphs.web.agent import WEB_SYSTEM, WebAgent, WebConfig, build_web_graph, short_answer, web_agent
+from agentscale.graphs.web.agent import (
+    WEB_SYSTEM,
+    WebAgent,
+    WebConfig,
+    WebState,
+    build_web_graph,
+    short_answer,
+    web_agent,
+)
 from agentscale.graphs.web.browser import CHROME_FLAGS, Browser, BrowserPool, Element, Observation, chromium_paths
 from agentscale.graphs.web.miniwob import (
     MINIWOB_SYSTEM,
@@ -21,8 +29,10 @@ from agentscale.graphs.web.miniwob import (
     EpisodeReward,
     MiniWoBAgent,
     MiniWoBConfig,
+    MiniWoBState,
     MiniWoBWorkflow,
     browser_tools,
+    build_miniwob_graph,
     miniwob_agent,
     miniwob_task,
 )
@@ -42,9 +52,12 @@ __all__ = [
     "EpisodeReward",
     "MiniWoBAgent",
     "MiniWoBConfig",
+    "MiniWoBState",
     "MiniWoBWorkflow",
     "Observation",
+    "WebState",
     "browser_tools",
+    "build_miniwob_graph",
     "chromium_paths",
     "miniwob_agent",
     "miniwob_task",

@@ -39,7 +39,7 @@ from agentscale.rollout import RolloutContext
 from agentscale.strategies.context import as_task
 from agentscale.types import Rollout, RolloutRequest, Task
 
-__all__ = ["WEB_SYSTEM", "WebAgent", "WebConfig", "build_web_graph", "short_answer", "web_agent"]
+__all__ = ["WEB_SYSTEM", "WebAgent", "WebConfig", "WebState", "build_web_graph", "short_answer", "web_agent"]
 
 WEB_SYSTEM = (
     "You answer questions by browsing a web site. Read the page you are shown; follow links by their "

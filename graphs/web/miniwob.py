@@ -29,18 +29,22 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.runtime import Runtime
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentscale.errors import ConfigError, ToolError
+from agentscale.graphs._loop_nodes import run_of
 from agentscale.graphs.loop import build_agent_graph
 from agentscale.graphs.loop_config import LoopConfig
 from agentscale.graphs.web.browser import Browser, BrowserPool, Observation
 from agentscale.protocols import Model
 from agentscale.rollout import RolloutContext
 from agentscale.strategies.context import as_task
-from agentscale.types import Rollout, Task, Verdict
+from agentscale.types import Rollout, RolloutRequest, Task, Verdict
 from agentscale.workflows import WorkflowEnv, WorkflowParts
 
 __all__ = [
@@ -50,7 +54,9 @@ __all__ = [
     "MiniWoBAgent",
     "MiniWoBConfig",
     "MiniWoBWorkflow",
+    "MiniWoBState",
     "browser_tools",
+    "build_miniwob_graph",
     "miniwob_agent",
     "miniwob_task",
 ]
@@ -229,6 +235,36 @@ class MiniWoBAgent:
             "metadata": {**rollout.metadata, "reward": reward, "done": final.done, "reason": final.reason,
                          "actions": list(episode.actions)},
         })
+
+
+class MiniWoBState(TypedDict, total=False):
+    """The MiniWoB++ graph's state: ``task`` and ``request`` in, ``rollout`` out."""
+
+    task: Any
+    request: RolloutRequest
+    rollout: Rollout
+
+
+def build_miniwob_graph(
+    *, model: Model | None = None, browsers: BrowserPool | None = None, config: MiniWoBConfig | None = None,
+    checkpointer: Any = None, name: str = "miniwob_agent",
+) -> CompiledStateGraph:
+    """The MiniWoB++ agent as a compiled LangGraph graph: one ``play`` node running ``MiniWoBAgent``
+    (``browsers``: a ``BrowserPool``, one browser by default). Invoke with ``{"task": miniwob_task(...)}``;
+    the rollout is ``state["rollout"]``."""
+    agent = MiniWoBAgent(model, browsers or BrowserPool(1), config or MiniWoBConfig())
+
+    async def play(state: MiniWoBState, runtime: Runtime[Any]) -> dict[str, Any]:
+        run = run_of(runtime)
+        if state.get("request") is not None:
+            run = RolloutContext(request=state["request"], budget=run.budget, model=run.model, emit=run.emit)
+        return {"rollout": await agent(as_task(state.get("task")), run)}
+
+    builder = StateGraph(MiniWoBState)
+    builder.add_node("play", play)
+    builder.add_edge(START, "play")
+    builder.add_edge("play", END)
+    return builder.compile(checkpointer=checkpointer, name=name)
 
 
 def miniwob_agent(model: Model | None, browsers: BrowserPool, config: MiniWoBConfig | None = None) -> MiniWoBAgent:
