@@ -203,3 +203,19 @@ async def test_a_cancelled_rollout_closes_its_session(site):
     job.cancel()
     with pytest.raises(asyncio.CancelledError):
         await job
+
+
+def test_langgraph_json_lists_the_web_graphs():
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "graphs"
+    spec = json.loads((root / "langgraph.json").read_text())
+    for name in ("web", "miniwob"):
+        path, attr = spec["graphs"][name].split(":")
+        module_spec = importlib.util.spec_from_file_location(f"_lg_{name}", root / path)
+        module = importlib.util.module_from_spec(module_spec)
+        module_spec.loader.exec_module(module)
+        graph = getattr(module, attr)({"configurable": {"api_base": "http://127.0.0.1:1/v1"}})
+        assert {"browse", "play"} & set(graph.get_graph().nodes)
