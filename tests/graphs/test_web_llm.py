@@ -38,8 +38,8 @@ async def test_the_model_browses_real_pages(llm):
     with SiteServer() as site:
         # one hop from the start page, so the 2048-token slot of the shared test server suffices
         task = web_task("How many hectares is Riverside Park?", site.url + "/parks/", "14")
-        config = WebConfig(max_steps=3, limits=WebLimits(max_chars=1200))
-        graph = scale(web_agent(llm, config), "best_of_n", n=2, verifier=ObservedAnswer())
+        config = WebConfig(max_steps=2, reply_tokens=128, limits=WebLimits(max_chars=1200))
+        graph = scale(web_agent(llm, config), "best_of_n", n=1, verifier=ObservedAnswer())
         state = await graph.ainvoke({"task": task}, context=ScaleContext())
         assert ("GET", "/parks/") in site.requests  # the start page, opened for each rollout
         for rollout in state["rollouts"]:
@@ -55,7 +55,7 @@ async def test_the_model_browses_real_pages(llm):
 async def test_the_model_plays_a_miniwob_episode(llm):
     async with BrowserPool(size=1) as browsers:
         task = miniwob_task("click-test-2", seed=1)
-        rollout = await miniwob_agent(llm, browsers, MiniWoBConfig(max_steps=3))(task, None)
+        rollout = await miniwob_agent(llm, browsers, MiniWoBConfig(max_steps=2, reply_tokens=96))(task, None)
         assert rollout.status == "ok" and rollout.usage.total_tokens > 0
         assert "Task: Click button ONE." in rollout.trajectory[1]["content"]
         verdict = await EpisodeReward().verify(task, rollout)
