@@ -11,10 +11,12 @@ demo: venv
 	@scripts/sandbox-deps.sh
 	.venv/bin/agentscale demo
 
-# Full suite: starts a Docker engine if none answers (Debian's docker.io), builds and caches the model
+# Full suite: starts a Docker engine if none answers (Debian's docker.io), installs Debian's Chromium for the
+# MiniWoB++ tests, builds and caches the model
 # server, the model and the sandbox image (`agentscale setup`), then runs every test, real servers included.
 test: venv
 	@scripts/docker-engine.sh
+	@scripts/chromium-deps.sh
 	.venv/bin/agentscale setup
 	.venv/bin/python -m pytest -q -rs
 
@@ -27,5 +29,5 @@ lint: venv
 
 # Regenerate the hashed lock file after changing dependencies in pyproject.toml.
 lock:
-	uv pip compile pyproject.toml --extra local --extra dev --generate-hashes --python-version 3.11 \
+	uv pip compile pyproject.toml --extra local --extra web --extra dev --generate-hashes --python-version 3.11 \
 		--python-platform x86_64-unknown-linux-gnu -o requirements/lock.txt

@@ -52,6 +52,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "tournament": "agentscale.selectors.tournament:KnockoutTournament",
         "synthesize": "agentscale.selectors.synthesis:Synthesize",
         "behaviour_vote": "agentscale.selectors.behaviour_vote:BehaviourVote",
+        "action_vote": "agentscale.selectors.action_vote:ActionVote",
     },
     "verifiers": {
         "docstring_examples": "agentscale.verifiers.docstring_examples:DocstringExamplesVerifier",
@@ -70,6 +71,8 @@ BUILTINS: dict[str, dict[str, str]] = {
     },
     "workflows": {
         "humaneval": "agentscale.graphs.humaneval:HumanEvalWorkflow",
+        "web": "agentscale.graphs.web.workflow:WebWorkflow",
+        "miniwob": "agentscale.graphs.web.miniwob:MiniWoBWorkflow",
     },
 }
 """Built-in names; read-only by convention (plugins use entry points, not this table)."""

@@ -13,12 +13,15 @@ import typing as _typing
 from agentscale.llm._client import LLM, LLMConfig
 from agentscale.llm._endpoint import Endpoint, RecoverableServer
 from agentscale.llm._profile import ModelProfile
-from agentscale.llm._tools import tool_result
+from agentscale.llm._tools import bare_tool_calls, tool_result
 
 if _typing.TYPE_CHECKING:
     from agentscale.llm._langchain import ChatAgentscale
 
-__all__ = ["LLM", "ChatAgentscale", "Endpoint", "LLMConfig", "ModelProfile", "RecoverableServer", "tool_result"]
+__all__ = [
+    "LLM", "ChatAgentscale", "Endpoint", "LLMConfig", "ModelProfile", "RecoverableServer", "bare_tool_calls",
+    "tool_result",
+]
 
 
 def __getattr__(name: str) -> _typing.Any:

@@ -3,6 +3,7 @@
 - ``MajorityVote``, ``WeightedVote``: vote over normalised answers (``agentscale.answers``);
 - ``BestScore``: the best verifier score (best-of-N);
 - ``BestOfMajority``: the best-scored among the most frequent answers;
+- ``ActionVote``: for agents whose result is an action, a vote over normalised tool calls;
 - ``BehaviourVote``: for code, a vote over what programs did on the checked inputs;
 - ``ListwiseSelector``: a model sees every candidate in one shuffled prompt and picks one;
 - ``KnockoutTournament``: a model judges pairs in a bracket;
@@ -12,6 +13,7 @@ Every selector documents what it does on ties and when every candidate failed; f
 (``status != "ok"``) are never chosen, and no candidates gives ``Selection(rollout_id=None)``.
 """
 
+from agentscale.selectors.action_vote import ActionVote, action_key
 from agentscale.selectors.behaviour_vote import BehaviourVote, behaviour_digest, behaviour_key
 from agentscale.selectors.best_of_majority import BestOfMajority
 from agentscale.selectors.best_score import BestScore
@@ -22,6 +24,7 @@ from agentscale.selectors.tournament import KnockoutTournament
 from agentscale.selectors.weighted_vote import WeightedVote, verdict_weight
 
 __all__ = [
+    "ActionVote",
     "BehaviourVote",
     "BestOfMajority",
     "BestScore",
@@ -30,6 +33,7 @@ __all__ = [
     "MajorityVote",
     "Synthesize",
     "WeightedVote",
+    "action_key",
     "behaviour_digest",
     "behaviour_key",
     "verdict_weight",

@@ -9,10 +9,15 @@ _OBSERVATIONS = 3
 
 
 def observations_digest(rollout: Rollout) -> str:
-    """The last few tool observations of a rollout's trajectory, clipped; ``""`` when it used no tools."""
+    """The last few tool observations of a rollout's trajectory, clipped; ``""`` when it used no tools.
+
+    Observations are ``tool`` messages (native tool calls) and ``user`` messages that carry the
+    ``name`` of the tool that produced them (the agent loop's plain-text action format).
+    """
     seen = []
     for message in rollout.trajectory:
-        if message.get("role") == "tool":
+        role = message.get("role")
+        if role == "tool" or (role == "user" and message.get("name")):
             content = message.get("content")
             text = content if isinstance(content, str) else str(content or "")
             name = message.get("name") or "tool"

@@ -5,7 +5,7 @@ for a model; ``FakeSandbox`` runs a handler instead of code. They are named as f
 them for control flow, never as the only test of a feature.
 """
 
-from agentscale.testing._models import FakeModel, FunctionModel, ModelCall
+from agentscale.testing._models import FakeModel, FunctionModel, ModelCall, tool_call
 from agentscale.testing._sandbox import FakeSandbox, FakeSandboxProvider
 
-__all__ = ["FakeModel", "FakeSandbox", "FakeSandboxProvider", "FunctionModel", "ModelCall"]
+__all__ = ["FakeModel", "FakeSandbox", "FakeSandboxProvider", "FunctionModel", "ModelCall", "tool_call"]

@@ -1,0 +1,339 @@
+"""The agent loop's nodes: ``start`` (first prompt), ``act`` (the model proposes), ``run_tools``
+(the actions run, observations come back) and ``finish`` (the trajectory becomes a ``Rollout``).
+
+Every node returns only the keys it changes. What goes wrong in a rollout is data: a model call
+that fails ends the loop with ``stop="error"`` and the trajectory so far; a tool that raises,
+refuses (``ToolError``) or hangs past its timeout is an observation the model reads next. Only a
+setup error (``ConfigError``: no model, no sandbox for a sandboxed tool) and cancellation escape.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import operator
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict
+from typing import Annotated, Any, Literal, TypedDict
+
+from langgraph.errors import GraphBubbleUp
+from langgraph.runtime import Runtime
+
+from agentscale.errors import BudgetExhausted, ConfigError, ToolError
+from agentscale.graphs.actions import Action, parse_text_reply, parse_tool_calls, tool_definition, tools_prompt
+from agentscale.graphs.loop_config import LoopConfig, resolve_actions
+from agentscale.graphs.tools import FinalAnswer
+from agentscale.prompts import render_request
+from agentscale.protocols import Model, Tool
+from agentscale.rollout import RolloutContext
+from agentscale.strategies.context import as_task
+from agentscale.types import Message, Provenance, Rollout, RolloutRequest, Task, Usage
+
+__all__ = ["LoopInput", "LoopState", "Nodes", "route_act", "route_tools"]
+
+Stop = Literal["final", "steps", "tokens", "seconds", "error", "budget"]
+
+_EVENT_CHARS = 500
+
+
+class LoopInput(TypedDict, total=False):
+    """What the loop graph is invoked with: ``{"task": ..., "request": ...}`` (``request`` optional)."""
+
+    task: Task | str | dict[str, Any]
+    request: RolloutRequest
+
+
+class LoopState(LoopInput, total=False):
+    """The loop's state.
+
+    Attributes:
+        trajectory: every message so far (system prompt, task, then one assistant message and its
+            observations per step), in OpenAI's shape.
+        pending: the actions of the latest step, not yet run (``Action`` fields as dicts).
+        steps: model turns taken (malformed ones included).
+        usage: what the model calls cost so far.
+        started: wall-clock start (``time.time()``), for the seconds limit.
+        model_name: the model that answered.
+        actions: the action format in use (``"tools"`` or ``"text"``).
+        output: the final answer's text (``""`` when the loop stopped without one).
+        answer: the short answer extracted from ``output`` (where the graph was given an extractor).
+        stop: why the loop ended: ``"final"`` (an answer), ``"steps"``, ``"tokens"``, ``"seconds"``
+            (a limit), ``"error"`` (the model call failed) or ``"budget"`` (the run's budget ran out).
+        error: what went wrong, for ``"error"`` and ``"budget"``; which limit, for limits.
+        rollout: the finished ``Rollout`` (what ``scale()`` reads).
+    """
+
+    trajectory: Annotated[list[Message], operator.add]
+    pending: list[dict[str, Any]]
+    steps: int
+    usage: Usage
+    started: float
+    model_name: str
+    actions: str
+    output: str
+    answer: str | None
+    stop: Stop
+    error: str | None
+    rollout: Rollout
+
+
+def run_of(runtime: Runtime[Any]) -> RolloutContext:
+    """The rollout's ``RolloutContext``: the runtime's context when it is one; else one made of the
+    attributes a user's own context has (``sandbox``, ``budget``, ``model``), emitting to the
+    graph's custom stream."""
+    ctx = runtime.context
+    if isinstance(ctx, RolloutContext):
+        return ctx
+    fields = {k: getattr(ctx, k) for k in ("sandbox", "budget", "model") if getattr(ctx, k, None) is not None}
+    return RolloutContext(emit=runtime.stream_writer, **fields)
+
+
+def _clip(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    head, tail = limit * 2 // 3, limit // 3
+    cut = len(text) - head - tail
+    return f"{text[:head]}\n[... {cut} characters cut: the observation had {len(text)}; print less ...]\n{text[-tail:]}"
+
+
+def route_act(state: LoopState) -> str:
+    """After ``act``: run the step's actions, or finish."""
+    return "run_tools" if state.get("pending") else "finish"
+
+
+def route_tools(state: LoopState) -> str:
+    """After ``run_tools``: the next step, or finish once an answer was given."""
+    return "finish" if state.get("stop") else "act"
+
+
+class Nodes:
+    """The loop's nodes, bound to a model, tools and config (``build_agent_graph`` wires them).
+
+    Args:
+        model: the model that acts; ``None`` takes the rollout's ``run.model``.
+        tools: the tools offered (the final-answer tool is added when ``config.final_tool`` is set
+            and no tool has that name).
+        config: limits, prompt and action format.
+        answer: extracts the short answer from the final output (``None``: no ``answer``).
+    """
+
+    def __init__(
+        self,
+        model: Model | None,
+        tools: Sequence[Tool],
+        config: LoopConfig,
+        answer: Callable[[str], str | None] | None = None,
+    ) -> None:
+        names = [t.name for t in tools]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"two tools share a name: {names}")
+        tools = list(tools)
+        if config.final_tool and config.final_tool not in names:
+            tools.append(FinalAnswer(name=config.final_tool))
+        self.model = model
+        self.tools = tools
+        self.by_name = {t.name: t for t in tools}
+        self.config = config
+        self.answer = answer
+
+    def _model(self, run: RolloutContext) -> Model:
+        model = self.model or run.model
+        if model is None:
+            raise ConfigError(
+                "the agent loop has no model: give build_agent_graph(model=...) or ScaleContext(model=...)"
+            )
+        return model
+
+    async def start(self, state: LoopState, runtime: Runtime[Any]) -> dict[str, Any]:
+        """Node ``start``: the system prompt and the task (with what the request adds) as the first messages."""
+        if state.get("trajectory"):  # resumed from a checkpoint: the loop goes on where it was
+            return {}
+        run = run_of(runtime)
+        task = as_task(state.get("task"))
+        request = state.get("request") or run.request
+        actions = resolve_actions(self.config.actions, self._model(run))
+        system = self.config.system.strip()
+        if actions == "text":
+            system = f"{system}\n\n{tools_prompt(self.tools, final_tool=self.config.final_tool)}".strip()
+        first = [{"role": "user", "content": render_request(task, request)}]
+        if system:
+            first.insert(0, {"role": "system", "content": system})
+        return {
+            "task": task,
+            "request": request,
+            "trajectory": first,
+            "steps": 0,
+            "usage": Usage(),
+            "started": time.time(),
+            "actions": actions,
+        }
+
+    def _limit(self, state: LoopState) -> tuple[Stop, str] | None:
+        cfg = self.config
+        steps, usage = state.get("steps", 0), state.get("usage") or Usage()
+        if steps >= cfg.max_steps:
+            return "steps", f"step limit: {steps} steps without a final answer"
+        if cfg.max_tokens is not None and usage.total_tokens >= cfg.max_tokens:
+            return (
+                "tokens",
+                f"token limit: {usage.total_tokens} of {cfg.max_tokens} tokens spent without a final answer",
+            )
+        if cfg.max_seconds is not None and time.time() - state.get("started", time.time()) >= cfg.max_seconds:
+            return "seconds", f"time limit: {cfg.max_seconds:g} s without a final answer"
+        return None
+
+    async def act(self, state: LoopState, runtime: Runtime[Any]) -> dict[str, Any]:
+        """Node ``act``: check the limits, ask the model for the next step, read its actions."""
+        cfg, run = self.config, run_of(runtime)
+        if (limit := self._limit(state)) is not None:
+            return {"stop": limit[0], "error": limit[1]}
+        model = self._model(run)
+        request = state.get("request") or run.request
+        step = state.get("steps", 0) + 1
+        actions = state.get("actions") or resolve_actions(cfg.actions, model)
+        kwargs: dict[str, Any] = {}
+        if actions == "tools":
+            kwargs = {"tools": [tool_definition(t) for t in self.tools], "tool_choice": "auto"}
+        left = None if cfg.max_seconds is None else cfg.max_seconds - (time.time() - state.get("started", time.time()))
+        try:
+            async with asyncio.timeout(left):
+                completion = await model.generate(
+                    list(state.get("trajectory") or []),
+                    temperature=request.temperature,
+                    seed=None if request.seed is None else request.seed + step - 1,
+                    max_tokens=cfg.reply_tokens,
+                    **kwargs,
+                )
+        except GraphBubbleUp:
+            raise
+        except TimeoutError:
+            return {"stop": "seconds", "error": f"time limit: {cfg.max_seconds:g} s without a final answer"}
+        except BudgetExhausted as exc:
+            return {"stop": "budget", "error": str(exc)}
+        except ConfigError:
+            raise
+        except Exception as exc:  # the model failed (server down, bad reply): the trajectory so far is kept
+            return {"stop": "error", "error": f"the model call failed: {type(exc).__name__}: {exc}"}
+        usage = (state.get("usage") or Usage()) + completion.usage
+        text = completion.text
+        if actions == "tools":
+            calls = completion.tool_calls[0] if completion.tool_calls else []
+            reply = parse_tool_calls(text, calls, self.tools)
+        else:
+            truncated = bool(completion.finish_reasons) and completion.finish_reasons[0] == "length"
+            reply = parse_text_reply(text, self.tools, truncated=truncated)
+        run.emit(
+            {
+                "step": step,
+                "role": "assistant",
+                "content": text[:_EVENT_CHARS],
+                "tools": [a.tool for a in reply.actions],
+                "final": reply.final is not None,
+            }
+        )
+        update: dict[str, Any] = {
+            "trajectory": [reply.message],
+            "steps": step,
+            "usage": usage,
+            "model_name": completion.model,
+            "actions": actions,
+            "pending": [asdict(a) for a in reply.actions],
+        }
+        if reply.final is not None:
+            update.update(output=reply.final, stop="final", error=None)
+        return update
+
+    async def _run_one(self, action: Action, run: RolloutContext, left: float | None) -> str:
+        tool = self.by_name[action.tool]
+        timeout = getattr(tool, "timeout", None) or self.config.tool_timeout
+        if left is not None and left < timeout:
+            timeout = max(left, 0.001)
+        try:
+            async with asyncio.timeout(timeout):
+                result = await tool(action.arguments, run)
+        except (GraphBubbleUp, ConfigError):
+            raise
+        except TimeoutError:
+            return f"Error: {action.tool} timed out after {timeout:g} s and was stopped."
+        except ToolError as exc:
+            return f"Error: {exc}"
+        except Exception as exc:  # a broken tool must not end the rollout: the model reads what happened
+            return f"Error: {action.tool} failed: {type(exc).__name__}: {exc}"
+        return result if isinstance(result, str) else str(result)
+
+    def _observation(self, state: LoopState, action: Action, text: str) -> Message:
+        text = _clip(text, self.config.observation_chars)
+        if state.get("actions") == "tools":
+            return {"role": "tool", "tool_call_id": action.call_id, "name": action.tool or "error", "content": text}
+        message: Message = {"role": "user", "content": f"Observation:\n{text}" if not action.error else text}
+        if action.tool in self.by_name and not action.error:
+            message["name"] = action.tool  # marks it as a tool's observation in the text format
+        return message
+
+    async def run_tools(self, state: LoopState, runtime: Runtime[Any]) -> dict[str, Any]:
+        """Node ``run_tools``: run the step's actions in order; each result (or error) is an observation."""
+        cfg, run = self.config, run_of(runtime)
+        step = state.get("steps", 0)
+        messages: list[Message] = []
+        update: dict[str, Any] = {"pending": []}
+        for raw in state.get("pending") or []:
+            action = Action(**raw)
+            if action.error:
+                text = f"Error: {action.error}"
+            elif action.tool == cfg.final_tool:
+                answer = str(action.arguments.get("answer", ""))
+                update.update(output=answer, stop="final", error=None)
+                messages.append(self._observation(state, action, "Final answer recorded."))
+                break
+            else:
+                left = (
+                    None
+                    if cfg.max_seconds is None
+                    else cfg.max_seconds - (time.time() - state.get("started", time.time()))
+                )
+                text = await self._run_one(action, run, left)
+            if step == cfg.max_steps - 1:
+                text += "\n(This was your second-to-last step: give your final answer in the next reply.)"
+            message = self._observation(state, action, text)
+            messages.append(message)
+            run.emit(
+                {
+                    "step": step,
+                    "role": message["role"],
+                    "tool": action.tool,
+                    "content": str(message["content"])[:_EVENT_CHARS],
+                }
+            )
+        update["trajectory"] = messages
+        return update
+
+    async def finish(self, state: LoopState, runtime: Runtime[Any]) -> dict[str, Any]:
+        """Node ``finish``: the trajectory, answer and cost as a ``Rollout`` (``status`` says how it ended)."""
+        task = as_task(state.get("task"))
+        request = state.get("request") or run_of(runtime).request
+        stop = state.get("stop") or "error"
+        output = (state.get("output") or "") if stop == "final" else ""
+        answer = self.answer(output) if (self.answer is not None and output.strip()) else None
+        status = {"error": "error", "budget": "budget"}.get(stop, "ok")
+        rollout = Rollout(
+            task_id=task.id,
+            status=status,
+            output=output,
+            answer=answer,
+            trajectory=list(state.get("trajectory") or []),
+            usage=state.get("usage") or Usage(),
+            provenance=Provenance(seed=request.seed, temperature=request.temperature, model=state.get("model_name")),
+            error=state.get("error") if status != "ok" else None,
+            metadata={
+                "stop": stop,
+                "steps": state.get("steps", 0),
+                "actions": state.get("actions"),
+                **({"limit": state.get("error")} if stop in ("steps", "tokens", "seconds") else {}),
+            },
+        )
+        return {"rollout": rollout, "output": output, "answer": answer}
+
+
+def pending_of(state: Mapping[str, Any]) -> list[Action]:
+    """The state's pending actions as ``Action``s."""
+    return [Action(**raw) for raw in state.get("pending") or []]

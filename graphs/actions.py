@@ -1,0 +1,273 @@
+"""Action formats of the agent loop: how a model's reply becomes actions, and tools become prompts.
+
+Two formats, chosen per model (``LoopConfig.actions``):
+
+- ``"tools"``: the model's native tool calls (chat models served with tool calling). Tools go
+  in the request as OpenAI tool definitions; the calls come back in ``Completion.tool_calls``.
+  A reply with no call is the final answer, as in OpenAI's own loop.
+- ``"text"``: a plain-text format that works with any model, base models included. Each reply
+  holds exactly one fenced block whose info string names the tool (mini-swe-agent style)::
+
+      ```python
+      print(17 * 23)
+      ```
+
+  A tool with a single string parameter takes the block's body as that parameter (``code`` for
+  the Python tool); other tools take a JSON object of arguments. A fenced
+  ``{"name": ..., "arguments": {...}}`` object is read as a call too. The final answer is the
+  ``final_answer`` tool (```` ```final_answer ````) or a ``Final answer: ...`` line.
+
+Whatever is wrong with an action (no fence, several fences, an unknown tool, bad JSON,
+arguments the tool's schema refuses) becomes an ``Action`` with ``error`` set: the loop shows
+the model that message as the observation, and the step counts.
+
+``canonical_action`` writes an action as a vote key (tool name, then canonicalised arguments);
+``last_action`` reads a rollout's last action back from its trajectory, in either format.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentscale.actions import FENCE, FENCE_ALIASES, canonical_action, canonical_arguments, last_action
+from agentscale.llm import bare_tool_calls
+from agentscale.protocols import Tool
+from agentscale.types import Message
+
+__all__ = [
+    "FINAL_MARKER",
+    "Action",
+    "Reply",
+    "body_parameter",
+    "canonical_action",
+    "canonical_arguments",
+    "check_arguments",
+    "last_action",
+    "parse_text_reply",
+    "parse_tool_calls",
+    "tool_definition",
+    "tools_prompt",
+]
+
+FINAL_MARKER = "Final answer:"
+"""The line that gives the final answer in the text format (case-insensitive)."""
+
+
+def _new_call_id() -> str:
+    return "call_" + uuid.uuid4().hex[:12]
+
+
+@dataclass(frozen=True)
+class Action:
+    """One action the model asked for.
+
+    Attributes:
+        tool: the tool's name (as the model wrote it; unknown names carry an ``error``).
+        arguments: the parsed arguments.
+        call_id: the native call's id (text actions get a fresh one).
+        error: what is wrong with the action, said so the model can fix it; ``None`` when valid.
+    """
+
+    tool: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+    call_id: str = field(default_factory=_new_call_id)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A model reply read in one action format.
+
+    Attributes:
+        message: the assistant message to append to the trajectory (OpenAI shape).
+        actions: what to run, in order (malformed ones carry ``error``).
+        final: the final answer's text when the reply gives one, else ``None``.
+    """
+
+    message: Message
+    actions: list[Action] = field(default_factory=list)
+    final: str | None = None
+
+
+def tool_definition(tool: Tool) -> dict[str, Any]:
+    """A tool as an OpenAI tool definition (``{"type": "function", "function": {...}}``)."""
+    return {
+        "type": "function",
+        "function": {"name": tool.name, "description": tool.description, "parameters": dict(tool.parameters)},
+    }
+
+
+def body_parameter(tool: Tool) -> str | None:
+    """The parameter a fenced body fills: the tool's only parameter when it is a string, else ``None``."""
+    props = tool.parameters.get("properties") or {}
+    if len(props) == 1:
+        ((name, spec),) = props.items()
+        if isinstance(spec, Mapping) and spec.get("type", "string") == "string":
+            return str(name)
+    return None
+
+
+def check_arguments(tool: Tool, arguments: Any) -> str | None:
+    """What is wrong with ``arguments`` for ``tool`` (its JSON schema), or ``None`` when they fit."""
+    if not isinstance(arguments, Mapping):
+        return f"the arguments of {tool.name} must be a JSON object, got {type(arguments).__name__}"
+    from jsonschema import Draft202012Validator  # noqa: PLC0415 - a few ms, only when actions run
+
+    problems = sorted(Draft202012Validator(dict(tool.parameters)).iter_errors(dict(arguments)), key=str)
+    if not problems:
+        return None
+    said = []
+    for p in problems[:3]:
+        where = ".".join(str(x) for x in p.absolute_path)
+        said.append(f"{where}: {p.message}" if where else p.message)
+    return f"bad arguments for {tool.name}: " + "; ".join(said)
+
+
+def _usage_hint(tool: Tool) -> str:
+    param = body_parameter(tool)
+    if param is not None:
+        return f"```{tool.name}\n<{param}>\n```"
+    props = tool.parameters.get("properties") or {}
+    example = {k: f"<{(v or {}).get('type', 'value')}>" for k, v in props.items()}
+    return f"```{tool.name}\n{json.dumps(example)}\n```"
+
+
+def tools_prompt(tools: Sequence[Tool], *, final_tool: str | None = "final_answer") -> str:
+    """How to act in the text format: each tool with its description and the block that calls it."""
+    lines = [
+        "Act by ending your reply with exactly one fenced block; its first line names the tool.",
+        "Tools:",
+    ]
+    for tool in tools:
+        lines.append(f"- {tool.name}: {tool.description.strip()}\n{_usage_hint(tool)}")
+    final = f" (or the {final_tool} tool)" if final_tool else ""
+    lines.append(f"When you know the answer, reply with a line `{FINAL_MARKER} <answer>`{final} and no block.")
+    lines.append("After each action you get its result; then act again.")
+    return "\n".join(lines)
+
+
+def _named(tools: Sequence[Tool], name: str) -> Tool | None:
+    by_name = {t.name: t for t in tools}
+    if name in by_name:
+        return by_name[name]
+    alias = FENCE_ALIASES.get(name.lower())
+    for tool in tools:
+        if name.lower() == tool.name.lower() or alias == tool.name or name.lower() in getattr(tool, "aliases", ()):
+            return tool
+    return None
+
+
+def _checked(tools: Sequence[Tool], name: str, arguments: Any, call_id: str | None = None) -> Action:
+    cid = call_id or _new_call_id()
+    tool = _named(tools, name)
+    if tool is None:
+        known = ", ".join(t.name for t in tools) or "none"
+        return Action(
+            name,
+            arguments if isinstance(arguments, dict) else {},
+            cid,
+            f"unknown tool {name!r}; the tools are: {known}",
+        )
+    args = arguments if isinstance(arguments, dict) else {}
+    return Action(tool.name, args, cid, check_arguments(tool, arguments))
+
+
+def _final_line(text: str) -> str | None:
+    found = None
+    for match in re.finditer(
+        rf"^\W*{re.escape(FINAL_MARKER.rstrip(':'))}\W*:?\s*(.*)$", text, re.IGNORECASE | re.MULTILINE
+    ):
+        found = match
+    if found is None:
+        return None
+    return text[found.start(1) :].strip() or None
+
+
+def _as_arguments(body: str, param: str) -> dict[str, Any]:
+    try:
+        value = json.loads(body)
+    except json.JSONDecodeError:
+        return {param: body}
+    return value if isinstance(value, dict) and set(value) == {param} else {param: body}
+
+
+def parse_text_reply(text: str, tools: Sequence[Tool], *, truncated: bool = False) -> Reply:
+    """Read a reply in the text format.
+
+    Args:
+        text: the model's reply.
+        tools: the tools offered (the final-answer tool among them, where there is one).
+        truncated: the reply was cut at its token cap (an unclosed block is then not run).
+
+    Returns:
+        The assistant message (the text as written), and either one action, the final answer,
+        or one malformed ``Action`` whose ``error`` says what to do instead.
+    """
+    message: Message = {"role": "assistant", "content": text}
+    blocks = [(m[1], m[2], m[0].rstrip().endswith("```") and m[0].count("```") >= 2) for m in FENCE.finditer(text)]
+    if not blocks:
+        final = _final_line(text)
+        if final is not None:
+            return Reply(message, final=final)
+        hint = f"end your reply with one fenced block naming a tool, or with a line `{FINAL_MARKER} <answer>`"
+        return Reply(message, [Action("", error=f"no action found: {hint}")])
+    if len(blocks) > 1:
+        langs = ", ".join(f"```{lang}" if lang else "``` (unnamed)" for lang, _, _ in blocks)
+        return Reply(
+            message,
+            [Action("", error=f"{len(blocks)} fenced blocks found ({langs}); reply with exactly one action per turn")],
+        )
+    lang, body, closed = blocks[0]
+    if not closed and truncated:
+        return Reply(
+            message, [Action(lang, error="the reply was cut off before its block was closed; keep actions short")]
+        )
+    body = body.rstrip("\n")
+    if not lang or lang.lower() == "json":
+        calls = bare_tool_calls(body, [t.name for t in tools])
+        if calls and len(calls) == 1:
+            fn = calls[0]["function"]
+            return Reply(message, [_checked(tools, fn["name"], json.loads(fn["arguments"] or "{}"))])
+        names = ", ".join(f"```{t.name}" for t in tools)
+        return Reply(message, [Action(lang, error=f"the block names no tool: open it with one of {names}")])
+    tool = _named(tools, lang)
+    if tool is None:
+        return Reply(message, [_checked(tools, lang, {})])
+    param = body_parameter(tool)
+    if param is not None:
+        # the body is the parameter, unless it is exactly the arguments object ({"code": "..."})
+        return Reply(message, [_checked(tools, tool.name, _as_arguments(body, param))])
+    try:
+        arguments = json.loads(body) if body.strip() else {}
+    except json.JSONDecodeError as exc:
+        return Reply(
+            message, [Action(tool.name, error=f"the body of ```{tool.name} must be a JSON object of arguments: {exc}")]
+        )
+    return Reply(message, [_checked(tools, tool.name, arguments)])
+
+
+def parse_tool_calls(text: str, calls: Sequence[Mapping[str, Any]], tools: Sequence[Tool]) -> Reply:
+    """Read a reply in the native format: its tool calls, or (with none) its text as the final answer.
+
+    A call with arguments that are not JSON, or that the tool's schema refuses, or to an unknown
+    tool, becomes a malformed ``Action`` answered under the call's own id.
+    """
+    if not calls:
+        return Reply({"role": "assistant", "content": text}, final=text)
+    message: Message = {"role": "assistant", "content": text or None, "tool_calls": [dict(c) for c in calls]}
+    actions = []
+    for call in calls:
+        fn = call.get("function") or {}
+        name, raw, cid = str(fn.get("name") or ""), fn.get("arguments") or "{}", call.get("id") or _new_call_id()
+        try:
+            arguments = json.loads(raw) if isinstance(raw, str) else raw
+        except json.JSONDecodeError as exc:
+            actions.append(Action(name, {}, cid, f"the arguments of {name} are not valid JSON: {exc}"))
+            continue
+        actions.append(_checked(tools, name, arguments, cid))
+    return Reply(message, actions)

@@ -1,0 +1,69 @@
+"""The agent loop's settings (``LoopConfig``) and how ``actions="auto"`` picks a format for a model."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agentscale.graphs.tools import FINAL_TOOL
+
+__all__ = ["SYSTEM", "LoopConfig", "resolve_actions"]
+
+SYSTEM = "You are a capable agent. Solve the user's task step by step, using the tools to act and to check your work."
+"""The default system prompt (the text format adds how to call each tool below it)."""
+
+
+class LoopConfig(BaseModel):
+    """The agent loop's settings (serialisable: a run's config can be saved and reloaded).
+
+    Attributes:
+        actions: ``"tools"`` (native tool calls), ``"text"`` (one fenced action per reply, for any
+            model, base models included) or ``"auto"`` (native for chat models whose client takes
+            ``tools=``, text otherwise).
+        system: the system prompt ("" for none); the text format appends its tool instructions.
+        max_steps: model turns before the loop stops without an answer (malformed ones count).
+        max_tokens: tokens (prompt and completion, all calls) the rollout may spend; ``None``: no limit.
+        max_seconds: wall seconds for the whole rollout; ``None``: no limit.
+        reply_tokens: cap on each reply's tokens.
+        tool_timeout: seconds before a tool call is stopped (a tool's own ``timeout`` wins).
+        observation_chars: observations longer than this are cut in the middle, with a note.
+        final_tool: the tool that ends the loop with its ``answer`` (added to the tools); ``None``:
+            only a reply without an action ends it (a ``Final answer:`` line in the text format).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    actions: Literal["tools", "text", "auto"] = "auto"
+    system: str = SYSTEM
+    max_steps: int = Field(default=10, ge=1, le=1000)
+    max_tokens: int | None = Field(default=32_000, ge=1)
+    max_seconds: float | None = Field(default=600.0, gt=0)
+    reply_tokens: int = Field(default=512, ge=1)
+    tool_timeout: float = Field(default=30.0, gt=0)
+    observation_chars: int = Field(default=4000, ge=200)
+    final_tool: str | None = Field(default=FINAL_TOOL, pattern=r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def _takes_tools(model: Any) -> bool:
+    try:
+        params = inspect.signature(model.generate).parameters
+    except (AttributeError, TypeError, ValueError):
+        return False
+    return "tools" in params or any(p.kind == p.VAR_KEYWORD for p in params.values())
+
+
+def resolve_actions(setting: str, model: Any) -> Literal["tools", "text"]:
+    """The action format for ``model``: ``setting`` unless it is ``"auto"``.
+
+    ``"auto"`` gives ``"tools"`` when the model's client takes ``tools=`` and its profile (where it
+    has one, as ``agentscale.llm.LLM`` does) is a chat profile; ``"text"`` otherwise (base models
+    on a completion endpoint, clients without tool calling).
+    """
+    if setting in ("tools", "text"):
+        return setting  # type: ignore[return-value]
+    profile = getattr(getattr(model, "config", None), "profile", None)
+    if getattr(profile, "kind", "chat") != "chat":
+        return "text"
+    return "tools" if _takes_tools(model) else "text"

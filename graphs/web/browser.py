@@ -1,0 +1,402 @@
+"""A real browser for MiniWoB++ tasks: headless Chromium driven through Selenium, offline.
+
+``Browser`` runs one Chromium (Debian's ``chromium`` and ``chromium-driver``, found on ``PATH``;
+``scripts/chromium-deps.sh`` installs them) with a fresh profile, loads a MiniWoB++ task page
+from the ``miniwob`` package's own HTML (``file://``, no server, no network), starts an episode
+with a seed, reads the page's elements (``core.getDOMInfo()``: ref, tag, id, text, value) and
+acts on them: click an element, type text into one, press a key. Episodes get a long timer
+(``episode_seconds``): a slow model must not lose the episode to MiniWoB's 10-second clock.
+``BrowserPool`` starts browsers as they are needed (at most ``size``) and lends them out.
+
+Selenium is blocking, so every call runs in a worker thread (``asyncio.to_thread``); one browser
+serves one episode at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import importlib.util
+import shutil
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agentscale.errors import ConfigError, ToolError
+
+__all__ = ["CHROME_FLAGS", "Browser", "BrowserPool", "Element", "Observation", "chromium_paths", "miniwob_html_dir"]
+
+CHROME_FLAGS = (
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", "--window-size=800,600",
+)
+"""Chromium's flags: headless, no network of its own (no updates, sync or background fetches)."""
+
+_KEYS = {
+    "enter": "\ue007", "return": "\ue007", "tab": "\ue004", "backspace": "\ue003", "escape": "\ue00c",
+    "esc": "\ue00c", "space": " ", "delete": "\ue017", "arrowup": "\ue013", "arrowdown": "\ue015",
+    "arrowleft": "\ue012", "arrowright": "\ue014", "up": "\ue013", "down": "\ue015", "left": "\ue012",
+    "right": "\ue014", "home": "\ue011", "end": "\ue010", "pageup": "\ue00e", "pagedown": "\ue00f",
+}
+_INTERACTIVE = ("button", "a", "input", "select", "textarea", "option", "label")
+_MODIFIERS = {"ctrl": "\ue009", "control": "\ue009", "shift": "\ue008", "alt": "\ue00a", "meta": "\ue03d"}
+
+
+def chromium_paths() -> tuple[str, str]:
+    """``(chromium, chromedriver)`` found on ``PATH``.
+
+    Raises:
+        ConfigError: either is missing (with how to install them).
+    """
+    chrome = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
+    driver = shutil.which("chromedriver")
+    if not chrome or not driver:
+        missing = " and ".join(n for n, p in (("chromium", chrome), ("chromedriver", driver)) if not p)
+        raise ConfigError(f"MiniWoB++ needs {missing}: run scripts/chromium-deps.sh "
+                          "(apt-get install chromium chromium-driver)")
+    return chrome, driver
+
+
+def miniwob_html_dir() -> Path:
+    """The MiniWoB++ task pages inside the installed ``miniwob`` package (found without importing it).
+
+    Raises:
+        ConfigError: the package is not installed.
+    """
+    spec = importlib.util.find_spec("miniwob")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError("MiniWoB++ needs the miniwob package: pip install 'agentscale[web]'")
+    html = Path(next(iter(spec.submodule_search_locations))) / "html" / "miniwob"
+    if not html.is_dir():
+        raise ConfigError(f"the miniwob package has no task pages at {html}")
+    return html
+
+
+@dataclass(frozen=True)
+class Element:
+    """One element of the task's page: ``ref`` is what actions name."""
+
+    ref: int
+    tag: str
+    text: str = ""
+    id: str = ""
+    value: Any = None
+    classes: str = ""
+    focused: bool = False
+    depth: int = 0
+    leaf: bool = True
+
+
+@dataclass
+class Observation:
+    """What the page shows: the instruction, the elements, and the episode's state."""
+
+    utterance: str
+    elements: list[Element] = field(default_factory=list)
+    done: bool = False
+    reward: float = 0.0
+    raw_reward: float = 0.0
+    reason: Any = None
+
+    def render(self, max_elements: int = 80) -> str:
+        """The page for the model: the task, then one line per element worth acting on or reading."""
+        lines = [f"Task: {self.utterance}"]
+        if self.done:
+            lines.append(f"The episode is over: reward {self.raw_reward:g}. Call final_answer with 'done'.")
+            return "\n".join(lines)
+        lines.append("Elements ([ref] tag #id \"text\" value=...):")
+        shown = 0
+        for e in self.elements:
+            if not (e.tag.startswith(_INTERACTIVE) or e.text or e.id or e.value not in (None, "")):
+                continue  # an empty container: nothing to read or act on
+            if shown >= max_elements:
+                lines.append(f"... more elements not shown ({len(self.elements)} in all)")
+                break
+            bits = [f"[{e.ref}] {e.tag}" if e.ref > 0 else "text"]
+            if e.id:
+                bits.append(f"#{e.id}")
+            elif not e.text and e.classes:
+                bits.append("." + e.classes.split()[0])
+            if e.text:
+                bits.append(f'"{e.text[:80]}"')
+            if e.value not in (None, ""):
+                bits.append(f"value={e.value!r}")
+            if e.focused:
+                bits.append("(focused)")
+            lines.append(" ".join(bits))
+            shown += 1
+        return "\n".join(lines)
+
+
+def _flatten(node: dict[str, Any], depth: int = 0, out: list[Element] | None = None) -> list[Element]:
+    out = [] if out is None else out
+    children = node.get("children") or []
+    text = node.get("text")
+    if children and all(c.get("tag") == "t" for c in children):  # miniwob's own fix: text-only children
+        text, children = " ".join(str(c.get("text", "")) for c in children), []
+    classes = node.get("classes", "")
+    out.append(Element(
+        ref=int(node["ref"]), tag=str(node["tag"]).lower(), text=" ".join(str(text or "").split()),
+        id=str(node.get("id") or ""), value=node.get("value"), classes=classes if isinstance(classes, str) else "",
+        focused=bool(node.get("focused")), depth=depth, leaf=not children,
+    ))
+    for child in children:
+        _flatten(child, depth + 1, out)
+    return out
+
+
+class Browser:
+    """One headless Chromium with a fresh profile, for one MiniWoB++ episode at a time.
+
+    Args:
+        episode_seconds: the episode's clock (MiniWoB's default is 10 s, too short for a model on
+            a CPU); the raw reward has no time penalty either way.
+        page_timeout: seconds to wait for a task page to load.
+    """
+
+    def __init__(self, *, episode_seconds: float = 900.0, page_timeout: float = 30.0) -> None:
+        self.episode_seconds = episode_seconds
+        self.page_timeout = page_timeout
+        self._driver: Any = None
+        self._profile: str | None = None
+        self._task: str | None = None
+        self._html = miniwob_html_dir()
+        self._refs: set[int] = set()
+
+    # lifecycle (blocking parts run in a thread)
+    async def start(self) -> Browser:
+        """Start Chromium (a few seconds).
+
+        Raises:
+            ConfigError: Chromium, chromedriver or miniwob is missing, or Chromium does not start.
+        """
+        if self._driver is None:
+            await asyncio.to_thread(self._start)
+        return self
+
+    def _start(self) -> None:
+        from selenium import webdriver
+        from selenium.common.exceptions import WebDriverException
+        from selenium.webdriver.chrome.service import Service
+
+        chrome, driver = chromium_paths()
+        options = webdriver.ChromeOptions()
+        self._profile = tempfile.mkdtemp(prefix="agentscale-chromium-")
+        for flag in (*CHROME_FLAGS, f"--user-data-dir={self._profile}"):
+            options.add_argument(flag)
+        options.binary_location = chrome  # with both paths given, Selenium never looks for a driver online
+        try:
+            self._driver = webdriver.Chrome(service=Service(executable_path=driver), options=options)
+        except WebDriverException as exc:
+            shutil.rmtree(self._profile, ignore_errors=True)
+            raise ConfigError(f"Chromium did not start: {str(exc).splitlines()[0][:300]}") from exc
+        self._driver.set_page_load_timeout(self.page_timeout)
+
+    async def aclose(self) -> None:
+        """Quit Chromium and remove its profile."""
+        await asyncio.to_thread(self.close)
+
+    def close(self) -> None:
+        """Quit Chromium and remove its profile (blocking)."""
+        driver, self._driver = self._driver, None
+        if driver is not None:
+            try:
+                driver.quit()
+            except Exception:  # noqa: BLE001 - a browser that already died is closed enough
+                pass
+        if self._profile:
+            shutil.rmtree(self._profile, ignore_errors=True)
+            self._profile = None
+
+    # episodes
+    async def begin(self, task: str, seed: int) -> Observation:
+        """Load task ``task`` (e.g. ``"click-button"``) and start an episode with ``seed``.
+
+        Raises:
+            ConfigError: no such task.
+        """
+        await self.start()
+        return await asyncio.to_thread(self._begin, task, seed)
+
+    def _begin(self, task: str, seed: int) -> Observation:
+        page = self._html / f"{task}.html"
+        if not page.is_file():
+            raise ConfigError(f"no MiniWoB++ task {task!r} (pages are in {self._html})")
+        if self._task != task:
+            self._driver.get(page.as_uri())
+            self._wait("return typeof core !== 'undefined' && !!document.getElementById('sync-task-cover');")
+            self._task = task
+        self._driver.execute_script(
+            f"core.EPISODE_MAX_TIME = {int(self.episode_seconds * 1000)}; core.endEpisode(0);"
+            f"Math.seedrandom({int(seed)!r}); core.setDataMode('train'); core.startEpisodeReal();"
+        )
+        self._wait("return WOB_TASK_READY;")
+        return self._observe()
+
+    def _wait(self, script: str) -> None:
+        deadline = time.monotonic() + self.page_timeout
+        while not self._driver.execute_script(script):
+            if time.monotonic() > deadline:
+                raise ConfigError(f"the MiniWoB++ page did not get ready ({script})")
+            time.sleep(0.05)
+
+    async def observe(self) -> Observation:
+        """The page now."""
+        return await asyncio.to_thread(self._observe)
+
+    def _observe(self) -> Observation:
+        meta = self._metadata()
+        utterance = self._driver.execute_script("return core.getUtterance();")
+        if isinstance(utterance, dict):
+            utterance = utterance.get("utterance", "")
+        if meta["done"]:
+            elements: list[Element] = []
+        else:
+            elements = _flatten(self._driver.execute_script("return core.getDOMInfo();"))
+        self._refs = {e.ref for e in elements if e.ref > 0}
+        return Observation(utterance=str(utterance), elements=elements, done=bool(meta["done"]),
+                           reward=float(meta["env_reward"] or 0), raw_reward=float(meta["raw_reward"] or 0),
+                           reason=meta.get("reason"))
+
+    def _metadata(self) -> dict[str, Any]:
+        return self._driver.execute_script(
+            "return {done: WOB_DONE_GLOBAL, env_reward: WOB_REWARD_GLOBAL, raw_reward: WOB_RAW_REWARD_GLOBAL,"
+            " reason: WOB_REWARD_REASON};"
+        )
+
+    # actions: each returns the page after it
+    async def click(self, ref: int) -> Observation:
+        """Click element ``ref`` (MiniWoB's own ``core.elementClick``).
+
+        Raises:
+            ToolError: no such element, or the episode is over.
+        """
+        return await asyncio.to_thread(self._act, ref, None)
+
+    async def type(self, ref: int | None, text: str) -> Observation:
+        """Click element ``ref`` (when given) to focus it, then type ``text`` key by key.
+
+        Raises:
+            ToolError: no such element, or the episode is over.
+        """
+        return await asyncio.to_thread(self._act, ref, str(text))
+
+    async def press(self, key: str) -> Observation:
+        """Press a key (``Enter``, ``Tab``, ``a``) or a combination (``ctrl+a``).
+
+        Raises:
+            ToolError: a key it does not know, or the episode is over.
+        """
+        return await asyncio.to_thread(self._press, key)
+
+    def _check(self, ref: int | None) -> None:
+        if self._metadata()["done"]:
+            raise ToolError("The episode is over: call final_answer with 'done'.")
+        if ref is not None and ref not in self._refs:
+            raise ToolError(f"There is no element [{ref}] on the page: use a ref from the element list.")
+
+    def _act(self, ref: int | None, text: str | None) -> Observation:
+        from selenium.webdriver.common.action_chains import ActionChains
+
+        self._check(ref)
+        if ref is not None:
+            result = self._driver.execute_script(f"return core.elementClick({int(ref)});")
+            if result is not True:
+                raise ToolError(f"Clicking [{ref}] failed: {result}")
+        if text is not None:
+            chain = ActionChains(self._driver, duration=0)
+            for ch in text:
+                chain.key_down(ch).key_up(ch)
+            chain.perform()
+        return self._observe()
+
+    def _press(self, key: str) -> Observation:
+        from selenium.webdriver.common.action_chains import ActionChains
+
+        self._check(None)
+        *mods, name = [p.strip() for p in str(key).replace("-", "+").split("+")] if len(str(key)) > 1 else [str(key)]
+        try:
+            codes = [_MODIFIERS[m.lower()] for m in mods]
+        except KeyError as exc:
+            raise ToolError(f"Unknown modifier {exc.args[0]!r}: use ctrl, shift, alt or meta.") from None
+        code = name if len(name) == 1 else _KEYS.get(name.lower().strip("<>"))
+        if code is None:
+            raise ToolError(f"Unknown key {name!r}: use a character or one of {', '.join(sorted(_KEYS))}.")
+        chain = ActionChains(self._driver, duration=0)
+        for c in codes:
+            chain.key_down(c)
+        chain.key_down(code).key_up(code)
+        for c in reversed(codes):
+            chain.key_up(c)
+        chain.perform()
+        return self._observe()
+
+
+class BrowserPool:
+    """Up to ``size`` browsers, started as they are first needed and reused across episodes.
+
+    An async context manager; browsers left open at interpreter exit are quit then too.
+
+    Args:
+        size: most browsers at once (each is a Chromium: about 150 MB).
+        episode_seconds: each episode's clock (see ``Browser``).
+    """
+
+    def __init__(self, size: int = 2, *, episode_seconds: float = 900.0) -> None:
+        if not isinstance(size, int) or size < 1:
+            raise ConfigError(f"a browser pool needs size >= 1, got {size!r}")
+        self.size = size
+        self.episode_seconds = episode_seconds
+        self._idle: list[Browser] = []
+        self._all: list[Browser] = []
+        self._slots = asyncio.Semaphore(size)
+        self._closed = False
+        atexit.register(self._close_all)
+
+    async def __aenter__(self) -> BrowserPool:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    @asynccontextmanager
+    async def lease(self) -> AsyncIterator[Browser]:
+        """A browser for one episode (waits while all ``size`` are lent out).
+
+        Raises:
+            ConfigError: the pool is closed, or a browser cannot start.
+        """
+        if self._closed:
+            raise ConfigError("the browser pool is closed")
+        async with self._slots:
+            browser = self._idle.pop() if self._idle else None
+            if browser is None:
+                browser = Browser(episode_seconds=self.episode_seconds)
+                self._all.append(browser)
+            healthy = False
+            try:
+                await browser.start()
+                yield browser
+                healthy = True
+            finally:
+                if healthy and not self._closed:
+                    self._idle.append(browser)
+                else:  # a failed or cancelled episode may leave the browser in any state: quit it
+                    self._all.remove(browser)
+                    await asyncio.shield(browser.aclose())
+
+    async def aclose(self) -> None:
+        """Quit every browser."""
+        self._closed = True
+        await asyncio.to_thread(self._close_all)
+
+    def _close_all(self) -> None:
+        for browser in self._all:
+            browser.close()
+        self._all.clear()
+        self._idle.clear()
+        atexit.unregister(self._close_all)

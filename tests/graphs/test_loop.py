@@ -1,0 +1,390 @@
+"""The agent loop's control flow with scripted models: multi-step tool use in both action
+formats, limits, malformed actions, tools that fail or hang, and running under ``scale()``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import TypedDict
+
+import pytest
+
+from agentscale import Budget, ScaleContext, scale
+from agentscale.errors import BudgetExhausted, ModelAPIError, ToolError
+from agentscale.graphs import (
+    FunctionTool,
+    LoopConfig,
+    PythonTool,
+    build_agent_graph,
+    function_tool,
+    loop_agent,
+    resolve_actions,
+)
+from agentscale.llm import LLM
+from agentscale.rollout import RolloutContext
+from agentscale.testing import FakeModel, FakeSandbox, FakeSandboxProvider, FunctionModel, tool_call
+from agentscale.types import Candidate, ExecResult, Rollout, RolloutRequest, Task
+
+TASK = Task(id="t1", prompt="What is 17 * 23?")
+
+
+class App(TypedDict, total=False):
+    """A user's own graph state, with the loop as one node."""
+
+    task: Task
+    rollout: Rollout
+    report: str
+
+
+def printing(stdout: str = "391\n", exit_code: int = 0) -> FakeSandbox:
+    return FakeSandbox(handler=lambda argv, files: ExecResult(exit_code=exit_code, stdout=stdout))
+
+
+async def add(a: int, b: int) -> int:
+    """Add two integers."""
+    return a + b
+
+
+def text_agent(replies, tools=None, **config):
+    return loop_agent(
+        FakeModel(replies), tools if tools is not None else [PythonTool()], LoopConfig(actions="text", **config)
+    )
+
+
+async def test_text_format_runs_tools_until_the_final_answer():
+    sandbox = printing()
+    events = []
+    agent = text_agent(["I will compute it.\n```python\nprint(17 * 23)\n```", "Final answer: 391"])
+    rollout = await agent(TASK, RolloutContext(sandbox=sandbox, emit=events.append))
+    assert rollout.status == "ok" and rollout.output == "391"
+    assert rollout.metadata["stop"] == "final" and rollout.metadata["steps"] == 2
+    assert sandbox.files["main.py"] == b"print(17 * 23)"  # the code ran in the sandbox it was given
+    roles = [m["role"] for m in rollout.trajectory]
+    assert roles == ["system", "user", "assistant", "user", "assistant"]
+    observation = rollout.trajectory[3]
+    assert observation == {"role": "user", "name": "python", "content": "Observation:\n391"}
+    assert "```python" in rollout.trajectory[0]["content"]  # the text format explains each tool
+    assert rollout.usage.calls == 2 and rollout.usage.total_tokens > 0
+    assert [e["role"] for e in events] == ["assistant", "user", "assistant"]
+    assert events[0]["step"] == 1 and events[0]["tools"] == ["python"]
+
+
+async def test_native_tool_calls_are_answered_by_tool_messages():
+    model = FakeModel(
+        [
+            {"content": "", "tool_calls": [tool_call("add", {"a": 17, "b": 23})]},
+            {"content": "", "tool_calls": [tool_call("add", {"a": 40, "b": 1}), tool_call("add", {"a": 1, "b": 1})]},
+            {"content": "", "tool_calls": [tool_call("final_answer", {"answer": "41"})]},
+        ]
+    )
+    agent = loop_agent(model, [function_tool(add)], LoopConfig(actions="tools"))
+    rollout = await agent(TASK)
+    assert rollout.output == "41" and rollout.metadata["actions"] == "tools"
+    tools_offered = [t["function"]["name"] for t in model.calls[0].tools]
+    assert tools_offered == ["add", "final_answer"] and model.calls[0].tool_choice == "auto"
+    steps = rollout.trajectory[2:]
+    assert steps[0]["tool_calls"][0]["function"]["name"] == "add"
+    assert steps[1] == {"role": "tool", "tool_call_id": steps[0]["tool_calls"][0]["id"], "name": "add", "content": "40"}
+    # two calls in one reply: each answered under its own id, in order
+    ids = [c["id"] for c in steps[2]["tool_calls"]]
+    assert [m["tool_call_id"] for m in steps[3:5]] == ids and [m["content"] for m in steps[3:5]] == ["41", "2"]
+    assert steps[-1]["role"] == "tool" and steps[-1]["content"] == "Final answer recorded."
+    # the model saw the observations: the second call's prompt ends with the first tool message
+    assert model.calls[1].prompt[-1]["content"] == "40"
+
+
+async def test_a_plain_reply_is_the_final_answer_with_native_calls():
+    agent = loop_agent(FakeModel(["It is \\boxed{391}."]), [PythonTool()], LoopConfig(actions="tools"))
+    rollout = await agent(TASK)
+    assert rollout.output == "It is \\boxed{391}." and rollout.metadata["steps"] == 1
+
+
+async def test_answer_extractor_fills_rollout_answer():
+    from agentscale.answers import extract_answer
+
+    graph = build_agent_graph(
+        model=FakeModel(["Final answer: 1,000 dollars"]), config=LoopConfig(actions="text"), answer=extract_answer
+    )
+    state = await graph.ainvoke({"task": TASK})
+    assert state["rollout"].output == "1,000 dollars" and state["rollout"].answer == "1,000"
+
+
+async def test_step_limit_ends_the_rollout_as_data():
+    agent = text_agent(["```python\nprint(1)\n```"] * 3, max_steps=3)
+    rollout = await agent(TASK, RolloutContext(sandbox=printing("1\n")))
+    assert rollout.status == "ok" and rollout.output == "" and rollout.answer is None
+    assert rollout.metadata["stop"] == "steps" and rollout.metadata["steps"] == 3
+    assert "step limit" in rollout.metadata["limit"]
+    # the model is warned one step before the end
+    observations = [m["content"] for m in rollout.trajectory if m["role"] == "user" and m.get("name")]
+    assert "second-to-last" in observations[1] and "second-to-last" not in observations[0]
+
+
+@pytest.mark.parametrize(
+    ("reply", "said"),
+    [
+        ("Let me think about it.", "no action found"),
+        ("```python\nprint(1)\n```\nand\n```python\nprint(2)\n```", "2 fenced blocks found"),
+        ("```ruby\nputs 1\n```", "unknown tool 'ruby'; the tools are: python, add, final_answer"),
+        ("```add\n{'a': 1}\n```", "must be a JSON object of arguments"),
+        ('```add\n{"a": 1}\n```', "bad arguments for add: 'b' is a required property"),
+        ('```add\n{"a": "one", "b": 2}\n```', "bad arguments for add: a: 'one' is not of type 'integer'"),
+        ("```\nprint(1)\n```", "the block names no tool: open it with one of ```python"),
+    ],
+)
+async def test_malformed_text_actions_get_a_readable_error(reply, said):
+    sandbox = printing()
+    agent = text_agent([reply, "Final answer: 391"], tools=[PythonTool(), function_tool(add)])
+    rollout = await agent(TASK, RolloutContext(sandbox=sandbox))
+    error = rollout.trajectory[3]
+    assert error["role"] == "user" and "name" not in error
+    assert error["content"].startswith("Error: ") and said in error["content"]
+    assert rollout.output == "391" and rollout.metadata["steps"] == 2  # the bad step counted, then it went on
+    assert sandbox.commands == []  # nothing ran
+
+
+async def test_json_tool_call_in_a_fence_is_read_in_the_text_format():
+    call = json.dumps({"name": "add", "arguments": {"a": 2, "b": 3}})
+    agent = text_agent([f"```json\n{call}\n```", "Final answer: 5"], tools=[function_tool(add)])
+    rollout = await agent(TASK)
+    assert rollout.trajectory[3]["content"] == "Observation:\n5"
+
+
+async def test_cut_off_reply_with_an_open_block_is_not_run():
+    def cut(call):
+        return "```python\nprint(1" if len(call.prompt) == 2 else "Final answer: 1"
+
+    class Truncating(FunctionModel):
+        async def generate(self, prompt, **kw):
+            out = await super().generate(prompt, **kw)
+            return out.model_copy(update={"finish_reasons": ["length"]})
+
+    sandbox = printing()
+    agent = loop_agent(Truncating(cut), [PythonTool()], LoopConfig(actions="text"))
+    rollout = await agent(TASK, RolloutContext(sandbox=sandbox))
+    assert "cut off" in rollout.trajectory[3]["content"] and sandbox.commands == []
+
+
+async def test_malformed_native_calls_are_answered_under_their_ids():
+    model = FakeModel(
+        [
+            {
+                "content": "",
+                "tool_calls": [
+                    tool_call("nope", {}),
+                    tool_call("add", "{not json"),
+                    tool_call("add", {"a": 1}),
+                ],
+            },
+            "Done: 0",
+        ]
+    )
+    agent = loop_agent(model, [function_tool(add)], LoopConfig(actions="tools"))
+    rollout = await agent(TASK)
+    replies = [m for m in rollout.trajectory if m["role"] == "tool"]
+    calls = rollout.trajectory[2]["tool_calls"]
+    assert [m["tool_call_id"] for m in replies] == [c["id"] for c in calls]
+    assert "unknown tool 'nope'" in replies[0]["content"]
+    assert "not valid JSON" in replies[1]["content"]
+    assert "'b' is a required property" in replies[2]["content"]
+    assert rollout.output == "Done: 0"
+
+
+async def test_a_tool_that_hangs_becomes_a_timeout_observation():
+    async def hang(seconds: float) -> str:
+        """Sleep."""
+        await asyncio.sleep(seconds)
+        return "woke"
+
+    slow = function_tool(hang)
+    slow.timeout = 0.2
+    agent = text_agent(['```hang\n{"seconds": 30}\n```', "Final answer: 1"], tools=[slow])
+    started = asyncio.get_running_loop().time()
+    rollout = await agent(TASK)
+    assert asyncio.get_running_loop().time() - started < 5
+    assert rollout.trajectory[3]["content"] == "Observation:\nError: hang timed out after 0.2 s and was stopped."
+    assert rollout.output == "1"
+
+
+async def test_loop_tool_timeout_applies_to_tools_without_their_own():
+    async def hang() -> str:
+        """Never returns."""
+        await asyncio.sleep(30)
+        return ""
+
+    agent = text_agent(["```hang\n{}\n```", "Final answer: 1"], tools=[function_tool(hang)], tool_timeout=0.1)
+    rollout = await agent(TASK)
+    assert "timed out after 0.1 s" in rollout.trajectory[3]["content"]
+
+
+async def test_tool_errors_are_observations():
+    def refuse(x: str) -> str:
+        raise ToolError(f"cannot do {x}")
+
+    def crash(x: str) -> str:
+        raise RuntimeError("boom")
+
+    tools = [function_tool(refuse), function_tool(crash)]
+    agent = text_agent(['```refuse\n{"x": "that"}\n```', '```crash\n{"x": "it"}\n```', "Final answer: 0"], tools=tools)
+    rollout = await agent(TASK)
+    assert rollout.trajectory[3]["content"] == "Observation:\nError: cannot do that"
+    assert rollout.trajectory[5]["content"] == "Observation:\nError: crash failed: RuntimeError: boom"
+    assert rollout.status == "ok"
+
+
+async def test_long_observations_are_cut_with_a_note():
+    agent = text_agent(["```python\nprint('x' * 10**5)\n```", "Final answer: x"], observation_chars=300)
+    rollout = await agent(TASK, RolloutContext(sandbox=printing("x" * 100_000)))
+    content = rollout.trajectory[3]["content"]
+    assert len(content) < 500 and "characters cut: the observation had 100000" in content
+
+
+async def test_token_limit():
+    agent = text_agent(["```python\nprint(1)\n```"] * 10, max_tokens=40)
+    rollout = await agent(TASK, RolloutContext(sandbox=printing()))
+    assert rollout.metadata["stop"] == "tokens" and rollout.status == "ok" and rollout.output == ""
+    assert rollout.usage.total_tokens >= 40 and rollout.metadata["steps"] < 10
+
+
+async def test_seconds_limit_cuts_a_slow_model_call():
+    model = FunctionModel(lambda call: "Final answer: 1", delay=5)
+    agent = loop_agent(model, [], LoopConfig(actions="text", max_seconds=0.2))
+    rollout = await agent(TASK)
+    assert rollout.metadata["stop"] == "seconds" and "time limit" in rollout.metadata["limit"]
+
+
+async def test_model_failure_keeps_the_trajectory():
+    def fail_second(call):
+        if len(call.prompt) > 2:
+            raise ModelAPIError("server gone", model="m", api_base="http://x", status_code=503)
+        return "```python\nprint(1)\n```"
+
+    agent = loop_agent(FunctionModel(fail_second), [PythonTool()], LoopConfig(actions="text"))
+    rollout = await agent(TASK, RolloutContext(sandbox=printing()))
+    assert rollout.status == "error" and "server gone" in rollout.error
+    assert len(rollout.trajectory) == 4 and rollout.metadata["stop"] == "error"
+
+
+async def test_budget_exhausted_mid_loop_is_a_budget_stop():
+    def spend(call):
+        if len(call.prompt) > 2:
+            raise BudgetExhausted("tokens")
+        return "```python\nprint(1)\n```"
+
+    agent = loop_agent(FunctionModel(spend), [PythonTool()], LoopConfig(actions="text"))
+    rollout = await agent(TASK, RolloutContext(sandbox=printing()))
+    assert rollout.status == "budget" and rollout.metadata["stop"] == "budget"
+
+
+async def test_request_renders_into_the_first_prompt_and_sampling():
+    model = FakeModel(["Final answer: 1"])
+    request = RolloutRequest(
+        seed=7,
+        temperature=0.9,
+        lessons=["Check units."],
+        candidates=[Candidate(rollout_id="r0", output="390", score=0.0, feedback="wrong", observations="[python] 390")],
+        feedback="Fix it.",
+    )
+    rollout = await loop_agent(model, [], LoopConfig(actions="text"))(TASK, RolloutContext(request=request))
+    first = model.calls[0].prompt[1]["content"]
+    assert "Check units." in first and "What it observed:\n[python] 390" in first and "Fix it." in first
+    assert model.calls[0].temperature == 0.9 and model.calls[0].seed == 7
+    assert rollout.provenance.seed == 7
+
+
+async def test_python_tool_without_a_sandbox_is_a_clear_error_under_scale():
+    agent = text_agent(["```python\nprint(1)\n```"])
+    agent.wants_sandbox = False  # pretend it asked for none: the tool still refuses to run on the host
+    graph = scale(agent, "best_of_n", n=1)
+    state = await graph.ainvoke({"task": TASK}, context=ScaleContext())
+    (rollout,) = state["rollouts"]
+    assert rollout.status == "error" and "only in a sandbox" in rollout.error
+
+
+async def test_scale_leases_a_sandbox_per_rollout_and_votes_on_answers():
+    def by_seed(call):
+        if len(call.prompt) == 2:
+            return "```python\nprint(17 * 23)\n```"
+        return "Final answer: 391" if call.seed % 3 else "Final answer: 390"
+
+    pool = FakeSandboxProvider(handler=lambda argv, files: ExecResult(exit_code=0, stdout="391\n"))
+    agent = loop_agent(FunctionModel(by_seed), [PythonTool()], LoopConfig(actions="text"))
+    assert agent.wants_sandbox
+    graph = scale(agent, "majority", n=3)
+    events = []
+    async for mode, chunk in graph.astream(
+        {"task": TASK},
+        context=ScaleContext(sandboxes=pool, budget=Budget(max_tokens=10_000)),
+        stream_mode=["custom", "values"],
+    ):
+        if mode == "custom":
+            events.append(chunk)
+        else:
+            state = chunk
+    assert len(pool.leased) == 3 and all(s.commands for s in pool.leased)
+    chosen = next(r for r in state["rollouts"] if r.id == state["selected"].rollout_id)
+    assert chosen.output == "391"
+    assert all(len(r.trajectory) == 5 for r in state["rollouts"])
+    steps = [e for e in events if e.get("event") == "agent"]
+    assert len(steps) == 9 and {e["data"]["role"] for e in steps} == {"assistant", "user"}
+
+
+def test_auto_picks_native_calls_for_chat_models_and_text_otherwise():
+    chat = LLM("hosted_vllm/m", api_base="http://127.0.0.1:1/v1")
+    base = LLM("hosted_vllm/m", api_base="http://127.0.0.1:1/v1", profile="completion")
+    assert resolve_actions("auto", chat) == "tools"
+    assert resolve_actions("auto", base) == "text"
+    assert resolve_actions("auto", object()) == "text"
+    assert resolve_actions("text", chat) == "text"
+
+
+def test_config_and_tools_are_checked():
+    from agentscale.errors import ConfigError
+
+    with pytest.raises(ValueError):
+        LoopConfig(max_steps=0)
+    with pytest.raises(ValueError):
+        LoopConfig(actions="xml")
+    with pytest.raises(ConfigError, match="share a name"):
+        build_agent_graph(model=FakeModel([]), tools=[PythonTool(), PythonTool()])
+    with pytest.raises(ConfigError, match="needs a type annotation"):
+        function_tool(lambda x: x)
+    assert isinstance(function_tool(add), FunctionTool)
+
+
+async def test_graph_works_inside_a_users_graph():
+    from langgraph.graph import END, START, StateGraph
+
+    loop = build_agent_graph(model=FakeModel(["Final answer: 391"]), config=LoopConfig(actions="text"))
+    builder = StateGraph(App)
+    builder.add_node("solve", loop)
+    builder.add_node("report", lambda s: {"report": f"answer {s['rollout'].output}"})
+    builder.add_edge(START, "solve")
+    builder.add_edge("solve", "report")
+    builder.add_edge("report", END)
+    state = await builder.compile().ainvoke({"task": TASK})
+    assert state["report"] == "answer 391"
+
+
+@pytest.mark.parametrize("strategy", ["reflect", "evolve"])
+async def test_reflection_and_evolution_see_feedback_and_observations(strategy):
+    from agentscale.verifiers import AnswerChecker
+
+    def solve(call):
+        first = call.prompt[1]["content"]
+        if len(call.prompt) == 2:
+            return "```python\nprint(17 * 23)\n```"
+        return "Final answer: 391" if "What it observed" in first else "Final answer: 390"
+
+    model = FunctionModel(solve)
+    pool = FakeSandboxProvider(handler=lambda argv, files: ExecResult(exit_code=0, stdout="391\n"))
+    agent = loop_agent(model, [PythonTool()], LoopConfig(actions="text"))
+    options = {"n": 1, "policy": None} if strategy == "reflect" else {}
+    graph = scale(agent, strategy, verifier=AnswerChecker(), **{k: v for k, v in options.items() if v is not None})
+    task = TASK.model_copy(update={"expected": "391"})
+    state = await graph.ainvoke({"task": task}, context=ScaleContext(sandboxes=pool))
+    revised = [c for c in model.calls if "What it observed" in c.prompt[1]["content"]]
+    assert revised, "no revision saw the first attempt's observations"
+    first = revised[0].prompt[1]["content"]
+    assert "[python] Observation:\n391" in first and "The answer 390 is wrong." in first
+    assert any(r.output == "391" for r in state["rollouts"])

@@ -1,0 +1,174 @@
+"""MiniWoB++ episodes in a real headless Chromium (offline), played by scripted policies that read
+the page the tools show; the workflow's task parsing. Browser tests skip without Chromium locally
+and fail under CI=true (``make test`` installs it with scripts/chromium-deps.sh)."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+
+from agentscale import ScaleContext, registry, scale
+from agentscale.errors import ConfigError
+from agentscale.graphs.web import (
+    BrowserPool,
+    EpisodeReward,
+    MiniWoBConfig,
+    MiniWoBWorkflow,
+    chromium_paths,
+    miniwob_agent,
+    miniwob_task,
+)
+from agentscale.rollout import RolloutContext
+from agentscale.testing import FakeModel, FunctionModel, tool_call
+from agentscale.types import Rollout
+from agentscale.workflows import WorkflowEnv
+
+browser = [pytest.mark.slow, pytest.mark.browser]
+
+
+@pytest.fixture
+async def pool():
+    try:
+        chromium_paths()
+    except ConfigError as exc:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"{exc} -- CI=true, so browser tests must not skip")
+        pytest.skip(str(exc))
+    async with BrowserPool(size=1) as browsers:
+        yield browsers
+
+
+def page_of(call) -> str:
+    """The latest page the model was shown (the first prompt, or the last observation)."""
+    return next(str(m["content"]) for m in reversed(call.prompt) if "Task:" in str(m.get("content")))
+
+
+def act(name, **arguments):
+    return {"content": "", "tool_calls": [tool_call(name, arguments)]}
+
+
+def solver(call):
+    """A scripted policy for click-button, enter-text and login-user: finds the right elements by reading."""
+    page = page_of(call)
+    if "episode is over" in page:
+        return act("final_answer", answer="done")
+    task = next(line for line in page.split("\n") if line.startswith("Task:"))
+    refs = {m.group(2) or m.group(3): int(m.group(1))
+            for m in re.finditer(r'^\[(\d+)\] \S+(?: #(\S+))?(?: "([^"]*)")?', page, re.M)}
+    if (m := re.search(r'Click on the "(.+)" button', task)):
+        return act("click", ref=refs[m.group(1)])
+    if (m := re.search(r'Enter "(.+)" into the text field', task)):
+        if "#tt value=" not in page:
+            return act("type_text", ref=refs["tt"], text=m.group(1))
+        return act("click", ref=refs["subbtn"])
+    if (m := re.search(r'username "(.+)" and the password "(.+)"', task)):
+        if "#username value=" not in page:
+            return act("type_text", ref=refs["username"], text=m.group(1))
+        if "#password value=" not in page:
+            return act("type_text", ref=refs["password"], text=m.group(2))
+        return act("click", ref=refs["subbtn"])
+    return act("final_answer", answer="I cannot do this one")
+
+
+@pytest.mark.parametrize("name", ["click-button", "enter-text", "login-user"])
+@pytest.mark.slow
+@pytest.mark.browser
+async def test_a_scripted_policy_gets_the_reward(pool, name):
+    agent = miniwob_agent(FunctionModel(solver), pool, MiniWoBConfig(actions="tools"))
+    rollout = await agent(miniwob_task(name, seed=3), RolloutContext())
+    assert rollout.status == "ok" and rollout.metadata["done"] and rollout.metadata["reward"] == 1.0
+    assert rollout.output == "done" and rollout.answer.startswith(("click", "type"))
+    verdict = await EpisodeReward().verify(miniwob_task(name, 3), rollout)
+    assert verdict.passed and verdict.score == 1.0
+    shown = rollout.trajectory[1]["content"]  # the first prompt holds the instruction and the elements
+    assert "Task: " in shown and "Elements ([ref]" in shown
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+async def test_the_wrong_click_loses_and_mistakes_are_observations(pool):
+    task = miniwob_task("click-test-2", seed=1)  # "Click button ONE." with buttons ONE and TWO
+
+    def wrong(call):
+        page = page_of(call)
+        turns = sum(1 for m in call.prompt if m.get("role") == "assistant")
+        if turns == 0:
+            return act("click", ref=999)
+        if turns == 1:
+            return act("press_key", key="hyperspace")
+        if "episode is over" in page:
+            return act("final_answer", answer="done")
+        return act("click", ref=int(re.search(r'^\[(\d+)\] button #subbtn2 "TWO"', page, re.M).group(1)))
+
+    rollout = await miniwob_agent(FunctionModel(wrong), pool, MiniWoBConfig(actions="tools"))(task, RolloutContext())
+    seen = [m["content"] for m in rollout.trajectory if m.get("role") == "tool"]
+    assert seen[0].startswith("Error: There is no element [999] on the page")
+    assert seen[1].startswith("Error: Unknown key 'hyperspace'")
+    assert "The episode is over: reward -1" in seen[2]
+    assert rollout.metadata["reward"] == -1.0
+    verdict = await EpisodeReward().verify(task, rollout)
+    assert not verdict.passed and verdict.score == 0.0 and verdict.feedback.startswith("Reward -1")
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+async def test_an_unfinished_episode_scores_nothing(pool):
+    model = FakeModel([act("press_key", key="Tab")], cycle=True)
+    rollout = await miniwob_agent(model, pool, MiniWoBConfig(actions="tools", max_steps=2))(
+        miniwob_task("click-button", 5), RolloutContext())
+    assert rollout.metadata["stop"] == "steps" and not rollout.metadata["done"]
+    assert not (await EpisodeReward().verify(miniwob_task("click-button", 5), rollout)).passed
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+async def test_rollouts_share_the_pool_under_scale(pool):
+    task = miniwob_task("click-button", seed=7)
+    graph = scale(miniwob_agent(FunctionModel(solver), pool, MiniWoBConfig(actions="tools")), "majority", n=3)
+    state = await graph.ainvoke({"task": task}, context=ScaleContext())
+    rollouts = state["rollouts"]
+    assert len(rollouts) == 3 and all(r.metadata["reward"] == 1.0 for r in rollouts)
+    assert len({r.answer for r in rollouts}) == 1  # same seed, same page, same refs: one action sequence
+    assert state["selected"].status == "chosen"
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+async def test_an_unknown_task_is_a_failed_rollout(pool):
+    graph = scale(miniwob_agent(FakeModel(["x"]), pool), "best_of_n", n=1, verifier=EpisodeReward())
+    state = await graph.ainvoke({"task": miniwob_task("no-such-task")}, context=ScaleContext())
+    assert state["rollouts"][0].status == "error" and "no MiniWoB++ task 'no-such-task'" in state["rollouts"][0].error
+
+
+def test_workflow_tasks():
+    wf = registry.create("workflows", "miniwob")
+    assert wf.task("click-button:3").metadata == {"miniwob": "click-button", "seed": 3}
+    assert wf.task({"task": "enter-text", "seed": 2}).id == "miniwob/enter-text/2"
+    assert wf.task("focus-text").metadata["seed"] == 0
+    for bad in ("click-button:x", "Click Button", {"seed": 1}, {"task": "a", "seed": "1"}):
+        with pytest.raises(ConfigError):
+            wf.task(bad)
+    parts = wf.build(WorkflowEnv(model=FakeModel(["x"]), options={"browsers": 1, "max_steps": 3}))
+    assert parts.agent.config.max_steps == 3 and parts.agent.browsers.size == 1
+    with pytest.raises(ConfigError, match="bad miniwob options"):
+        wf.build(WorkflowEnv(model=FakeModel(["x"]), options={"max_stepz": 3}))
+    with pytest.raises(ConfigError, match="size >= 1"):
+        BrowserPool(0)
+
+
+async def test_episode_reward_of_failed_rollouts():
+    failed = Rollout(task_id="t", status="error", error="boom", metadata={"reward": 1.0, "done": True})
+    verdict = await EpisodeReward().verify(miniwob_task("click-button"), failed)
+    assert not verdict.passed and verdict.feedback == "The rollout failed: boom."
+
+
+def test_workflow_closes_its_pools():
+    import asyncio
+
+    wf = MiniWoBWorkflow()
+    parts = wf.build(WorkflowEnv(model=FakeModel(["x"])))
+    asyncio.run(wf.aclose())
+    with pytest.raises(ConfigError, match="pool is closed"):
+        asyncio.run(parts.agent.browsers.lease().__aenter__())

@@ -1,0 +1,221 @@
+"""The web agent's control flow with scripted models, on the real local site (really fetched):
+multi-step browsing, forms, bad link numbers, redirect loops, hanging and huge pages, non-HTML,
+limits; selection and scoring; the workflow and the graph."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from agentscale import ScaleContext, registry, scale
+from agentscale.errors import ConfigError
+from agentscale.graphs.web import (
+    ObservedAnswer,
+    SiteServer,
+    WebAgent,
+    WebAnswerScorer,
+    WebConfig,
+    WebLimits,
+    WebWorkflow,
+    build_web_graph,
+    short_answer,
+    site_tasks,
+    web_agent,
+)
+from agentscale.rollout import RolloutContext
+from agentscale.testing import FakeModel, FunctionModel, tool_call
+from agentscale.types import Rollout, Task
+from agentscale.workflows import WorkflowEnv
+
+
+@pytest.fixture(scope="module")
+def site():
+    with SiteServer() as server:
+        yield server
+
+
+def calls(*steps):
+    """A native-tool-calls script: one (tool, arguments) per step."""
+    return FakeModel([{"content": "", "tool_calls": [tool_call(name, args)]} for name, args in steps])
+
+
+def observations(rollout: Rollout) -> list[str]:
+    return [m["content"] for m in rollout.trajectory if m.get("role") == "tool"]
+
+
+async def test_multi_hop_browsing_fetches_real_pages(site):
+    task = site_tasks(site.url, ["fair-park-year"])[0]
+    model = calls(("follow_link", {"number": 6}), ("follow_link", {"number": 9}), ("follow_link", {"number": 8}),
+                  ("follow_link", {"number": 8}), ("final_answer", {"answer": "It opened in 2005."}))
+    since = len(site.requests)
+    rollout = await web_agent(model, WebConfig(actions="tools"))(task, RolloutContext())
+    assert rollout.status == "ok" and rollout.metadata["stop"] == "final"
+    assert site.requests[since:] == [("GET", "/"), ("GET", "/events/"), ("GET", "/events/june.html"),
+                                     ("GET", "/events/summer-fair.html"), ("GET", "/parks/millpond-gardens.html")]
+    assert "Opened | 2005" in observations(rollout)[-2]
+    assert [v["status"] for v in rollout.metadata["visits"]] == [200] * 5
+    assert (await WebAnswerScorer().verify(task, rollout)).passed
+    assert (await ObservedAnswer().verify(task, rollout)).passed
+    # the first prompt holds the start page, so the model never spent a step opening it
+    assert "You are on this page:" in rollout.trajectory[1]["content"]
+
+
+async def test_forms_in_the_text_format(site):
+    task = site_tasks(site.url, ["parcel-attempts"])[0]
+    model = FakeModel([
+        "Open the tracker.\n```follow_link\n{\"number\": 15}\n```",
+        '```submit_form\n{"form": 1, "fields": {"tracking": "MW-9902"}}\n```',
+        "Final answer: 2",
+    ])
+    since = len(site.requests)
+    rollout = await web_agent(model, WebConfig(actions="text"))(task, RolloutContext())
+    assert rollout.answer == "2" and ("POST", "/parcels/track tracking=MW-9902&source=portal") in site.requests[since:]
+    assert (await WebAnswerScorer().verify(task, rollout)).passed
+
+
+async def test_mistakes_and_hostile_pages_are_observations(site):
+    task = site_tasks(site.url, ["hall-capacity"])[0]
+    model = calls(
+        ("follow_link", {"number": 99}),
+        ("follow_link", {"number": "seven"}),
+        ("open_url", {"url": "/edge/redirect-loop"}),
+        ("open_url", {"url": "/edge/slow?n=5"}),
+        ("open_url", {"url": "/edge/binary"}),
+        ("open_url", {"url": "/edge/huge?n=20"}),
+        ("open_url", {"url": "http://169.254.169.254/latest/meta-data/"}),
+        ("open_url", {"url": "/edge/json"}),
+        ("submit_form", {"fields": {"nope": "x"}}),
+        ("final_answer", {"answer": "unknown"}),
+    )
+    config = WebConfig(actions="tools", max_steps=12, limits=WebLimits(timeout=1.0, max_bytes=50_000))
+    rollout = await web_agent(model, config)(task, RolloutContext())
+    seen = observations(rollout)
+    assert rollout.status == "ok" and rollout.output == "unknown"
+    assert seen[0].startswith("Error: There is no link 99 on this page: its links are numbered 1 to 18")
+    assert seen[1].startswith("Error: bad arguments for follow_link")  # the loop checks the schema
+    assert seen[2].startswith("Error: Too many redirects (more than 5)")
+    assert "did not answer within 1 s" in seen[3]
+    assert "is not a page I can read: it is image/png" in seen[4]
+    assert "Only the first 50,000 bytes of this page were read." in seen[5]
+    assert "169.254.169.254 is not an allowed host" in seen[6]
+    assert '"population": 38000' in seen[7]
+    assert "has no forms" in seen[8]
+    # the unanswerable answer is not on any page it read
+    assert not (await ObservedAnswer().verify(task, rollout)).passed
+
+
+async def test_the_step_limit_ends_a_wandering_rollout(site):
+    task = site_tasks(site.url, ["hall-capacity"])[0]
+    model = FakeModel([{"content": "", "tool_calls": [tool_call("go_back", {})]}], cycle=True)
+    rollout = await web_agent(model, WebConfig(actions="tools", max_steps=3))(task, RolloutContext())
+    assert rollout.metadata["stop"] == "steps" and rollout.output == "" and rollout.answer is None
+    assert all("no earlier page" in o for o in observations(rollout))
+
+
+async def test_the_page_limit_is_per_rollout(site):
+    task = site_tasks(site.url, ["hall-capacity"])[0]
+    model = FakeModel([{"content": "", "tool_calls": [tool_call("follow_link", {"number": 1})]}], cycle=True)
+    agent = web_agent(model, WebConfig(actions="tools", max_steps=4, limits=WebLimits(max_pages=3)))
+    for _ in range(2):  # a second rollout starts with a fresh count
+        seen = observations(await agent(task, RolloutContext()))
+        assert [("page limit is reached" in o) for o in seen] == [False, False, True, True]
+
+
+async def test_a_start_page_that_fails_is_said_in_the_prompt():
+    task = WebWorkflow().task({"question": "Anything?", "url": "http://127.0.0.1:9/"})
+    model = calls(("final_answer", {"answer": "no"}))
+    rollout = await web_agent(model, WebConfig(actions="tools"))(task, RolloutContext())
+    assert "The start page could not be opened: Could not connect" in rollout.trajectory[1]["content"]
+
+
+async def test_majority_over_rollouts_under_scale(site):
+    task = site_tasks(site.url, ["route12-minutes"])[0]
+
+    def policy(call):  # two rollouts answer 23, one answers 31: the vote says 23
+        wrong = call.seed is not None and call.seed % 3 == 2
+        turns = sum(1 for m in call.prompt if m.get("role") == "assistant")
+        if turns == 0:
+            return {"content": "", "tool_calls": [tool_call("follow_link", {"number": 4})]}
+        if turns == 1:
+            return {"content": "", "tool_calls": [tool_call("follow_link", {"number": 10 if wrong else 11})]}
+        return {"content": "", "tool_calls": [tool_call("final_answer", {"answer": "31" if wrong else "23 minutes"})]}
+
+    graph = scale(web_agent(FunctionModel(policy), WebConfig(actions="tools")), "majority", n=3)
+    state = await graph.ainvoke({"task": task}, context=ScaleContext())
+    chosen = next(r for r in state["rollouts"] if r.id == state["selected"].rollout_id)
+    assert sorted(r.answer for r in state["rollouts"]) == ["23 minutes", "23 minutes", "31"]
+    assert chosen.answer == "23 minutes" and (await WebAnswerScorer().verify(task, chosen)).passed
+
+
+async def test_the_graph_alone_and_in_scale(site):
+    task = site_tasks(site.url, ["parks-riverside-area"])[0]
+    model = FakeModel([{"content": "", "tool_calls": [tool_call("follow_link", {"number": 11})]},
+                       {"content": "", "tool_calls": [tool_call("follow_link", {"number": 8})]},
+                       {"content": "", "tool_calls": [tool_call("final_answer", {"answer": "14"})]}], cycle=True)
+    graph = build_web_graph(model=model, config=WebConfig(actions="tools"))
+    state = await graph.ainvoke({"task": task})
+    assert state["rollout"].answer == "14"
+    scaled = scale(graph, "best_of_n", n=2, verifier=ObservedAnswer())
+    state = await scaled.ainvoke({"task": task}, context=ScaleContext())
+    assert state["selected"].status == "chosen" and all(v.passed for v in state["verdicts"].values())
+
+
+def test_short_answers():
+    assert short_answer("Answer: B12.\nbecause the catalogue says so") == "B12"
+    assert short_answer("The answer is 'Helen Okafor'") == "Helen Okafor"
+    assert short_answer("  ") is None
+
+
+async def test_answer_checks():
+    task = Task(prompt="q", expected="Elm", metadata={"accept": ["Elm ward"]})
+    scorer = WebAnswerScorer()
+    assert scorer.matches("Elm ward", task) and scorer.matches("the Elm ward", task) and not scorer.matches("Oak", task)
+    number = Task(prompt="q", expected="14")
+    assert scorer.matches("14 hectares", number) and not scorer.matches("114", number)
+    assert not scorer.matches("routes 14 and 15", number)
+    failed = Rollout(task_id="t", status="error", error="boom")
+    assert not (await scorer.verify(number, failed)).passed
+    assert (await ObservedAnswer().verify(number, failed)).feedback == "The rollout failed: boom."
+
+
+def test_workflow_tasks_and_options():
+    wf = registry.create("workflows", "web")
+    task = wf.task("When does the fair start? http://127.0.0.1:8000/events/")
+    assert task.metadata["start_url"] == "http://127.0.0.1:8000/events/" and task.prompt.startswith("When does")
+    assert wf.task({"question": "q?", "url": "http://h/", "answer": "4", "id": "x"}).expected == "4"
+    for bad in ("no url here", "http://h/", {"question": "q"}, 3):
+        with pytest.raises(ConfigError):
+            wf.task(bad)
+    parts = wf.build(WorkflowEnv(model=FakeModel(["x"]), options={"max_steps": 4, "allow_hosts": ["*.example.org"]}))
+    assert isinstance(parts.agent, WebAgent) and parts.agent.config.max_steps == 4
+    assert parts.agent.config.allow_hosts == ("*.example.org",) and parts.selector == "majority"
+    with pytest.raises(ConfigError, match="bad web options"):
+        wf.build(WorkflowEnv(model=FakeModel(["x"]), options={"max_stepz": 4}))
+
+
+async def test_a_cancelled_rollout_closes_its_session(site):
+    task = site_tasks(site.url, ["hall-capacity"])[0]
+    model = FakeModel([{"content": "", "tool_calls": [tool_call("open_url", {"url": "/edge/slow?n=20"})]}])
+    agent = web_agent(model, WebConfig(actions="tools", limits=WebLimits(timeout=30)))
+    job = asyncio.create_task(agent(task, RolloutContext()))
+    await asyncio.sleep(1.0)
+    job.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await job
+
+
+def test_langgraph_json_lists_the_web_graphs():
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "graphs"
+    spec = json.loads((root / "langgraph.json").read_text())
+    for name in ("web", "miniwob"):
+        path, attr = spec["graphs"][name].split(":")
+        module_spec = importlib.util.spec_from_file_location(f"_lg_{name}", root / path)
+        module = importlib.util.module_from_spec(module_spec)
+        module_spec.loader.exec_module(module)
+        graph = getattr(module, attr)({"configurable": {"api_base": "http://127.0.0.1:1/v1"}})
+        assert {"browse", "play"} & set(graph.get_graph().nodes)
