@@ -20,8 +20,8 @@ the client's CPU per token at GPU rates, and what it costs beside the server's.
 
 (b) aggregate generated tokens/s at 1, 4 and 8 concurrent requests: each client runs
     ``concurrency`` workers that each send ``--requests`` requests generating exactly ``--tokens``
-    tokens (``ignore_eos``), in ABBA order over ``--rounds`` rounds to cancel drift; the ratio is
-    the LLM's tokens/s over raw's. Each row also gives each client's CPU time per generated
+    tokens (``ignore_eos``), in ABBA order over ``--rounds`` rounds to cancel drift; each ratio is
+    that client's tokens/s over raw's. Each row also gives each client's CPU time per generated
     token: on a CPU-bound machine that is what the client takes away from the server.
 """
 
@@ -201,10 +201,8 @@ async def main(args: argparse.Namespace) -> None:
             f"\n(b) aggregate generated tokens/s ({args.tokens} tokens per request, "
             f"{args.requests} requests per worker, {args.rounds} ABBA rounds)"
         )
-        print(
-            f"{'concurrency':<12}{'raw tok/s':>10}"
-            + "".join(f"{n + ' tok/s':>20}{'ratio':>7}" for n in layers)
-        )
+        others = [name for name in clients if name != "raw"]
+        print(f"{'concurrency':<12}{'raw tok/s':>10}" + "".join(f"{n + ' tok/s':>20}{'ratio':>7}" for n in others))
         for concurrency in args.concurrency:
             rates: dict[str, list[float]] = {k: [] for k in clients}
             cpu: dict[str, list[float]] = {k: [] for k in clients}
@@ -216,7 +214,7 @@ async def main(args: argparse.Namespace) -> None:
                     cpu[name].append(cpu_ms)
             base = statistics.mean(rates["raw"])
             row = f"{concurrency:<12}{base:>10.1f}"
-            for name in layers:
+            for name in others:
                 rate = statistics.mean(rates[name])
                 row += f"{rate:>20.1f}{rate / base:>7.3f}"
             cpus = "  ".join(f"{n} {statistics.mean(v):.3f}" for n, v in cpu.items())
