@@ -1,6 +1,7 @@
 """The model layer's cost over a raw HTTP client, against the same llama.cpp server in the same run.
 
     .venv/bin/python benchmarks/llm_overhead.py [--calls 100] [--tokens 32] [--requests 1] [--rounds 4]
+    .venv/bin/python benchmarks/llm_overhead.py --paced 100      # a stand-in server at 100 tokens/s
 
 It starts the embedded server (Qwen2.5-Coder-0.5B-Instruct, 8 slots) and compares four clients:
 ``raw`` (httpx posting JSON to ``/v1/chat/completions``, one pooled client), ``raw stream`` (the
@@ -13,10 +14,14 @@ what makes a cancelled request free its llama-server slot) and ``LLM nostream`` 
     table gives the median and p95 of its latency minus the raw call's in the same round, and
     the client's CPU time per call (``time.process_time``, which load from other processes on the
     machine does not inflate the way it does wall time).
+``--paced RATE`` replaces llama-server with ``_paced_server.py`` (its own process), which sends
+``RATE`` tokens a second per request, as a GPU would: on a CPU-only machine that is the way to see
+the client's CPU per token at GPU rates, and what it costs beside the server's.
+
 (b) aggregate generated tokens/s at 1, 4 and 8 concurrent requests: each client runs
     ``concurrency`` workers that each send ``--requests`` requests generating exactly ``--tokens``
-    tokens (``ignore_eos``), in ABBA order over ``--rounds`` rounds to cancel drift; the ratio is
-    the LLM's tokens/s over raw's. Each row also gives each client's CPU time per generated
+    tokens (``ignore_eos``), in ABBA order over ``--rounds`` rounds to cancel drift; each ratio is
+    that client's tokens/s over raw's. Each row also gives each client's CPU time per generated
     token: on a CPU-bound machine that is what the client takes away from the server.
 """
 
@@ -24,16 +29,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
 import statistics
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import httpx
 
 from agentscale.llm import LLM
-from agentscale.servers import LlamaCppServer
+from agentscale.servers import LlamaCppServer, free_port
 
 SHORT = [{"role": "user", "content": "Reply with the single word: ok."}]
 LONG = [
@@ -143,8 +152,30 @@ async def throughput(client, concurrency: int, requests: int, tokens: int) -> tu
     return done / (time.perf_counter() - t0), (time.process_time() - c0) * 1e3 / done
 
 
+@contextlib.asynccontextmanager
+async def paced_server(rate: float):
+    """``_paced_server.py`` in its own process; yields an object with ``api_base``, ``model``, ``profile``."""
+    port = free_port()
+    script = Path(__file__).with_name("_paced_server.py")
+    proc = subprocess.Popen([sys.executable, str(script), str(port), str(rate)])
+    try:
+        async with httpx.AsyncClient(trust_env=False) as http:
+            for _ in range(200):
+                with contextlib.suppress(httpx.HTTPError):
+                    await http.get(f"http://127.0.0.1:{port}/health")
+                    break
+                await asyncio.sleep(0.05)
+        yield argparse.Namespace(
+            api_base=f"http://127.0.0.1:{port}/v1", model=f"hosted_vllm/paced-{rate:g}-tok-s", profile="chat"
+        )
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
 async def main(args: argparse.Namespace) -> None:
-    async with LlamaCppServer(parallel=8, ctx_size=16384, reuse=False) as srv:
+    server = paced_server(args.paced) if args.paced else LlamaCppServer(parallel=8, ctx_size=16384, reuse=False)
+    async with server as srv:
         raw, raw_stream = Raw(srv.api_base), RawStream(srv.api_base)
         # A long timeout: on a loaded machine 8 concurrent requests can take minutes.
         common = dict(api_base=srv.api_base, profile=srv.profile, extra_body={"ignore_eos": True}, timeout=900)
@@ -155,7 +186,7 @@ async def main(args: argparse.Namespace) -> None:
         # ignore_eos rides in every LLM request; for max_tokens=1 calls it changes nothing.
         clients = {"raw": raw, "raw stream": raw_stream, **layers}
         print(
-            f"server: {srv.model} at {srv.api_base}, 8 slots; load average {os.getloadavg()[0]:.1f}", flush=True
+            f"server: {srv.model} at {srv.api_base}; load average {os.getloadavg()[0]:.1f}", flush=True
         )
 
         res = await overhead(clients, args.calls)
@@ -170,10 +201,8 @@ async def main(args: argparse.Namespace) -> None:
             f"\n(b) aggregate generated tokens/s ({args.tokens} tokens per request, "
             f"{args.requests} requests per worker, {args.rounds} ABBA rounds)"
         )
-        print(
-            f"{'concurrency':<12}{'raw tok/s':>10}"
-            + "".join(f"{n + ' tok/s':>20}{'ratio':>7}" for n in layers)
-        )
+        others = [name for name in clients if name != "raw"]
+        print(f"{'concurrency':<12}{'raw tok/s':>10}" + "".join(f"{n + ' tok/s':>20}{'ratio':>7}" for n in others))
         for concurrency in args.concurrency:
             rates: dict[str, list[float]] = {k: [] for k in clients}
             cpu: dict[str, list[float]] = {k: [] for k in clients}
@@ -185,7 +214,7 @@ async def main(args: argparse.Namespace) -> None:
                     cpu[name].append(cpu_ms)
             base = statistics.mean(rates["raw"])
             row = f"{concurrency:<12}{base:>10.1f}"
-            for name in layers:
+            for name in others:
                 rate = statistics.mean(rates[name])
                 row += f"{rate:>20.1f}{rate / base:>7.3f}"
             cpus = "  ".join(f"{n} {statistics.mean(v):.3f}" for n, v in cpu.items())
@@ -207,4 +236,5 @@ if __name__ == "__main__":
     parser.add_argument("--requests", type=int, default=1, help="requests per worker for (b)")
     parser.add_argument("--rounds", type=int, default=4, help="ABBA rounds for (b)")
     parser.add_argument("--concurrency", type=lambda s: [int(x) for x in s.split(",")], default=[1, 4, 8])
+    parser.add_argument("--paced", type=float, help="tokens/s of a stand-in server instead of llama-server")
     asyncio.run(main(parser.parse_args()))

@@ -39,7 +39,7 @@ from agentscale.errors import ConfigError  # noqa: E402
 litellm.suppress_debug_info = True
 litellm.set_verbose = False
 
-__all__ = ["Clients", "achat", "atext", "check_params", "open_stream", "price", "route_provider"]
+__all__ = ["Clients", "achat", "atext", "check_params", "open_stream", "price", "route_provider", "takes"]
 
 # What we pass that is not a model parameter a provider must support.
 _NOT_PARAMS = frozenset({"extra_body", "stream", "stream_options", "timeout", "api_base", "api_key"})

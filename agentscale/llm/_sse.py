@@ -6,8 +6,7 @@ network read, and each read through httpx/httpcore/h11/anyio costs about twice w
 itself costs to deliver it (measured in ``benchmarks/llm_overhead.py``: with httpx, client CPU per
 streamed token was 2-4x a non-streamed request's). Here the bytes are parsed where asyncio hands
 them over (:meth:`_Exchange.data_received`): chunked framing, SSE lines and ``json.loads`` run in
-the transport's callback and the waiting task wakes once, when the response is complete; reading
-pauses briefly between the reads of a fast stream so that each read takes several events. Nothing
+the transport's callback and the waiting task wakes once, when the response is complete. Nothing
 else is done: no redirects, proxies, cookies, compression or HTTP/2 (self-hosted model servers
 need none of them).
 
@@ -27,12 +26,6 @@ from urllib.parse import urlsplit
 __all__ = ["Answer", "Connections", "HTTPError"]
 
 _MAX_HEAD = 64 * 1024
-# Reading pauses between reads of a fast stream, so that one read takes several events: each wake-up
-# costs more than parsing the events it brings. A pause lasts at most _BATCH_MAX seconds and at most
-# _BATCH_SHARE of the time the answer has taken so far, which bounds the delay it can add to noticing
-# the answer's end; streams slower than that are read event by event.
-_BATCH_MAX = 0.05
-_BATCH_SHARE = 0.1
 
 
 class HTTPError(Exception):
@@ -155,7 +148,6 @@ class _Exchange(asyncio.Protocol):
         self.keep_alive = True
         self._closed = False
         self._done: asyncio.Future[Answer] | None = None
-        self._resume: asyncio.TimerHandle | None = None
 
     # -- asyncio callbacks -------------------------------------------------------------------
 
@@ -170,26 +162,6 @@ class _Exchange(asyncio.Protocol):
             self._feed(data)
         except Exception as exc:  # a malformed answer, or on_event's own error (an error event)
             self._finish(exc)
-            return
-        if self._events and not self._done.done():
-            self._pace()
-
-    def _pace(self) -> None:
-        """Pause reading for a moment if events come faster than a pause would last."""
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        count, self._count = self._count, 0
-        every = (now - self._last) / count if count else float("inf")
-        self._last = now
-        pause = min(_BATCH_MAX, _BATCH_SHARE * (now - self._started))
-        if every < pause and self.transport is not None:
-            self.transport.pause_reading()
-            self._resume = loop.call_later(pause, self._read_again)
-
-    def _read_again(self) -> None:
-        self._resume = None
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.resume_reading()
 
     def eof_received(self) -> bool:
         self._lost("the server closed the connection")
@@ -205,9 +177,6 @@ class _Exchange(asyncio.Protocol):
 
     def abort(self) -> None:
         self._closed = True
-        if self._resume is not None:
-            self._resume.cancel()
-            self._resume = None
         if self.transport is not None:
             self.transport.abort()
 
@@ -221,10 +190,7 @@ class _Exchange(asyncio.Protocol):
         self._body: list[bytes] = []
         self._sse = b""
         self._answered = False
-        self._count = 0  # events since the last read
-        loop = asyncio.get_running_loop()
-        self._started = self._last = loop.time()
-        self._done = loop.create_future()
+        self._done = asyncio.get_running_loop().create_future()
         assert self.transport is not None
         self.transport.write(request)
         return await self._done
@@ -335,5 +301,4 @@ class _Exchange(asyncio.Protocol):
                     continue  # comments (": ping"), "event:" and "id:" lines
                 payload = line[5:].strip()
                 if payload != b"[DONE]":  # after [DONE], only the end of the body follows
-                    self._count += 1
                     self._on_event(payload)

@@ -25,9 +25,14 @@ pytestmark = [
 ]
 
 
+# Long timeouts: on a loaded 2-core machine 40 tokens can take minutes.
+TIMEOUT = 900
+
+
 @pytest.fixture
 async def llm(llama_server):
-    async with LLM(llama_server.model, api_base=llama_server.api_base, profile=llama_server.profile) as llm:
+    options = dict(api_base=llama_server.api_base, profile=llama_server.profile, timeout=TIMEOUT)
+    async with LLM(llama_server.model, **options) as llm:
         yield llm
 
 
@@ -72,7 +77,7 @@ STOPS = ["@@", "%%", "~~~", "<<>>", "^^^", " 8,", " 9,"]
     ("profile", "prompt"), [("chat", "Count from 1 to 20, separated by commas."), ("completion", "1, 2, 3,")]
 )
 async def test_the_sixth_and_seventh_stop_sequences_stop_the_reply(llama_server, profile, prompt):
-    async with LLM(llama_server.model, api_base=llama_server.api_base, profile=profile) as llm:
+    async with LLM(llama_server.model, api_base=llama_server.api_base, profile=profile, timeout=TIMEOUT) as llm:
         free = await llm.generate(prompt, temperature=0.0, max_tokens=40)
         out = await llm.generate(prompt, temperature=0.0, max_tokens=40, stop=STOPS)
     seen = {s: free.text.find(s) for s in STOPS if s in free.text}
@@ -85,7 +90,9 @@ async def test_the_sixth_and_seventh_stop_sequences_stop_the_reply(llama_server,
 async def test_usage_of_three_choices_is_their_sum(llama_server, stream):
     budget = Budget()
     # ignore_eos: every choice runs to max_tokens, so the sum is known exactly
-    options = dict(api_base=llama_server.api_base, stream=stream, extra_body={"ignore_eos": True}, budget=budget)
+    options = dict(
+        api_base=llama_server.api_base, stream=stream, extra_body={"ignore_eos": True}, budget=budget, timeout=TIMEOUT
+    )
     async with LLM(llama_server.model, **options) as llm:
         out = await llm.generate("Count from 1 to 100.", n=3, max_tokens=20, temperature=1.0)
     assert len(out.texts) == 3 and out.finish_reasons == ["length"] * 3

@@ -145,36 +145,3 @@ def test_base_urls_are_split_into_where_and_what():
         assert (c.host, c.port, c.prefix, c.authority, c.ssl is not None) == want
     with pytest.raises(ValueError):
         Connections("ftp://x/v1", max_idle=1)
-
-
-async def test_a_fast_stream_is_read_several_events_at_a_time(monkeypatch):
-    from agentscale.llm import _sse
-
-    events = [{"choices": [{"index": 0, "delta": {"content": "x"}}]}] * 300
-    events.append({"choices": [{"index": 0, "delta": {}, "finish_reason": "length"}]})
-    body = b"".join(_chunked(b"data: " + json.dumps(e).encode() + b"\n\n", size=10_000) for e in events)
-    body = body.replace(b"0\r\n\r\n", b"") + b"0\r\n\r\n"  # one chunk per event, one end
-    answer = _head(200, "Content-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n")
-    event_size = len(body) // len(events)
-
-    async def handle(reader, writer):
-        await reader.readuntil(b"\r\n\r\n")
-        await reader.read(65536)
-        writer.write(answer)
-        for at in range(0, len(body), event_size):  # an event every 2 ms, each in its own write
-            writer.write(body[at : at + event_size])
-            await writer.drain()
-            await asyncio.sleep(0.002)
-        await reader.read()  # until the client hangs up
-        writer.close()
-
-    reads = []
-    original = _sse._Exchange.data_received
-    monkeypatch.setattr(_sse._Exchange, "data_received", lambda self, data: reads.append(1) or original(self, data))
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    async with LLM("hosted_vllm/m", api_base=f"http://127.0.0.1:{port}/v1", max_retries=0) as llm:
-        out = await llm.generate("hi")
-    server.close()
-    assert out.text == "x" * 300 and out.finish_reasons == ["length"]
-    assert len(reads) < len(events) / 2, len(reads)  # paced: several events per read
