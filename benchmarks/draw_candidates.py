@@ -133,9 +133,7 @@ async def score(scorer, task, texts: Sequence[str]) -> list[bool]:
     from agentscale.types import Rollout
 
     hidden = task.model_copy(update={"tests": [task.metadata["hidden_test"]]})
-    verdicts = await asyncio.gather(
-        *(scorer.verify(hidden, Rollout(task_id=task.id, output=t)) for t in texts)
-    )
+    verdicts = await asyncio.gather(*(scorer.verify(hidden, Rollout(task_id=task.id, output=t)) for t in texts))
     return [bool(v.passed) for v in verdicts]
 
 

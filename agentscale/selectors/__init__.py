@@ -3,6 +3,9 @@
 - ``MajorityVote``, ``WeightedVote``: vote over normalised answers (``agentscale.answers``);
 - ``BestScore``: the best verifier score (best-of-N);
 - ``BestOfMajority``: the best-scored among the most frequent answers;
+- ``BehaviourCluster``: for code, the largest group of top-scored programs that behave alike on
+  generated inputs (run in a sandbox);
+- ``DualAgreement``: for code, behaviour groups weighed by the model-written tests they pass (CodeT);
 - ``ListwiseSelector``: a model sees every candidate in one shuffled prompt and picks one;
 - ``KnockoutTournament``: a model judges pairs in a bracket;
 - ``Synthesize``: a model writes a new answer from the candidates and their verdicts.
@@ -11,8 +14,10 @@ Every selector documents what it does on ties and when every candidate failed; f
 (``status != "ok"``) are never chosen, and no candidates gives ``Selection(rollout_id=None)``.
 """
 
+from agentscale.selectors.behaviour_cluster import BehaviourCluster
 from agentscale.selectors.best_of_majority import BestOfMajority
 from agentscale.selectors.best_score import BestScore
+from agentscale.selectors.dual_agreement import DualAgreement
 from agentscale.selectors.listwise import ListwiseSelector
 from agentscale.selectors.majority_vote import MajorityVote
 from agentscale.selectors.synthesis import Synthesize
@@ -20,8 +25,10 @@ from agentscale.selectors.tournament import KnockoutTournament
 from agentscale.selectors.weighted_vote import WeightedVote, verdict_weight
 
 __all__ = [
+    "BehaviourCluster",
     "BestOfMajority",
     "BestScore",
+    "DualAgreement",
     "KnockoutTournament",
     "ListwiseSelector",
     "MajorityVote",
