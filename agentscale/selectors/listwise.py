@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from agentscale._judging import candidate_text, parse_choice
 from agentscale.errors import BudgetExhausted, ConfigError, ModelError
 from agentscale.protocols import Model, Selector
+from agentscale.selectors._code_view import candidate_code, estimate_tokens, is_code_task
 from agentscale.selectors._common import ok_rollouts, score_of
 from agentscale.selectors.best_score import BestScore
 from agentscale.types import Message, Rollout, Selection, Task, Verdict
@@ -44,12 +45,18 @@ class ListwiseSelector:
 
     ``Selection.scores`` maps each candidate to its share of the readable picks.
 
+    Code tasks (``metadata["entry_point"]`` set) show each candidate's own code without the
+    prompt repeated (``candidate_code``). With ``context_tokens`` set, a prompt estimated over it
+    (one token per 3 characters, plus the reply) is not sent: the fallback decides and ``reason``
+    says the candidates did not fit.
+
     Attributes:
         model: the judge.
         shuffles: prompts (orders) to vote over; odd numbers avoid ties.
         seed: seeds the shuffles, so a run is reproducible.
         show_verdicts: include each candidate's verifier feedback in the prompt.
         max_chars: per-candidate cap on the text shown.
+        context_tokens: the judge's context window per request (``None``: not checked).
         temperature: judge sampling temperature.
         max_tokens: reply length cap.
         fallback: decides when the model cannot.
@@ -61,6 +68,7 @@ class ListwiseSelector:
     seed: int = 0
     show_verdicts: bool = False
     max_chars: int = 3000
+    context_tokens: int | None = None
     temperature: float | None = 0.0
     max_tokens: int | None = 200
     fallback: Selector = field(default_factory=BestScore)
@@ -75,8 +83,14 @@ class ListwiseSelector:
     ) -> list[Message]:
         """The prompt for one order of the candidates."""
         parts = []
+        code = is_code_task(task)
         for i, rollout in enumerate(shown, 1):
-            block = f"Candidate {i}:\n{candidate_text(rollout, max_chars=self.max_chars)}"
+            text = (
+                f"```python\n{candidate_code(task, rollout, max_chars=self.max_chars)}\n```"
+                if code
+                else candidate_text(rollout, max_chars=self.max_chars)
+            )
+            block = f"Candidate {i}:\n{text}"
             if self.show_verdicts and rollout.id in verdicts and verdicts[rollout.id].feedback:
                 block += f"\nCheck result: {verdicts[rollout.id].feedback[:500]}"
             parts.append(block)
@@ -106,6 +120,15 @@ class ListwiseSelector:
             order = list(candidates)
             rng.shuffle(order)
             orders.append(order)
+        if self.context_tokens is not None:
+            need = estimate_tokens("".join(m["content"] for m in self.messages(task, orders[0], verdicts)))
+            need += self.max_tokens or 0
+            if need > self.context_tokens:
+                why = (
+                    f"the {len(candidates)} candidates do not fit the judge's context "
+                    f"(~{need} > {self.context_tokens} tokens)"
+                )
+                return await self._fall_back(task, candidates, verdicts, why)
         try:
             picks = await asyncio.gather(*(self._pick(task, order, verdicts) for order in orders))
         except (ModelError, BudgetExhausted) as exc:

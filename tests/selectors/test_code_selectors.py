@@ -12,8 +12,6 @@ from agentscale.testing import FakeModel, FakeSandboxProvider
 from agentscale.types import Rollout, Task, Usage, Verdict
 from agentscale.verifiers.generated_inputs import ModelInputs
 
-pytest_plugins = ["tests.verifiers.conftest"]
-
 PY = "/usr/bin/python3"
 PROMPT = '''def second_largest(xs: list) -> int:
     """The second largest distinct value of xs, or None when there is none.
