@@ -101,7 +101,17 @@ def test_a_small_real_run_writes_the_json(tmp_path):
     path.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
     out = tmp_path / "r.json"
     run = subprocess.run(
-        [sys.executable, str(SCRIPT), "--candidates", str(path), "--json", str(out), "--no-model", "--backend", "bwrap"],
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--candidates",
+            str(path),
+            "--json",
+            str(out),
+            "--no-model",
+            "--backend",
+            "bwrap",
+        ],
         capture_output=True,
         text=True,
         timeout=600,
