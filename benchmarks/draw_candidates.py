@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import statistics
 import sys
@@ -204,41 +205,110 @@ async def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def summarize(path: Path, problems: Sequence[int]) -> dict[str, Any] | None:
-    """Mean pass@1, coverage@n and tokens per sample of one draw file, over ``problems``."""
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """The unbiased pass@k of a problem with ``c`` passing samples out of ``n`` (Chen et al., 2021)."""
+    if n - c < k:
+        return 1.0
+    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
+
+
+def cut_at_closing_fence(text: str) -> str:
+    """A chat reply as it would end with ``"\n```\n"`` as a stop: after its first code block."""
+    opening = text.find("```")
+    if opening < 0:
+        return text
+    closing = text.find("\n```", text.find("\n", opening) if "\n" in text[opening:] else len(text))
+    return text if closing < 0 else text[: closing + 4]
+
+
+def simulated_fence_stop(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Chat records as if generation had stopped at the first closing fence.
+
+    A sample keeps its ``passed`` when the code extracted from the cut reply is the code
+    extracted from the whole one (``changed`` counts those that differ; they are scored as
+    failures, an underestimate); its completion tokens shrink in proportion to the characters cut.
+    """
+    from agentscale.code import extract_code
+
+    out = []
+    for r in records:
+        texts, passed, samples = [], [], []
+        for text, ok, sample in zip(r["candidates"], r["passed"], r["samples"], strict=True):
+            cut = cut_at_closing_fence(text)
+            same = extract_code(cut) == extract_code(text)
+            ratio = len(cut) / len(text) if text else 1.0
+            texts.append(cut)
+            passed.append(ok and same)
+            samples.append(
+                {**sample, "completion_tokens": round(sample["completion_tokens"] * ratio), "changed": not same}
+            )
+        out.append({**r, "candidates": texts, "passed": passed, "samples": samples})
+    return out
+
+
+def summarize(path: Path, problems: Sequence[int], *, cut: bool = False) -> dict[str, Any] | None:
+    """Mean pass@1, coverage (pass@k for every k) and tokens per sample of one draw file."""
     wanted = {f"HumanEval/{n}" for n in problems}
     records = [r for r in read_records(path) if r["task_id"] in wanted]
     if not records:
         return None
+    if cut:
+        records = simulated_fence_stop(records)
     samples = [s for r in records for s in r["samples"]]
+    n = min(len(r["passed"]) for r in records)
+    curve = [statistics.mean(pass_at_k(n, sum(r["passed"][:n]), k) for r in records) for k in range(1, n + 1)]
     return {
-        "file": str(path),
+        "file": path.name + (" cut at fence (est.)" if cut else ""),
         "problems": len(records),
-        "n": statistics.mean(len(r["passed"]) for r in records),
-        "pass@1": statistics.mean(statistics.mean(r["passed"]) for r in records),
+        "n": n,
+        "pass@1": curve[0],
         "sample0": statistics.mean(r["passed"][0] for r in records),
-        "coverage": statistics.mean(any(r["passed"]) for r in records),
+        "coverage": curve[-1],
+        "pass@k": curve,
         "tokens/sample": statistics.mean(s["prompt_tokens"] + s["completion_tokens"] for s in samples),
         "generated/sample": statistics.mean(s["completion_tokens"] for s in samples),
         "draw s/problem": statistics.mean(r["seconds"] for r in records),
-        "hit cap": statistics.mean(s["finish_reason"] == "length" for s in samples),
+        "hit cap": statistics.mean(s.get("finish_reason") == "length" for s in samples),
+        "changed": sum(s.get("changed", False) for s in samples),
     }
 
 
+def coverage_at(row: dict[str, Any], tokens: float) -> float:
+    """pass@k at a token budget: ``k = tokens / tokens per sample``, interpolated between integers."""
+    k = tokens / row["tokens/sample"]
+    curve = [0.0, *row["pass@k"]]
+    if k >= len(curve) - 1:
+        return curve[-1]
+    low = int(k)
+    return curve[low] + (k - low) * (curve[low + 1] - curve[low])
+
+
 def print_summary(args: argparse.Namespace) -> int:
-    rows = [s for p in sorted(args.out_dir.glob("*.jsonl")) if (s := summarize(p, args.problems))]
+    rows = []
+    for path in sorted(args.out_dir.glob("*.jsonl")):
+        if row := summarize(path, args.problems):
+            rows.append(row)
+            if "-chat" in path.name and row["n"] > 1:
+                rows.append(summarize(path, args.problems, cut=True))
     if not rows:
         print(f"nothing drawn for these problems in {args.out_dir}", file=sys.stderr)
         return 1
-    print(f"HumanEval problems {args.problems[0]}-{args.problems[-1]} (as drawn)")
-    head = ["problems", "n", "pass@1", "sample0", "coverage", "tokens/sample", "generated/sample", "draw s/problem"]
-    print(f"{'file':<40} " + " ".join(f"{h:>9}" for h in head))
+    print(f"HumanEval problems {min(args.problems)}-{max(args.problems)} (as drawn)")
+    head = ["problems", "n", "pass@1", "sample0", "coverage", "tokens/sample", "generated/sample", "hit cap"]
+    print(f"{'file':<50} " + " ".join(f"{h[:9]:>9}" for h in head))
     for row in rows:
         cells = []
         for h in head:
             v = row[h]
-            cells.append(f"{v:9.1%}" if h in ("pass@1", "sample0", "coverage") else f"{v:9.0f}")
-        print(f"{Path(row['file']).name:<40} " + " ".join(cells))
+            cells.append(f"{v:9.1%}" if h in ("pass@1", "sample0", "coverage", "hit cap") else f"{v:9.0f}")
+        print(f"{row['file']:<50} " + " ".join(cells))
+    multi = [r for r in rows if r["n"] > 1]
+    if len(multi) > 1:
+        budget = min(r["n"] * r["tokens/sample"] for r in multi)
+        print(f"\ncoverage at equal tokens ({budget:.0f} tokens per problem, the smallest full draw):")
+        for row in multi:
+            k = budget / row["tokens/sample"]
+            print(f"  {row['file']:<50} {coverage_at(row, budget):6.1%}  (k = {k:.1f} samples)")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
     return 0
