@@ -171,3 +171,73 @@ async def test_generated_inputs_never_run_outside_a_sandbox(monkeypatch):
     assert selection.rollout_id == "w"  # nothing ran: the earliest
     assert seen_files and all("__import__" not in f and "/etc/passwd" not in f for f in seen_files)
     assert any("second_largest([7, 7, 8])" in f for f in seen_files)
+
+
+def _judge_picks(marker: str):
+    """A judge that names the shown candidate whose code contains ``marker``."""
+    import re
+
+    def pick(call) -> str:
+        text = call.prompt[-1]["content"]
+        blocks = re.findall(r"Candidate (\d+) \(written by.*?\n```python\n(.*?)\n```", text, re.S)
+        for number, code in blocks:
+            if marker in code:
+                return f'{{"choice": {number}, "reason": "right"}}'
+        return "no idea"
+
+    return pick
+
+
+async def test_code_judge_sees_behaviours_as_code_without_the_prompt(sandboxes):
+    from agentscale.selectors import CodeJudge
+    from agentscale.testing import FunctionModel
+
+    rollouts = [r("w1", WRONG_DUPES, 4000), r("w2", WRONG_DUPES_2, 4000), r("a", RIGHT_A, 4000)]
+    model = FunctionModel(_judge_picks("set(xs)"))
+    selection = await CodeJudge(model, sandboxes, python=PY).select(TASK, rollouts, {})
+    assert selection.rollout_id == "a", selection.reason
+    (call,) = model.calls
+    text = call.prompt[-1]["content"]
+    assert text.count("The second largest distinct value") == 1  # the docstring once, not per candidate
+    assert "written by 2 of 3 samples" in text and "written by 1 of 3 samples" in text
+    assert "Where the candidates differ:" in text and "raises IndexError" in text
+
+
+async def test_code_judge_says_when_candidates_do_not_fit(sandboxes):
+    from agentscale.selectors import CodeJudge
+    from agentscale.testing import FunctionModel
+
+    huge = "".join(f"    _ = '{'x' * 100}{i}'\n" for i in range(60)) + RIGHT_A
+    rollouts = [r("w", WRONG_DUPES, 100_000), r("a", huge, 100_000)]
+    model = FunctionModel(_judge_picks("set(xs)"))
+    selection = await CodeJudge(model, sandboxes, context_tokens=600, python=PY).select(TASK, rollouts, {})
+    assert model.calls == []
+    assert selection.reason.startswith("the candidates do not fit the judge's context (600 tokens)")
+    assert "fallback:" in selection.reason and selection.rollout_id in {"w", "a"}
+
+
+async def test_code_judge_unreadable_reply_and_cost_cap_are_stated(sandboxes):
+    from agentscale.selectors import CodeJudge
+    from agentscale.testing import FakeModel
+
+    rollouts = [r("w", WRONG_DUPES, 4000), r("a", RIGHT_A, 4000)]
+    selection = await CodeJudge(FakeModel(["hmm"]), sandboxes, python=PY).select(TASK, rollouts, {})
+    assert "no readable choice" in selection.reason and "fallback:" in selection.reason
+    cheap = [r("w", WRONG_DUPES, 50), r("a", RIGHT_A, 50)]
+    model = FakeModel(['{"choice": 1}'])
+    selection = await CodeJudge(model, sandboxes, python=PY).select(TASK, cheap, {})
+    assert model.calls == [] and "judge not asked" in selection.reason
+
+
+async def test_listwise_shows_code_once_and_checks_the_context():
+    from agentscale.selectors import ListwiseSelector
+    from agentscale.testing import FakeModel
+
+    rollouts = [r("a", PROMPT + RIGHT_A), r("b", RIGHT_B)]
+    model = FakeModel(['{"choice": 2}'])
+    await ListwiseSelector(model).select(TASK, rollouts, {})
+    text = model.calls[0].prompt[-1]["content"]
+    assert text.count("The second largest distinct value") == 1 and "sorted(set(xs))" in text
+    small = ListwiseSelector(FakeModel(['{"choice": 2}']), context_tokens=100)
+    selection = await small.select(TASK, rollouts, {})
+    assert "do not fit the judge's context" in selection.reason and "fallback" in selection.reason
