@@ -150,6 +150,24 @@ def tasks_for(entries: Sequence[Entry]) -> dict[str, Task]:
     return tasks
 
 
+class CachingModel:
+    """Replays a request seen before (same prompt and settings) instead of sending it again.
+
+    Methods that ask the same question (the model-written inputs of ``behaviour_cluster_model``
+    and ``dual_agreement``) then cost the server once; each method is still charged the tokens.
+    """
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.seen: dict[str, Completion] = {}
+
+    async def generate(self, prompt, **kwargs) -> Completion:  # noqa: ANN001 - the Model protocol
+        key = json.dumps([prompt, kwargs], sort_keys=True, default=str)
+        if key not in self.seen:
+            self.seen[key] = await self.model.generate(prompt, **kwargs)
+        return self.seen[key]
+
+
 class CountingModel:
     """A model wrapper that adds up what selection spends."""
 
@@ -277,7 +295,7 @@ async def run(args: argparse.Namespace, entries: list[Entry], tasks: dict[str, T
             llm = await stack.enter_async_context(
                 LLM(server.model, api_base=server.api_base, profile=server.profile, timeout=1800, max_retries=1)
             )
-            model = CountingModel(llm)
+            model = CountingModel(CachingModel(llm))
         verifier = DocstringExamplesVerifier(pool, python=args.python)
         scorer = VisibleTestsVerifier(pool, python=args.python)
         selectors = {m.name: m.make(pool, model) for m in chosen}
