@@ -59,7 +59,8 @@ class GeneratedInput:
 
     Attributes:
         call: its source, e.g. ``"f(1, [2, 3])"``.
-        origin: ``"example"`` (from the docstring), ``"mutation"`` or ``"model"``.
+        origin: ``"example"`` (from the docstring), ``"model"``, ``"signature"`` (built from the
+            parameters' types or names when there is no example) or ``"mutation"``.
     """
 
     call: str
@@ -504,11 +505,15 @@ def generate_inputs(
         return []
     examples = example_calls(task)
     model_calls = list(written.calls) if written is not None else []
-    # no example at all: mutate calls the model wrote, or one built from the signature's types
-    seeds = examples or model_calls[:3] or _typed_call(task, entry)
+    # no example at all: mutate calls the model wrote, or ones built from the signature
+    typed = [] if examples or model_calls else _typed_call(task, entry)
+    seeds = examples or model_calls[:3] or typed
     out: list[GeneratedInput] = []
     seen: set[str] = set()
-    for call, origin in [(c, "example") for c in examples] + [(c, "model") for c in model_calls]:
+    firsts = (
+        [(c, "example") for c in examples] + [(c, "model") for c in model_calls] + [(c, "signature") for c in typed]
+    )
+    for call, origin in firsts:
         if call not in seen and len(out) < limit:
             seen.add(call)
             out.append(GeneratedInput(call, origin))
@@ -563,11 +568,32 @@ def _typed_value(node: ast.expr | None) -> tuple[bool, object]:
     return False, None
 
 
+_NAME_HINTS: tuple[tuple[tuple[str, ...], object], ...] = (
+    (("s", "string", "text", "word", "sentence", "txt", "name", "char", "c", "ch", "str"), "abc"),
+    (("lst", "arr", "array", "list", "nums", "numbers", "values", "items", "xs", "l"), [1, 2, 3]),
+    (("n", "k", "x", "y", "num", "number", "a", "b", "m", "i", "j", "base", "count"), 3),
+)
+
+
+def _guess(name: str) -> tuple[bool, object]:
+    """A value for an unannotated parameter, from its name (``s`` a string, ``nums`` a list...)."""
+    lowered = name.lower()
+    for names, value in _NAME_HINTS:
+        if lowered in names:
+            return True, value
+    if lowered.endswith("s") and len(lowered) > 2:  # a plural: a list
+        return True, [1, 2, 3]
+    return False, None
+
+
 def _typed_call(task: Task, entry: str) -> list[str]:
-    """A call of ``entry`` built from its signature (literal defaults, else annotated types).
+    """Calls of ``entry`` built from its signature: literal defaults, else annotated types, else
+    guesses from the parameters' names; with no clue at all, one call per plain type (an int,
+    a string, a list for every parameter). Calls of the wrong type cost little: an input that
+    every program rejects is dropped when they run.
 
     Returns:
-        ``[call]``, or nothing when a parameter has neither.
+        Call sources (possibly none, for a function without parameters or not found).
     """
     try:
         tree = ast.parse(code_prompt(task))
@@ -581,7 +607,12 @@ def _typed_call(task: Task, entry: str) -> list[str]:
             for param, default in zip(params, defaults, strict=True):
                 ok, value = _literal(default) if default is not None else _typed_value(param.annotation)
                 if not ok:
-                    return []
-                args.append(literal_source(value))
-            return [_render(entry, args)] if args else []
+                    ok, value = _guess(param.arg)
+                args.append(literal_source(value) if ok else None)
+            if not params:
+                return []
+            if all(a is not None for a in args):
+                return [_render(entry, [a for a in args if a is not None])]
+            fills = (3, "abc", [1, 2, 3])
+            return [_render(entry, [a if a is not None else literal_source(v) for a in args]) for v in fills]
     return []

@@ -11,6 +11,7 @@ from agentscale.datasets import load_humaneval
 from agentscale.types import Task
 from agentscale.verifiers.generated_inputs import (
     MAX_CALL_CHARS,
+    GeneratedInput,
     ModelInputs,
     ModelTest,
     example_calls,
@@ -131,8 +132,17 @@ def total(xs: List[int], scale: float = 1.0) -> float:
     """The sum of xs times scale, in words only: no example here."""
 '''
     inputs = generate_inputs(code_task(prompt, "total"), limit=8)
-    assert inputs and all(i.origin == "mutation" and i.call.startswith("total(") for i in inputs)
+    assert inputs[0] == GeneratedInput("total([3, 3], 1.0)", "signature")
+    assert all(i.origin == "mutation" and i.call.startswith("total(") for i in inputs[1:])
     assert any("[]" in i.call for i in inputs)
+
+
+def test_generated_inputs_from_parameter_names_then_plain_types():
+    named = generate_inputs(code_task('def f(s, nums):\n    """Words only."""\n', "f"), limit=3)
+    assert named[0] == GeneratedInput("f('abc', [1, 2, 3])", "signature")
+    blind = generate_inputs(code_task('def f(thing, other):\n    """Words only."""\n', "f"), limit=3)
+    assert [i.call for i in blind] == ["f(3, 3)", "f('abc', 'abc')", "f([1, 2, 3], [1, 2, 3])"]
+    assert generate_inputs(code_task('def f():\n    """Nothing to pass."""\n', "f")) == []
 
 
 def test_generated_inputs_on_humaneval_put_examples_first_and_respect_the_limit():
