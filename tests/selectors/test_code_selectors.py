@@ -40,8 +40,10 @@ def v(rid: str, score: float) -> Verdict:
 
 
 @pytest.fixture
-def sandboxes(local_sandboxes):
-    return local_sandboxes
+def sandboxes():
+    from tests.verifiers.conftest import SubprocessSandboxes
+
+    return SubprocessSandboxes()
 
 
 async def test_clustering_picks_the_majority_behaviour_among_tied_candidates(sandboxes):
