@@ -197,7 +197,7 @@ class Observer:
     seed: int = 0
     max_share: float = 0.25
     python: str = "python3"
-    per_input_timeout: float = 1.0
+    per_input_timeout: float = 2.0
     max_seconds: float = 60.0
 
     async def observe(self, task: Task, tied: list[Rollout], everyone: Sequence[Rollout]) -> Observation:

@@ -59,7 +59,7 @@ class BehaviourCluster:
     seed: int = 0
     max_share: float = 0.25
     python: str = "python3"
-    per_input_timeout: float = 1.0
+    per_input_timeout: float = 2.0
     max_seconds: float = 60.0
     name: str = "behaviour_cluster"
 

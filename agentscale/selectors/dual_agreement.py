@@ -78,7 +78,7 @@ class DualAgreement:
     seed: int = 0
     max_share: float = 0.25
     python: str = "python3"
-    per_input_timeout: float = 1.0
+    per_input_timeout: float = 2.0
     max_seconds: float = 60.0
     name: str = "dual_agreement"
 

@@ -117,7 +117,7 @@ async def observe_behaviours(
     tests: Sequence[ModelTest] = (),
     *,
     python: str = "python3",
-    per_input_timeout: float = 1.0,
+    per_input_timeout: float = 2.0,
     load_timeout: float = 5.0,
     max_seconds: float = 60.0,
 ) -> BehaviourTable:
