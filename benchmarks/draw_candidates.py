@@ -7,7 +7,7 @@ prompt format for code.
         --model qwen2.5-coder-1.5b --temperature 0 --tag greedy
     .venv/bin/python benchmarks/draw_candidates.py --summary --problems 40-119 --out-dir runs/codesel
 
-Two prompt formats, same model and server:
+Three prompt formats, same model and server:
 
 - ``fence``: the body continued inside a prefilled fence (the format the HumanEval agent ships):
   ChatML text to the completion endpoint, the assistant's turn already holding
@@ -17,6 +17,9 @@ Two prompt formats, same model and server:
   four (issue 12).
 - ``chat``: a plain chat request for the whole function (T=0.8, 512 tokens, no stops); the reply
   is kept as written (prose, fence and all).
+- ``chat-stop``: the same, stopped at the reply's first closing fence (``"\\n```\\n"``), so the
+  explanation models add after the code is never generated. ``--summary`` estimates it from a
+  ``chat`` draw too (the reply cut there, tokens in proportion).
 
 Sample ``i`` uses seed ``i``; every sample is its own request (``n=1``), so its token counts are
 its own. Each problem's record is appended to ``OUT_DIR/<model>-<format>[-<tag>].jsonl`` as soon
@@ -59,7 +62,10 @@ class Format:
 FORMATS = {
     "fence": Format("fence", 300, FENCE_TEMPERATURES),
     "chat": Format("chat", 512, (0.8,)),
+    "chat-stop": Format("chat-stop", 512, (0.8,)),
 }
+CHAT_STOP = "\n```\n"
+"""Ends a chat reply at its first closing fence (a tagged opening fence never matches)."""
 
 
 def fence_prompt(code: str) -> str:
@@ -112,10 +118,11 @@ async def draw_one(llm_text, llm_chat, fmt: Format, code: str, index: int, tempe
         # what the HumanEval agent's rollout holds: the prompt's code and the body, in a fence
         text = f"```python\n{code.rstrip()}\n{body}\n```" if body.strip() else ""
     else:
+        stop = [CHAT_STOP] if fmt.name == "chat-stop" else None
         completion = await llm_chat.generate(
-            chat_messages(code), temperature=temperature, seed=index, max_tokens=max_tokens
+            chat_messages(code), temperature=temperature, seed=index, max_tokens=max_tokens, stop=stop
         )
-        text = completion.text
+        text = completion.text + ("\n```" if completion.finish_reasons[:1] == ["stop"] and stop else "")
     usage = completion.usage
     return text, {
         "index": index,
@@ -189,7 +196,7 @@ async def run(args: argparse.Namespace) -> int:
                         "format": fmt.name,
                         "model": args.model,
                         "max_tokens": max_tokens,
-                        "stops": list(FENCE_STOPS) if fmt.name == "fence" else [],
+                        "stops": {"fence": list(FENCE_STOPS), "chat-stop": [CHAT_STOP]}.get(fmt.name, []),
                         "seconds": round(seconds, 2),
                         "samples": [s for _, s in drawn],
                     }
@@ -288,7 +295,7 @@ def print_summary(args: argparse.Namespace) -> int:
     for path in sorted(args.out_dir.glob("*.jsonl")):
         if row := summarize(path, args.problems):
             rows.append(row)
-            if "-chat" in path.name and row["n"] > 1:
+            if path.name.endswith("-chat.jsonl") and row["n"] > 1:
                 rows.append(summarize(path, args.problems, cut=True))
     if not rows:
         print(f"nothing drawn for these problems in {args.out_dir}", file=sys.stderr)
