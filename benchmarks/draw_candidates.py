@@ -291,16 +291,22 @@ def coverage_at(row: dict[str, Any], tokens: float) -> float:
 
 
 def print_summary(args: argparse.Namespace) -> int:
+    paths = sorted(args.out_dir.glob("*.jsonl"))
+    # every file is summarised over the same problems: those drawn in all of them
+    drawn = [{int(r["task_id"].split("/")[1]) for r in read_records(p)} for p in paths]
+    common = sorted(set(args.problems).intersection(*drawn)) if drawn else []
     rows = []
-    for path in sorted(args.out_dir.glob("*.jsonl")):
-        if row := summarize(path, args.problems):
+    for path in paths:
+        if row := summarize(path, common):
             rows.append(row)
             if path.name.endswith("-chat.jsonl") and row["n"] > 1:
-                rows.append(summarize(path, args.problems, cut=True))
+                rows.append(summarize(path, common, cut=True))
     if not rows:
-        print(f"nothing drawn for these problems in {args.out_dir}", file=sys.stderr)
+        print(
+            f"no problem of {args.problems[0]}-{args.problems[-1]} is in every file of {args.out_dir}", file=sys.stderr
+        )
         return 1
-    print(f"HumanEval problems {min(args.problems)}-{max(args.problems)} (as drawn)")
+    print(f"HumanEval: {len(common)} problems of {min(args.problems)}-{max(args.problems)} drawn in every file")
     head = ["problems", "n", "pass@1", "sample0", "coverage", "tokens/sample", "generated/sample", "hit cap"]
     print(f"{'file':<50} " + " ".join(f"{h[:9]:>9}" for h in head))
     for row in rows:
