@@ -99,6 +99,11 @@ class Group:
     def first(self) -> int:
         return min(self.members)
 
+    @property
+    def ran(self) -> bool:
+        """Its programs finished at least one input (or nothing was run): they load and work."""
+        return not self.signature or any(self.signature)
+
 
 def _agree(a: Sequence[str], b: Sequence[str]) -> bool:
     return all(x == y for x, y in zip(a, b, strict=True) if x and y)
@@ -206,9 +211,11 @@ class Observer:
         programs = programs_of(task, tied)
         keys = [program_key(p) for p in programs]
         distinct = list(dict.fromkeys(k for k in keys if k))
-        if len(distinct) <= 1:
-            seen.groups = [Group(list(range(len(tied))))]
-            seen.notes.append("the tied programs are the same program")
+        if len(distinct) <= 1:  # one program (or none): nothing to run; code-less ones stand alone
+            with_code = [i for i, k in enumerate(keys) if k]
+            seen.groups = ([Group(with_code)] if with_code else []) + [Group([i]) for i, k in enumerate(keys) if not k]
+            seen.groups.sort(key=lambda g: g.first)
+            seen.notes.append("the tied programs are the same program" if with_code else "no tied candidate has code")
             return seen
         if self.writer is not None:
             prompt_chars = sum(len(m["content"]) for m in self.writer.prompt(task))

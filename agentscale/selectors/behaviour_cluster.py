@@ -28,9 +28,11 @@ class BehaviourCluster:
        program returns a value are dropped.
     4. Programs are grouped by what they returned or raised (see ``agentscale.selectors._code``;
        a hang or crash on an input only makes that input unknown for the program).
-    5. The largest group wins. Tie-break, in order: the group whose behaviour the other groups
-       came closest to (``support``: matching outcomes summed over the other programs), then
-       the group holding the earliest candidate. Within the group, the earliest candidate.
+    5. The largest group wins, among groups whose programs finished at least one input (a
+       program that never loads or never returns is wrong, however many wrote it). Tie-break,
+       in order: the group whose behaviour the other groups came closest to (``support``:
+       matching outcomes summed over the other programs), then the group holding the earliest
+       candidate. Within the group, the earliest candidate.
 
     Identical programs (up to layout, comments and docstrings) run once. No candidates:
     ``rollout_id=None``. Nothing to run (the docstring shows no literal call and no writer): the
@@ -94,8 +96,8 @@ def choose_largest(seen: Observation, head: str) -> Selection:
     tied = seen.tied
     if not seen.groups:
         return Selection(rollout_id=tied[0].id, reason=f"{head}; {describe(seen)}; chose the earliest")
-    best = max(seen.groups, key=lambda g: (g.size, support(g, seen.groups), -g.first))
-    rivals = [g for g in seen.groups if g.size == best.size]
+    best = max(seen.groups, key=lambda g: (g.ran, g.size, support(g, seen.groups), -g.first))
+    rivals = [g for g in seen.groups if g.size == best.size and g.ran == best.ran]
     how = ""
     if len(rivals) > 1:
         supports = {support(g, seen.groups) for g in rivals}

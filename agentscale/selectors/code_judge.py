@@ -38,7 +38,8 @@ class CodeJudge:
     1. The candidates tied at the top verifier score are kept (one alone wins at once).
     2. With ``sandboxes``, they run on generated inputs and are grouped by behaviour (as in
        ``BehaviourCluster``); without, identical programs form a group. The earliest member of
-       each of the ``max_groups`` largest groups represents it.
+       each of the ``max_groups`` largest groups (of programs that finished an input)
+       represents it.
     3. The model sees the function's signature and docstring once, then each representative's
        own code (``candidate_code``: the prompt's imports, helpers and docstrings removed), how
        many samples wrote it, and up to ``max_differences`` inputs on which the representatives
@@ -92,7 +93,7 @@ class CodeJudge:
             seen = await observer.observe(task, tied, rollouts)
         else:
             seen = _by_text(task, tied)
-        groups = sorted(seen.groups, key=lambda g: (-g.size, g.first))[: self.max_groups]
+        groups = sorted((g for g in seen.groups if g.ran), key=lambda g: (-g.size, g.first))[: self.max_groups]
         if len(groups) < 2:
             return choose_largest(seen, f"{head}; {describe(seen)}; one behaviour, no need to ask")
         messages, shown = self._fitting_prompt(task, seen, groups)

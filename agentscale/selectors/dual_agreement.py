@@ -53,7 +53,8 @@ class DualAgreement:
     ``size x informative tests passed``, where a test is informative when some tied programs
     pass it and some fail it (see ``informative_tests``).
 
-    Ties: the larger group, then ``support``, then the group with the earliest candidate; the
+    Groups whose programs never finished an input rank last. Ties: the larger group, then
+    ``support``, then the group with the earliest candidate; the
     earliest member of the winning group is returned. No informative test (the model wrote none
     that splits the programs, or was not asked): the largest group wins, as in
     ``BehaviourCluster``, and ``reason`` says so. The request is capped at ``max_share`` of the
@@ -108,7 +109,7 @@ class DualAgreement:
             chosen = choose_largest(seen, f"{head}; no informative test of {written}")
             return chosen
         score = {id(g): g.size * passes(seen, g, tests) for g in seen.groups}
-        best = max(seen.groups, key=lambda g: (score[id(g)], g.size, support(g, seen.groups), -g.first))
+        best = max(seen.groups, key=lambda g: (g.ran, score[id(g)], g.size, support(g, seen.groups), -g.first))
         return Selection(
             rollout_id=tied[best.first].id,
             scores={tied[m].id: float(score[id(g)]) for g in seen.groups for m in g.members},

@@ -78,9 +78,7 @@ class ListwiseSelector:
         if self.shuffles < 1:
             raise ConfigError(f"ListwiseSelector.shuffles must be >= 1, got {self.shuffles}")
 
-    def messages(
-        self, task: Task, shown: Sequence[Rollout], verdicts: Mapping[str, Verdict]
-    ) -> list[Message]:
+    def messages(self, task: Task, shown: Sequence[Rollout], verdicts: Mapping[str, Verdict]) -> list[Message]:
         """The prompt for one order of the candidates."""
         parts = []
         code = is_code_task(task)
@@ -97,18 +95,14 @@ class ListwiseSelector:
         ask = _ASK.format(task=task.prompt.strip(), candidates="\n\n".join(parts), n=len(shown))
         return [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": ask}]
 
-    async def _pick(
-        self, task: Task, shown: list[Rollout], verdicts: Mapping[str, Verdict]
-    ) -> tuple[str | None, str]:
+    async def _pick(self, task: Task, shown: list[Rollout], verdicts: Mapping[str, Verdict]) -> tuple[str | None, str]:
         completion = await self.model.generate(
             self.messages(task, shown, verdicts), temperature=self.temperature, max_tokens=self.max_tokens
         )
         choice = parse_choice(completion.text, len(shown))
         return (shown[choice].id if choice is not None else None), completion.text
 
-    async def select(
-        self, task: Task, rollouts: Sequence[Rollout], verdicts: Mapping[str, Verdict]
-    ) -> Selection:
+    async def select(self, task: Task, rollouts: Sequence[Rollout], verdicts: Mapping[str, Verdict]) -> Selection:
         """Choose by asking the model, ``shuffles`` times."""
         candidates = ok_rollouts(rollouts)
         if len(candidates) <= 1:
@@ -132,14 +126,10 @@ class ListwiseSelector:
         try:
             picks = await asyncio.gather(*(self._pick(task, order, verdicts) for order in orders))
         except (ModelError, BudgetExhausted) as exc:
-            return await self._fall_back(
-                task, candidates, verdicts, f"the model failed ({type(exc).__name__}: {exc})"
-            )
+            return await self._fall_back(task, candidates, verdicts, f"the model failed ({type(exc).__name__}: {exc})")
         votes = Counter(p for p, _ in picks if p is not None)
         if not votes:
-            return await self._fall_back(
-                task, candidates, verdicts, f"no readable choice in {len(picks)} replies"
-            )
+            return await self._fall_back(task, candidates, verdicts, f"no readable choice in {len(picks)} replies")
         position = {r.id: i for i, r in enumerate(candidates)}
         by_id = {r.id: r for r in candidates}
         winner = max(votes, key=lambda rid: (votes[rid], score_of(verdicts, by_id[rid]), -position[rid]))

@@ -94,6 +94,13 @@ async def test_one_top_candidate_or_identical_programs_run_nothing():
     assert (await BehaviourCluster(provider).select(TASK, [], {})).rollout_id is None
 
 
+async def test_programs_that_never_run_lose_to_one_that_does(sandboxes):
+    broken = "    return sorted(xs)[-2\n"  # does not parse
+    rollouts = [r("p", "I cannot do that."), r("b1", broken), r("b2", broken), r("a", RIGHT_A)]
+    selection = await BehaviourCluster(sandboxes, python=PY).select(TASK, rollouts, {})
+    assert selection.rollout_id == "a", selection.reason
+
+
 WRITTEN = """```python
 assert second_largest([4, 4, 3]) == 3
 assert second_largest([1, 1]) == None
