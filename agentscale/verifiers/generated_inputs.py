@@ -169,7 +169,9 @@ def example_calls(task: Task) -> list[str]:
         # the examples may call the function by another name (set up as an alias of it)
         aliases = {entry} | {s.split("=")[0].strip() for s in check.setup if s.endswith(f"= {entry}")}
         node = _call_node(check.code, aliases)
-        if node is None or not all(is_safe_literal(a) for a in [*node.args, *(k.value for k in node.keywords)]):
+        helpers = frozenset(_helpers(task)) - {entry}
+        arguments = [*node.args, *(k.value for k in node.keywords)] if node is not None else []
+        if node is None or not all(is_safe_literal(a) or _argument_ok(a, helpers) for a in arguments):
             continue
         if any(k.arg is None for k in node.keywords):
             continue
@@ -345,12 +347,23 @@ def _position_stream(
 # --- calls and asserts the model wrote -----------------------------------------------------------
 
 
-def _plain_call(node: ast.Call, entry: str) -> str | None:
-    """The call's source when every argument is a plain literal, else ``None``."""
+def _argument_ok(arg: ast.expr, helpers: frozenset[str], depth: int = 0) -> bool:
+    """A plain literal, or a call of one of the prompt's own functions on such arguments."""
+    if _literal(arg)[0]:
+        return True
+    if depth < 2 and isinstance(arg, ast.Call) and isinstance(arg.func, ast.Name) and arg.func.id in helpers:
+        return not arg.keywords and all(
+            not isinstance(a, ast.Starred) and _argument_ok(a, helpers, depth + 1) for a in arg.args
+        )
+    return False
+
+
+def _plain_call(node: ast.Call, entry: str, helpers: frozenset[str] = frozenset()) -> str | None:
+    """The call's source when every argument is a plain literal (or a helper's call), else ``None``."""
     if any(k.arg is None for k in node.keywords):
         return None
     for arg in [*node.args, *(k.value for k in node.keywords)]:
-        if isinstance(arg, ast.Starred) or not _literal(arg)[0]:
+        if isinstance(arg, ast.Starred) or not _argument_ok(arg, helpers):
             return None
     keywords = [(k.arg or "", ast.unparse(k.value)) for k in node.keywords]
     return _render(entry, [ast.unparse(a) for a in node.args], keywords)
@@ -369,24 +382,30 @@ def _statements(text: str) -> Iterator[ast.AST]:
         yield from tree.body
 
 
-def parse_model_calls(text: str, entry: str, *, limit: int = 20) -> tuple[list[str], list[ModelTest]]:
+def parse_model_calls(
+    text: str, entry: str, *, limit: int = 20, helpers: Sequence[str] = ()
+) -> tuple[list[str], list[ModelTest]]:
     """Calls of ``entry`` and asserts on it, read from a model's reply without running any of it.
 
     Reads each line on its own: ``assert entry(args) == expected`` gives a test (and its call),
     a bare ``entry(args)`` or ``print(entry(args))`` gives a call. Arguments and expected values
-    must be plain literals (``ast.literal_eval``): names, attribute access, comprehensions and
-    calls of anything else are dropped, so a hostile reply yields nothing runnable.
+    must be plain literals (``ast.literal_eval``), or calls of the prompt's own functions
+    (``helpers``, e.g. ``decode(encode("abc"))``) on such literals: names, attribute access,
+    comprehensions and calls of anything else are dropped, so a hostile reply yields nothing
+    runnable, and what is kept runs only in the sandbox.
 
     Args:
         text: the model's reply.
         entry: the entry point's name.
         limit: most calls (and most tests) returned.
+        helpers: other functions the prompt defines, allowed inside arguments.
 
     Returns:
         ``(calls, tests)``, each deduplicated in the order written.
     """
     calls: list[str] = []
     tests: list[ModelTest] = []
+    allowed = frozenset(helpers) - {entry}
     for stmt in _statements(text):
         call, expected = None, None
         if isinstance(stmt, ast.Assert) and isinstance(stmt.test, ast.Compare):
@@ -396,7 +415,7 @@ def parse_model_calls(text: str, entry: str, *, limit: int = 20) -> tuple[list[s
                 if not (isinstance(left, ast.Call) and isinstance(left.func, ast.Name) and left.func.id == entry):
                     left, right = right, left  # `assert 3 == f(x)`
                 if isinstance(left, ast.Call) and isinstance(left.func, ast.Name) and left.func.id == entry:
-                    call = _plain_call(left, entry)
+                    call = _plain_call(left, entry, allowed)
                     if call is not None and _literal(right)[0]:
                         expected = literal_source(_literal(right)[1])
         elif isinstance(stmt, ast.Expr):
@@ -404,7 +423,7 @@ def parse_model_calls(text: str, entry: str, *, limit: int = 20) -> tuple[list[s
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print":
                 node = node.args[0] if len(node.args) == 1 else None
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == entry:
-                call = _plain_call(node, entry)
+                call = _plain_call(node, entry, allowed)
         if call is None or len(call) > MAX_CALL_CHARS:
             continue
         if call not in calls and len(calls) < limit:
@@ -476,9 +495,18 @@ class ModelInputs:
             )
         except (ModelError, BudgetExhausted) as exc:
             return ModelWritten(note=f"the model failed ({type(exc).__name__}: {exc})")
-        calls, tests = parse_model_calls(completion.text, entry, limit=2 * self.count)
+        calls, tests = parse_model_calls(completion.text, entry, limit=2 * self.count, helpers=_helpers(task))
         note = "" if calls else "the reply holds no readable call"
         return ModelWritten(calls=calls, tests=tests, usage=completion.usage, note=note, text=completion.text)
+
+
+def _helpers(task: Task) -> list[str]:
+    """The names of the functions the task's prompt defines (its helpers, e.g. an encoder)."""
+    try:
+        tree = ast.parse(code_prompt(task))
+    except (SyntaxError, ValueError):
+        return []
+    return [n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
 
 
 def generate_inputs(

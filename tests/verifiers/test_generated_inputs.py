@@ -178,6 +178,17 @@ def test_model_text_is_parsed_not_run():
     assert tests == [ModelTest("f(1)", "2"), ModelTest("f(2)", "3"), ModelTest("f(-1)", "-2")]
 
 
+def test_model_calls_may_use_the_prompts_own_functions():
+    text = (
+        "assert decode(encode('abc')) == 'abc'\n"
+        "assert decode(encode(open('/etc/passwd').read())) == ''\n"
+        "assert decode(print('x')) == ''\n"
+    )
+    calls, tests = parse_model_calls(text, "decode", helpers=["encode", "decode"])
+    assert calls == ["decode(encode('abc'))"] and tests == [ModelTest("decode(encode('abc'))", "'abc'")]
+    assert parse_model_calls(text, "decode") == ([], [])  # without helpers, nothing
+
+
 def test_model_calls_are_bounded():
     text = "\n".join(f"assert f({i}) == {i}" for i in range(100)) + "\nf(" + "[" * 5000 + "]" * 5000 + ")"
     calls, tests = parse_model_calls(text, "f", limit=7)
