@@ -250,6 +250,7 @@ DEFAULT = "code"
 @dataclass
 class Tally:
     passed: int = 0
+    mixed_right: int = 0
     tokens: int = 0
     seconds: float = 0.0
 
@@ -278,9 +279,11 @@ async def run(args: argparse.Namespace, entries: list[Entry], tasks: dict[str, T
     import contextlib
 
     from agentscale.sandboxes import open_pool
+    from agentscale.selectors._code import tied_at_top
     from agentscale.verifiers import DocstringExamplesVerifier, VisibleTestsVerifier
 
     tallies = {m.name: Tally() for m in chosen}
+    ties = {"tied": 0, "mixed": 0, "missed": 0}
     oracle = 0
     random_pick = 0.0
     async with contextlib.AsyncExitStack() as stack:
@@ -314,7 +317,12 @@ async def run(args: argparse.Namespace, entries: list[Entry], tasks: dict[str, T
             verify_seconds = time.monotonic() - started
             verdicts = {v.rollout_id: v for v in verdict_list}
             index = {r.id: i for i, r in enumerate(rollouts)}
-            row: dict[str, Any] = {"task_id": entry.task_id, "passed": passed, "choices": {}}
+            tied = [index[r.id] for r in tied_at_top(rollouts, verdicts)]
+            mixed = len({passed[i] for i in tied}) == 2  # right and wrong programs tied at the top
+            ties["tied"] += len(tied) > 1
+            ties["mixed"] += mixed
+            ties["missed"] += any(passed) and not any(passed[i] for i in tied)
+            row: dict[str, Any] = {"task_id": entry.task_id, "passed": passed, "tied": tied, "choices": {}}
             for method in chosen:
                 before = model.usage.total_tokens if model is not None else 0
                 started = time.monotonic()
@@ -329,6 +337,7 @@ async def run(args: argparse.Namespace, entries: list[Entry], tasks: dict[str, T
                 tally.tokens += (model.usage.total_tokens if model is not None else 0) - before
                 ok = choice is not None and passed[choice]
                 tally.passed += ok
+                tally.mixed_right += mixed and ok
                 row["choices"][method.name] = {"index": choice, "passed": ok, "reason": reason}
             if details is not None:
                 details.write(json.dumps(row) + "\n")
@@ -347,6 +356,8 @@ async def run(args: argparse.Namespace, entries: list[Entry], tasks: dict[str, T
             name: {"pass_rate": t.passed / n, "tokens": t.tokens / n, "seconds": t.seconds / n}
             for name, t in tallies.items()
         },
+        "mixed_right": {name: t.mixed_right for name, t in tallies.items()},
+        "ties": ties,
         "oracle": oracle / n,
         "random": random_pick / n,
         "default": DEFAULT,
@@ -366,6 +377,13 @@ def print_table(result: dict) -> None:
     print(f"{'random pick (expected)':<26} {result['random']:7.1%} {result['random'] / oracle if oracle else 0:9.1%}")
     print(f"{'oracle (any passes)':<26} {oracle:7.1%}")
     print("tokens: model tokens spent by the selection; s/pb: selection seconds per problem (verifier included)")
+    ties = result["ties"]
+    right = ", ".join(f"{k} {v}" for k, v in sorted(result["mixed_right"].items(), key=lambda kv: -kv[1]))
+    print(
+        f"\nat the top docstring-examples score: {ties['tied']} problems with a tie; {ties['mixed']} with right and "
+        f"wrong programs tied (chosen right: {right}); {ties['missed']} where no top-scored program is right "
+        "but another is"
+    )
 
 
 def main() -> int:
