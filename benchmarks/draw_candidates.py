@@ -220,12 +220,11 @@ def pass_at_k(n: int, c: int, k: int) -> float:
 
 
 def cut_at_closing_fence(text: str) -> str:
-    """A chat reply as it would end with ``"\n```\n"`` as a stop: after its first code block."""
-    opening = text.find("```")
-    if opening < 0:
-        return text
-    closing = text.find("\n```", text.find("\n", opening) if "\n" in text[opening:] else len(text))
-    return text if closing < 0 else text[: closing + 4]
+    """A chat reply as the ``chat-stop`` format ends it: before the first ``CHAT_STOP``, with the
+    fence closed (what ``draw_one`` records). Same seed, same tokens up to there: the cut reply is
+    the one a ``chat-stop`` request would have returned."""
+    cut = text.find(CHAT_STOP)
+    return text if cut < 0 else text[:cut] + "\n```"
 
 
 def simulated_fence_stop(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -251,6 +250,66 @@ def simulated_fence_stop(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             )
         out.append({**r, "candidates": texts, "passed": passed, "samples": samples})
     return out
+
+
+async def cut_chat(args: argparse.Namespace) -> int:
+    """Write ``chat-stop`` records made from ``chat`` ones (see ``cut_at_closing_fence``).
+
+    Completion tokens are counted by the model server's tokenizer; a sample whose extracted
+    code changed with the cut is scored again with the hidden tests.
+    """
+    import httpx
+
+    from agentscale.code import extract_code
+    from agentscale.datasets import load_humaneval
+    from agentscale.sandboxes import open_pool
+    from agentscale.servers import LlamaCppServer
+    from agentscale.verifiers import VisibleTestsVerifier
+
+    source = out_path(args.out_dir, args.model, "chat", args.tag)
+    target = out_path(args.out_dir, args.model, "chat-stop", args.tag)
+    done = {r["task_id"] for r in read_records(target)}
+    wanted = {f"HumanEval/{n}" for n in args.problems}
+    todo = [r for r in read_records(source) if r["task_id"] in wanted and r["task_id"] not in done]
+    print(f"{len(todo)} chat records to cut into {target}", file=sys.stderr)
+    if not todo:
+        return 0
+    tasks = {t.id: t for t in load_humaneval(sorted(int(r["task_id"].split("/")[1]) for r in todo))}
+    server = LlamaCppServer(args.model, parallel=1, ctx_size=4096, threads=args.threads, reuse=False)
+    async with server, open_pool(args.backend, size=args.sandboxes) as pool, httpx.AsyncClient() as http:
+        scorer = VisibleTestsVerifier(pool)
+        for record in todo:
+            task = tasks[record["task_id"]]
+            texts, samples = [], []
+            for text, sample in zip(record["candidates"], record["samples"], strict=True):
+                cut = cut_at_closing_fence(text)
+                if cut != text:
+                    reply = await http.post(f"{server.base_url}/tokenize", json={"content": cut[: -len("\n```")]})
+                    # the reply up to the stop, plus the stop sequence's own tokens (it was generated)
+                    stop = await http.post(f"{server.base_url}/tokenize", json={"content": CHAT_STOP})
+                    tokens = len(reply.json()["tokens"]) + len(stop.json()["tokens"])
+                    sample = {**sample, "completion_tokens": tokens, "finish_reason": "stop", "cut": True}
+                texts.append(cut)
+                samples.append(sample)
+            passed = list(record["passed"])
+            changed = [
+                i
+                for i, (a, b) in enumerate(zip(texts, record["candidates"], strict=True))
+                if extract_code(a) != extract_code(b)
+            ]
+            if changed:
+                rescored = await score(scorer, task, [texts[i] for i in changed])
+                for i, ok in zip(changed, rescored, strict=True):
+                    passed[i] = ok
+            out = {**record, "candidates": texts, "passed": passed, "samples": samples, "format": "chat-stop"}
+            out["stops"], out["cut_from"] = [CHAT_STOP], source.name
+            with target.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps(out) + "\n")
+            print(
+                f"{record['task_id']}: cut {sum(s.get('cut', False) for s in samples)}, rescored {len(changed)}",
+                file=sys.stderr,
+            )
+    return 0
 
 
 def summarize(path: Path, problems: Sequence[int], *, cut: bool = False) -> dict[str, Any] | None:
@@ -344,6 +403,9 @@ def main() -> int:
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--sandboxes", type=int, default=4)
     parser.add_argument("--summary", action="store_true", help="only print what the files hold")
+    parser.add_argument(
+        "--cut-chat", action="store_true", help="write chat-stop records cut from the chat draw (no sampling)"
+    )
     parser.add_argument("--json", type=Path, help="with --summary: write the rows as JSON")
     args = parser.parse_args()
     unknown = [f for f in args.formats if f not in FORMATS]
@@ -351,6 +413,8 @@ def main() -> int:
         parser.error(f"unknown format(s) {unknown}; choose from {sorted(FORMATS)}")
     if args.summary:
         return print_summary(args)
+    if args.cut_chat:
+        return asyncio.run(cut_chat(args))
     return asyncio.run(run(args))
 
 
