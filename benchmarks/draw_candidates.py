@@ -381,9 +381,39 @@ def print_summary(args: argparse.Namespace) -> int:
         for row in multi:
             k = budget / row["tokens/sample"]
             print(f"  {row['file']:<50} {coverage_at(row, budget):6.1%}  (k = {k:.1f} samples)")
+    print_mixes(args.out_dir, common)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
     return 0
+
+
+def print_mixes(out_dir: Path, problems: Sequence[int], model: str = "qwen2.5-coder-0.5b") -> None:
+    """Coverage of 8 samples split between the fence and chat-stop formats (a prompt variant
+    each), computed from the two draws as independent samples, with their tokens."""
+    fence = {r["task_id"]: r for r in read_records(out_path(out_dir, model, "fence", ""))}
+    chat = {r["task_id"]: r for r in read_records(out_path(out_dir, model, "chat-stop", ""))}
+    ids = [f"HumanEval/{n}" for n in problems if f"HumanEval/{n}" in fence and f"HumanEval/{n}" in chat]
+    if not ids:
+        return
+
+    def miss(record: dict[str, Any], k: int) -> float:
+        n, c = len(record["passed"]), sum(record["passed"])
+        return 1.0 - pass_at_k(n, c, k) if k else 1.0
+
+    def per_sample(records: dict[str, dict[str, Any]], key: str) -> float:
+        return statistics.mean(s[key] for i in ids for s in records[i]["samples"])
+
+    print(f"\n8 samples split between fence and chat-stop ({len(ids)} problems):")
+    print(f"  {'fence+chat':<12} {'coverage':>9} {'tokens/pb':>9} {'generated/pb':>12}")
+    for a in (8, 6, 4, 2, 0):
+        b = 8 - a
+        coverage = statistics.mean(1.0 - miss(fence[i], a) * miss(chat[i], b) for i in ids)
+        tokens = sum(
+            k * (per_sample(recs, "prompt_tokens") + per_sample(recs, "completion_tokens"))
+            for k, recs in ((a, fence), (b, chat))
+        )
+        generated = sum(k * per_sample(recs, "completion_tokens") for k, recs in ((a, fence), (b, chat)))
+        print(f"  {f'{a}+{b}':<12} {coverage:9.1%} {tokens:9.0f} {generated:12.0f}")
 
 
 def main() -> int:
