@@ -53,6 +53,10 @@ BUILTINS: dict[str, dict[str, str]] = {
         "synthesize": "agentscale.selectors.synthesis:Synthesize",
         "behaviour_vote": "agentscale.selectors.behaviour_vote:BehaviourVote",
         "action_vote": "agentscale.selectors.action_vote:ActionVote",
+        "behaviour_cluster": "agentscale.selectors.behaviour_cluster:BehaviourCluster",
+        "dual_agreement": "agentscale.selectors.dual_agreement:DualAgreement",
+        "code_judge": "agentscale.selectors.code_judge:CodeJudge",
+        "code": "agentscale.selectors.code_default:code_selector",
     },
     "verifiers": {
         "docstring_examples": "agentscale.verifiers.docstring_examples:DocstringExamplesVerifier",
@@ -62,6 +66,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "llm_judge": "agentscale.verifiers.llm_judge:LLMJudge",
         "weighted_sum": "agentscale.verifiers.weighted_sum:WeightedSum",
         "all_must_pass": "agentscale.verifiers.gate:AllMustPass",
+        "code": "agentscale.selectors.code_default:code_verifier",
     },
     "sandboxes": {
         "auto": "agentscale.sandboxes:AutoBackend",

@@ -21,13 +21,24 @@ def test_every_builtin_loads(group):
 
 
 def test_builtins_satisfy_their_protocols():
-    model = FakeModel(["1"])
-    needs_model = {"listwise", "tournament", "synthesize"}
+    from agentscale.testing import FakeSandboxProvider
+    from agentscale.verifiers.generated_inputs import ModelInputs
+
+    model, pool = FakeModel(["1"]), FakeSandboxProvider()
+    needs = {
+        "listwise": {"model": model},
+        "tournament": {"model": model},
+        "synthesize": {"model": model},
+        "code_judge": {"model": model},
+        "behaviour_cluster": {"sandboxes": pool},
+        "dual_agreement": {"sandboxes": pool, "writer": ModelInputs(model)},
+        "code": {"sandboxes": pool},
+    }
     for name in registry.BUILTINS["selectors"]:
-        selector = registry.create("selectors", name, **({"model": model} if name in needs_model else {}))
+        selector = registry.create("selectors", name, **needs.get(name, {}))
         assert isinstance(selector, Selector), name
-    for name in ("answer", "llm_judge"):
-        kwargs = {"model": model} if name == "llm_judge" else {}
+    for name in ("answer", "llm_judge", "code"):
+        kwargs = {"model": model} if name == "llm_judge" else {"sandboxes": pool} if name == "code" else {}
         assert isinstance(registry.create("verifiers", name, **kwargs), Verifier)
 
 

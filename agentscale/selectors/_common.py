@@ -37,9 +37,7 @@ def score_of(verdicts: Mapping[str, Verdict], rollout: Rollout) -> float:
     return verdict.score if verdict is not None else -1.0
 
 
-def best_by_score(
-    rollouts: Sequence[Rollout], verdicts: Mapping[str, Verdict], *, why: str = ""
-) -> Selection:
+def best_by_score(rollouts: Sequence[Rollout], verdicts: Mapping[str, Verdict], *, why: str = "") -> Selection:
     """The highest verdict score, passed before failed at equal score, earliest on a full tie.
 
     Args:

@@ -40,9 +40,7 @@ class BestOfMajority:
         if self.min_fraction is not None and not 0 < self.min_fraction <= 1:
             raise ConfigError(f"BestOfMajority.min_fraction must be in (0, 1], got {self.min_fraction}")
 
-    async def select(
-        self, task: Task, rollouts: Sequence[Rollout], verdicts: Mapping[str, Verdict]
-    ) -> Selection:
+    async def select(self, task: Task, rollouts: Sequence[Rollout], verdicts: Mapping[str, Verdict]) -> Selection:
         """Filter by frequency, choose by score."""
         candidates = ok_rollouts(rollouts)
         groups = clusters(candidates)
@@ -54,9 +52,7 @@ class BestOfMajority:
         kept = {k: m for k, m in groups.items() if len(m) >= need}
         position = {r.id: i for i, r in enumerate(candidates)}
         pool = [(k, r) for k, m in kept.items() for r in m]
-        key, chosen = max(
-            pool, key=lambda kr: (score_of(verdicts, kr[1]), len(kept[kr[0]]), -position[kr[1].id])
-        )
+        key, chosen = max(pool, key=lambda kr: (score_of(verdicts, kr[1]), len(kept[kr[0]]), -position[kr[1].id]))
         return Selection(
             rollout_id=chosen.id,
             scores={r.id: score_of(verdicts, r) for _, r in pool if r.id in verdicts},

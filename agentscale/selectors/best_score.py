@@ -29,9 +29,7 @@ class BestScore:
     require_pass: bool = False
     name: str = "best_score"
 
-    async def select(
-        self, task: Task, rollouts: Sequence[Rollout], verdicts: Mapping[str, Verdict]
-    ) -> Selection:
+    async def select(self, task: Task, rollouts: Sequence[Rollout], verdicts: Mapping[str, Verdict]) -> Selection:
         """Choose by verifier score."""
         candidates = ok_rollouts(rollouts)
         if self.require_pass and not any(verdicts.get(r.id) and verdicts[r.id].passed for r in candidates):

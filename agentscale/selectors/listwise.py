@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from agentscale._judging import candidate_text, choice_schema, parse_choice, schema_options
 from agentscale.errors import BudgetExhausted, ConfigError, ModelError
 from agentscale.protocols import Model, Selector
+from agentscale.selectors._code_view import candidate_code, estimate_tokens, is_code_task
 from agentscale.selectors._common import ok_rollouts, score_of
 from agentscale.selectors.best_score import BestScore
 from agentscale.types import Message, Rollout, Selection, Task, Verdict
@@ -46,12 +47,18 @@ class ListwiseSelector:
 
     ``Selection.scores`` maps each candidate to its share of the readable picks.
 
+    Code tasks (``metadata["entry_point"]`` set) show each candidate's own code without the
+    prompt repeated (``candidate_code``). With ``context_tokens`` set, a prompt estimated over it
+    (one token per 3 characters, plus the reply) is not sent: the fallback decides and ``reason``
+    says the candidates did not fit.
+
     Attributes:
         model: the judge.
         shuffles: prompts (orders) to vote over; odd numbers avoid ties.
         seed: seeds the shuffles, so a run is reproducible.
         show_verdicts: include each candidate's verifier feedback in the prompt.
         max_chars: per-candidate cap on the text shown.
+        context_tokens: the judge's context window per request (``None``: not checked).
         temperature: judge sampling temperature.
         max_tokens: reply length cap.
         structured: constrain the reply with the pick's JSON schema where the model takes one.
@@ -64,6 +71,7 @@ class ListwiseSelector:
     seed: int = 0
     show_verdicts: bool = False
     max_chars: int = 3000
+    context_tokens: int | None = None
     temperature: float | None = 0.0
     max_tokens: int | None = 200
     structured: bool = True
@@ -74,13 +82,17 @@ class ListwiseSelector:
         if self.shuffles < 1:
             raise ConfigError(f"ListwiseSelector.shuffles must be >= 1, got {self.shuffles}")
 
-    def messages(
-        self, task: Task, shown: Sequence[Rollout], verdicts: Mapping[str, Verdict]
-    ) -> list[Message]:
+    def messages(self, task: Task, shown: Sequence[Rollout], verdicts: Mapping[str, Verdict]) -> list[Message]:
         """The prompt for one order of the candidates."""
         parts = []
+        code = is_code_task(task)
         for i, rollout in enumerate(shown, 1):
-            block = f"Candidate {i}:\n{candidate_text(rollout, max_chars=self.max_chars)}"
+            text = (
+                f"```python\n{candidate_code(task, rollout, max_chars=self.max_chars)}\n```"
+                if code
+                else candidate_text(rollout, max_chars=self.max_chars)
+            )
+            block = f"Candidate {i}:\n{text}"
             if self.show_verdicts and rollout.id in verdicts and verdicts[rollout.id].feedback:
                 block += f"\nCheck result: {verdicts[rollout.id].feedback[:500]}"
             parts.append(block)
@@ -100,9 +112,7 @@ class ListwiseSelector:
         choice = parse_choice(completion.text, len(shown))
         return (shown[choice].id if choice is not None else None), completion.text
 
-    async def select(
-        self, task: Task, rollouts: Sequence[Rollout], verdicts: Mapping[str, Verdict]
-    ) -> Selection:
+    async def select(self, task: Task, rollouts: Sequence[Rollout], verdicts: Mapping[str, Verdict]) -> Selection:
         """Choose by asking the model, ``shuffles`` times."""
         candidates = ok_rollouts(rollouts)
         if len(candidates) <= 1:
@@ -114,17 +124,22 @@ class ListwiseSelector:
             order = list(candidates)
             rng.shuffle(order)
             orders.append(order)
+        if self.context_tokens is not None:
+            need = estimate_tokens("".join(m["content"] for m in self.messages(task, orders[0], verdicts)))
+            need += self.max_tokens or 0
+            if need > self.context_tokens:
+                why = (
+                    f"the {len(candidates)} candidates do not fit the judge's context "
+                    f"(~{need} > {self.context_tokens} tokens)"
+                )
+                return await self._fall_back(task, candidates, verdicts, why)
         try:
             picks = await asyncio.gather(*(self._pick(task, order, verdicts) for order in orders))
         except (ModelError, BudgetExhausted) as exc:
-            return await self._fall_back(
-                task, candidates, verdicts, f"the model failed ({type(exc).__name__}: {exc})"
-            )
+            return await self._fall_back(task, candidates, verdicts, f"the model failed ({type(exc).__name__}: {exc})")
         votes = Counter(p for p, _ in picks if p is not None)
         if not votes:
-            return await self._fall_back(
-                task, candidates, verdicts, f"no readable choice in {len(picks)} replies"
-            )
+            return await self._fall_back(task, candidates, verdicts, f"no readable choice in {len(picks)} replies")
         position = {r.id: i for i, r in enumerate(candidates)}
         by_id = {r.id: r for r in candidates}
         winner = max(votes, key=lambda rid: (votes[rid], score_of(verdicts, by_id[rid]), -position[rid]))

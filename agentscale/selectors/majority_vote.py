@@ -29,9 +29,7 @@ class MajorityVote:
 
     name: str = "majority"
 
-    async def select(
-        self, task: Task, rollouts: Sequence[Rollout], verdicts: Mapping[str, Verdict]
-    ) -> Selection:
+    async def select(self, task: Task, rollouts: Sequence[Rollout], verdicts: Mapping[str, Verdict]) -> Selection:
         """Choose by vote."""
         candidates = ok_rollouts(rollouts)
         groups = clusters(candidates)
@@ -49,9 +47,7 @@ class MajorityVote:
         chosen = max(enumerate(members), key=lambda ir: (score_of(verdicts, ir[1]), -ir[0]))[1]
         tied = [k for k in groups if len(groups[k]) == len(members)]
         note = (
-            f"; tie with {len(tied) - 1} other answer(s) broken by verifier score, then order"
-            if len(tied) > 1
-            else ""
+            f"; tie with {len(tied) - 1} other answer(s) broken by verifier score, then order" if len(tied) > 1 else ""
         )
         return Selection(
             rollout_id=chosen.id,

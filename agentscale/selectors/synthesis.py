@@ -61,16 +61,13 @@ class Synthesize:
     fallback: Selector = field(default_factory=BestScore)
     name: str = "synthesize"
 
-    def messages(
-        self, task: Task, shown: Sequence[Rollout], verdicts: Mapping[str, Verdict]
-    ) -> list[Message]:
+    def messages(self, task: Task, shown: Sequence[Rollout], verdicts: Mapping[str, Verdict]) -> list[Message]:
         """The synthesis prompt."""
         parts = []
         for i, rollout in enumerate(shown, 1):
             verdict = verdicts.get(rollout.id)
             check = (
-                f"score {verdict.score:.2f}, {'passed' if verdict.passed else 'failed'}. "
-                f"{verdict.feedback[:600]}"
+                f"score {verdict.score:.2f}, {'passed' if verdict.passed else 'failed'}. {verdict.feedback[:600]}"
                 if verdict
                 else "not checked"
             )
@@ -78,25 +75,19 @@ class Synthesize:
         ask = _ASK.format(task=task.prompt.strip(), n=len(shown), candidates="\n\n".join(parts))
         return [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": ask}]
 
-    async def select(
-        self, task: Task, rollouts: Sequence[Rollout], verdicts: Mapping[str, Verdict]
-    ) -> Selection:
+    async def select(self, task: Task, rollouts: Sequence[Rollout], verdicts: Mapping[str, Verdict]) -> Selection:
         """Write a new answer."""
         candidates = ok_rollouts(rollouts)
         if not candidates:
             return Selection(rollout_id=None, reason="no candidates")
         position = {r.id: i for i, r in enumerate(candidates)}
-        shown = sorted(candidates, key=lambda r: (-score_of(verdicts, r), position[r.id]))[
-            : self.max_candidates
-        ]
+        shown = sorted(candidates, key=lambda r: (-score_of(verdicts, r), position[r.id]))[: self.max_candidates]
         try:
             completion = await self.model.generate(
                 self.messages(task, shown, verdicts), temperature=self.temperature, max_tokens=self.max_tokens
             )
         except (ModelError, BudgetExhausted) as exc:
-            return await self._fall_back(
-                task, candidates, verdicts, f"synthesis failed ({type(exc).__name__}: {exc})"
-            )
+            return await self._fall_back(task, candidates, verdicts, f"synthesis failed ({type(exc).__name__}: {exc})")
         text = completion.text.strip()
         if not text:
             return await self._fall_back(task, candidates, verdicts, "the synthesis was empty")

@@ -79,9 +79,7 @@ class KnockoutTournament:
         pick = parse_pair_choice(completion.text)
         return None if pick is None else (first, second)[pick]
 
-    async def _match(
-        self, task: Task, a: Rollout, b: Rollout, verdicts: Mapping[str, Verdict]
-    ) -> tuple[Rollout, bool]:
+    async def _match(self, task: Task, a: Rollout, b: Rollout, verdicts: Mapping[str, Verdict]) -> tuple[Rollout, bool]:
         """The winner of ``a`` (the higher seed) against ``b``, and whether the judge decided it."""
         asks = [self._ask(task, a, b)] + ([self._ask(task, b, a)] if self.both_orders else [])
         picks = [p for p in await asyncio.gather(*asks) if p is not None]
@@ -90,9 +88,7 @@ class KnockoutTournament:
         # undecided: the higher verifier score, then the higher seed
         return (b if score_of(verdicts, b) > score_of(verdicts, a) else a), False
 
-    async def select(
-        self, task: Task, rollouts: Sequence[Rollout], verdicts: Mapping[str, Verdict]
-    ) -> Selection:
+    async def select(self, task: Task, rollouts: Sequence[Rollout], verdicts: Mapping[str, Verdict]) -> Selection:
         """Run the bracket."""
         candidates = ok_rollouts(rollouts)
         if not candidates:

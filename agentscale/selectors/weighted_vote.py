@@ -39,29 +39,21 @@ class WeightedVote:
     weight: Callable[[Rollout, Verdict | None], float] = verdict_weight
     name: str = "weighted_vote"
 
-    async def select(
-        self, task: Task, rollouts: Sequence[Rollout], verdicts: Mapping[str, Verdict]
-    ) -> Selection:
+    async def select(self, task: Task, rollouts: Sequence[Rollout], verdicts: Mapping[str, Verdict]) -> Selection:
         """Choose by weighted vote."""
         candidates = ok_rollouts(rollouts)
         groups = clusters(candidates)
         if not groups:
             return best_by_score(candidates, verdicts, why="no answers to vote on; ")
-        weights = {
-            r.id: max(0.0, float(self.weight(r, verdicts.get(r.id)))) for m in groups.values() for r in m
-        }
+        weights = {r.id: max(0.0, float(self.weight(r, verdicts.get(r.id)))) for m in groups.values() for r in m}
         totals = {k: sum(weights[r.id] for r in m) for k, m in groups.items()}
         if not any(totals.values()):
             fallback = await MajorityVote().select(task, candidates, verdicts)
             return fallback.model_copy(update={"reason": f"all vote weights are 0; {fallback.reason}"})
         order = list(groups)
-        winner = max(
-            groups, key=lambda k: (totals[k], max(weights[r.id] for r in groups[k]), -order.index(k))
-        )
+        winner = max(groups, key=lambda k: (totals[k], max(weights[r.id] for r in groups[k]), -order.index(k)))
         members = groups[winner]
-        chosen = max(
-            enumerate(members), key=lambda ir: (weights[ir[1].id], score_of(verdicts, ir[1]), -ir[0])
-        )[1]
+        chosen = max(enumerate(members), key=lambda ir: (weights[ir[1].id], score_of(verdicts, ir[1]), -ir[0]))[1]
         grand = sum(totals.values())
         return Selection(
             rollout_id=chosen.id,

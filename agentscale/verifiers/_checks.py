@@ -18,17 +18,19 @@ class Check:
         kind: ``"compare"`` evaluates ``code`` and compares it with ``expected`` (a literal's
             source) or, failing that, doctest-style with ``want`` (expected printed output);
             ``"raises"`` expects ``code`` to raise the exception named ``want``;
-            ``"exec"`` runs statements and passes when nothing is raised (asserts, test functions).
+            ``"exec"`` runs statements and passes when nothing is raised (asserts, test functions);
+            ``"observe"`` evaluates ``code`` and reports what it returned (a digest of its
+            canonical form, for comparing behaviours) or raised, passing whenever it returns.
         code: an expression (``compare``/``raises``) or statements (``exec``).
         expected: source of a literal the value must equal (floats compared with tolerance).
         want: doctest's expected output text, or the exception name for ``raises``.
         setup: statements run first, in a fresh namespace copied from the program's.
         origin: where it came from (``"doctest"``, ``"arrow"``, ``"sentence"``, ``"input-output"``,
-            ``"assert"``, ``"test-function"``).
+            ``"assert"``, ``"test-function"``, ``"generated"``).
     """
 
     name: str
-    kind: Literal["compare", "raises", "exec"]
+    kind: Literal["compare", "raises", "exec", "observe"]
     code: str
     expected: str | None = None
     want: str | None = None

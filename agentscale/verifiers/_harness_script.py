@@ -12,10 +12,12 @@ a result. Written for any Python 3.8+ the sandbox image may have.
 import ast
 import contextlib
 import doctest
+import hashlib
 import io
 import json
 import math
 import os
+import re
 import signal
 import sys
 import time
@@ -90,6 +92,58 @@ def _equal(got, want, depth=0):
         return False
 
 
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+_CANON_BUDGET = 200000
+
+
+def _canonical(value, parts, depth=0):
+    """Append a canonical text of ``value`` to ``parts``: equal behaviour gives equal text.
+
+    Floats are written to 9 significant digits and integral ones as ints (``2.0`` is ``2``, as
+    ``==`` says), dicts and sets in sorted order, object addresses removed. Bounded in depth and size.
+    """
+    if depth > 50 or len(parts) > _CANON_BUDGET:
+        parts.append("...")
+        return
+    if isinstance(value, bool) or value is None:
+        parts.append(repr(value))
+    elif isinstance(value, float):
+        if value != value:
+            parts.append("nan")
+        elif value in (float("inf"), float("-inf")) or value != int(value) or abs(value) >= 1e15:
+            parts.append("%.9g" % value)
+        else:
+            parts.append(repr(int(value)))
+    elif isinstance(value, (int, str, bytes)):
+        # hex for huge ints: repr() refuses past 4300 digits on Python 3.11+
+        text = hex(value) if isinstance(value, int) and value.bit_length() > 12000 else repr(value)
+        parts.append(text if len(text) <= 100000 else "%s:%s" % (len(text), hashlib.sha1(text.encode()).hexdigest()))
+    elif isinstance(value, (list, tuple)):
+        parts.append("[" if isinstance(value, list) else "(")
+        for item in value:
+            _canonical(item, parts, depth + 1)
+            parts.append(",")
+        parts.append("]" if isinstance(value, list) else ")")
+    elif isinstance(value, (set, frozenset, dict)):
+        items = []
+        for key in value:
+            sub = []
+            _canonical(key, sub, depth + 1)
+            if isinstance(value, dict):
+                sub.append(":")
+                _canonical(value[key], sub, depth + 1)
+            items.append("".join(sub))
+        parts.append("{" + ",".join(sorted(items)) + "}")
+    else:
+        parts.append(type(value).__name__ + ":" + _ADDRESS.sub("", _short_repr(value)))
+
+
+def _digest(value):
+    parts = []
+    _canonical(value, parts)
+    return hashlib.sha1("".join(parts).encode("utf-8", "replace")).hexdigest()[:16]
+
+
 def _error_text(exc, program_file):
     """`TypeError: msg (solution.py line 7: return x + "a")`, the candidate's innermost frame."""
     text = "%s: %s" % (type(exc).__name__, exc) if str(exc) else type(exc).__name__
@@ -154,6 +208,9 @@ def _run_check(check, expected, ns, program_file, timeout):
                         "expected": "raises " + check["want"],
                         "got": _short_repr(value),
                     }
+            elif check["kind"] == "observe":
+                value = eval(compile(check["code"], "<check>", "eval"), env)
+                result = {"status": "pass", "got": _short_repr(value), "digest": _digest(value)}
             else:
                 value = eval(compile(check["code"], "<check>", "eval"), env)
                 ok = False
@@ -169,7 +226,7 @@ def _run_check(check, expected, ns, program_file, timeout):
     except CheckTimeout:
         result = {"status": "timeout", "error": "no result after %gs" % timeout}
     except BaseException as exc:  # SystemExit, KeyboardInterrupt and friends are the candidate's doing
-        result = {"status": "error", "error": _error_text(exc, program_file)}
+        result = {"status": "error", "error": _error_text(exc, program_file), "raised": type(exc).__name__}
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
     result["seconds"] = round(time.monotonic() - started, 4)

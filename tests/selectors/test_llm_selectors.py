@@ -77,9 +77,7 @@ async def test_listwise_model_failure_uses_the_configured_fallback():
         raise ModelAPIError("down", model="fake")
 
     rollouts = [r("a", "x", answer="1"), r("b", "y", answer="2"), r("c", "z", answer="2")]
-    selection = await ListwiseSelector(FunctionModel(fail), fallback=MajorityVote()).select(
-        TASK, rollouts, {}
-    )
+    selection = await ListwiseSelector(FunctionModel(fail), fallback=MajorityVote()).select(TASK, rollouts, {})
     assert selection.rollout_id == "b" and "the model failed" in selection.reason
 
 
@@ -100,9 +98,7 @@ async def test_listwise_tie_between_picks_goes_to_the_verified():
         return f'{{"choice": {shown_candidates(call).index(target) + 1}}}'
 
     rollouts = [r("a", "A"), r("b", "B")]
-    selection = await ListwiseSelector(FunctionModel(judge), shuffles=2).select(
-        TASK, rollouts, {"b": v("b", 0.7)}
-    )
+    selection = await ListwiseSelector(FunctionModel(judge), shuffles=2).select(TASK, rollouts, {"b": v("b", 0.7)})
     assert selection.scores == {"a": 0.5, "b": 0.5}
     assert selection.rollout_id == "b"
     unverified = iter(["A", "B"])
@@ -182,11 +178,7 @@ async def test_synthesis_writes_a_new_rollout_from_candidates_and_verdicts():
 async def test_synthesis_falls_back_on_empty_reply_or_failure():
     rollouts = [r("a", "1"), r("b", "2")]
     empty = await Synthesize(FakeModel(["   "])).select(TASK, rollouts, {"b": v("b", 0.5)})
-    assert (
-        empty.rollout is None
-        and empty.rollout_id == "b"
-        and empty.reason.startswith("the synthesis was empty")
-    )
+    assert empty.rollout is None and empty.rollout_id == "b" and empty.reason.startswith("the synthesis was empty")
 
     def fail(call):
         raise ModelAPIError("down", model="fake")

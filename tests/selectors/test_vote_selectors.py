@@ -127,7 +127,5 @@ async def test_best_of_majority_ties_and_fallbacks():
     assert tie.rollout_id == "b"  # equal score: the larger cluster
     plain = await BestOfMajority().select(TASK, rollouts, {})
     assert plain.rollout_id == "b"  # no verdicts: plain majority
-    none = await BestOfMajority().select(
-        TASK, [r("x", "hmm\nhmm"), r("y", "?\n?")], {"y": v("y", 0.4, False)}
-    )
+    none = await BestOfMajority().select(TASK, [r("x", "hmm\nhmm"), r("y", "?\n?")], {"y": v("y", 0.4, False)})
     assert none.rollout_id == "y" and none.reason.startswith("no answers to cluster")
