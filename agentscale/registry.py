@@ -70,6 +70,7 @@ BUILTINS: dict[str, dict[str, str]] = {
     },
     "workflows": {
         "humaneval": "agentscale.graphs.humaneval:HumanEvalWorkflow",
+        "chat": "agentscale.graphs.chat:ChatWorkflow",
     },
 }
 """Built-in names; read-only by convention (plugins use entry points, not this table)."""

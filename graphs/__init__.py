@@ -4,6 +4,7 @@ Each workflow is an agent (or a LangGraph graph) built from a small config, that
 rollout's ``RolloutRequest`` and renders it its own way; wrap it in any strategy with ``scale()``.
 """
 
+from agentscale.graphs.chat import ChatConfig, ChatWorkflow
 from agentscale.graphs.humaneval import (
     HiddenTestsScorer,
     HumanEvalAgent,
@@ -14,6 +15,8 @@ from agentscale.graphs.humaneval import (
 )
 
 __all__ = [
+    "ChatConfig",
+    "ChatWorkflow",
     "HiddenTestsScorer",
     "HumanEvalAgent",
     "HumanEvalConfig",
