@@ -11,10 +11,12 @@ demo: venv
 	@scripts/sandbox-deps.sh
 	.venv/bin/agentscale demo
 
-# Full suite: starts a Docker engine if none answers (Debian's docker.io), builds and caches the model
-# server, the model and the sandbox image (`agentscale setup`), then runs every test, real servers included.
+# Full suite: starts a Docker engine if none answers (Debian's docker.io), installs tmux for the terminal
+# tests, builds and caches the model server, the model and the sandbox image (`agentscale setup`), then
+# runs every test, real servers included.
 test: venv
 	@scripts/docker-engine.sh
+	@scripts/test-deps.sh
 	.venv/bin/agentscale setup
 	.venv/bin/python -m pytest -q -rs
 

@@ -204,6 +204,12 @@ class RunView(LiveView):
     verified: bool = True
     """Whether a verifier judges the rollouts (without one a finished rollout is done, not checking)."""
 
+    def begin(self, task_id: str, settings: Any = None) -> None:
+        """A task begins; ``settings`` (a ``RunSettings``) gives the budget shown until the first charge."""
+        self.start(task_id)
+        if settings is not None:
+            self.remaining = {"tokens": settings.max_tokens, "seconds": settings.max_seconds}
+
     def handle(self, event: Mapping[str, Any]) -> None:
         """Take one progress event (see ``LiveView.handle``)."""
         super().handle(event)

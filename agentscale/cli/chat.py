@@ -103,7 +103,7 @@ class ChatSession:
 
         task = self.task_for(question)
         view = RunView(title=self._title(), verified=self.runner.parts.verifier is not None)
-        view.start(task.id)
+        view.begin(task.id, self.settings)
         with Live(view, console=self.console, refresh_per_second=4, transient=True):
             record = await self.runner.run(task, on_event=view.handle)
         if record.answer is None:

@@ -112,7 +112,7 @@ async def _single(args: argparse.Namespace, workflow: Any, task: Any) -> int:
             title += f" ({options_text(runner.settings.options)})"
         err.print(f"[bold]agentscale run[/bold] {title}; {runtime.note}")
         view = RunView(title=title, verified=runner.parts.verifier is not None)
-        view.start(task.id)
+        view.begin(task.id, runner.settings)
         # The live view is for terminals; piped output gets the result only.
         live = Live(view, console=err, refresh_per_second=4, transient=True) if err.is_terminal else None
         with live or contextlib.nullcontext():

@@ -175,7 +175,7 @@ class StrategyServer:
         app = web.Application(middlewares=[_openai_errors], client_max_size=32 * 1024 * 1024)
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_get("/v1/models", self._models)
-        app.router.add_get("/health", lambda _r: web.json_response({"status": "ok"}))
+        app.router.add_get("/health", _health)
         return app
 
     async def _models(self, _request: web.Request) -> web.Response:
@@ -243,6 +243,10 @@ class StrategyServer:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+async def _health(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
 
 
 async def _event(response: web.StreamResponse, data: Mapping[str, Any]) -> None:
