@@ -110,7 +110,7 @@ class BatchView:
         if self.running:
             now = time.monotonic()
             flight = ", ".join(f"{k} ({now - t:.0f} s)" for k, t in list(self.running.items())[:6])
-            parts.append(Text(f"running: {flight}", style="dim"))
+            parts.append(Text(f"running: {flight}", style="dim"))  # Text: task ids are never markup
         if self.failed or self.unfinished:
             parts.append(
                 Text(f"{self.failed + self.unfinished} not finished; last: {self.last_error[:100]}", style="red")
@@ -156,14 +156,15 @@ def batch_summary(
     table.add_row("pass rate", f"{passed}/{len(scored)} ({passed / len(scored):.0%})" if scored else "not scored")
     table.add_row("tokens", str(tokens))
     table.add_row("seconds (this run)", f"{seconds:.1f}")
-    table.add_row("results", out)
+    table.add_row("results", Text(out))
     for err in bad_lines:
-        table.add_row(Text(f"bad line {err.line}", style="red"), f"{err.error}: {err.text}")
+        table.add_row(Text(f"bad line {err.line}", style="red"), Text(f"{err.error}: {err.text}"))
     for key, error in report.failed:
-        table.add_row(Text(f"failed {key}", style="red"), error)
+        table.add_row(Text(f"failed {key}", style="red"), Text(error))
     for r in records:
         if r.get("status") in ("error", "none_ran"):
-            table.add_row(Text(f"not finished {r.get('task_id')}", style="red"), str(r.get("error") or r.get("reason")))
+            why = str(r.get("error") or r.get("reason"))
+            table.add_row(Text(f"not finished {r.get('task_id')}", style="red"), Text(why))
     if report.stopped:
-        table.add_row(Text("stopped", style="red"), report.stopped)
+        table.add_row(Text("stopped", style="red"), Text(report.stopped))
     return table

@@ -159,10 +159,10 @@ class LiveView:
             for row in sorted(self.rollouts.values(), key=lambda r: r.index):
                 now.add_row(
                     f"{row.index}{' *' if row.selected else ''}",
-                    row.state,
+                    Text(row.state),
                     str(row.tokens) if row.tokens else "",
                     f"{row.seconds:.1f}" if row.seconds else "",
-                    row.verdict,
+                    Text(row.verdict),
                 )
             parts.append(now)
             status = f"tokens spent on this problem: {self.spent_tokens}"
@@ -229,11 +229,11 @@ class RunView(LiveView):
         for row in sorted(self.rollouts.values(), key=lambda r: r.index):
             table.add_row(
                 f"{row.index}{' *' if row.selected else ''}",
-                row.state,
-                row.step,
+                Text(row.state),
+                Text(row.step),
                 str(row.tokens) if row.tokens else "",
                 f"{row.seconds:.1f}" if row.seconds else "",
-                row.verdict,
+                Text(row.verdict),  # errors and agents' words are shown as they are, never as markup
             )
         status = [f"tokens so far: {self.spent_tokens}", f"budget left: {_left(self.remaining)}"]
         for extra in (self.last_vote and f"vote: {self.last_vote}", self.note, self.selection):

@@ -17,7 +17,9 @@ from typing import Any
 
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.panel import Panel
+from rich.text import Text
 
 from agentscale.cli._common import (
     add_model_options,
@@ -107,15 +109,15 @@ class ChatSession:
         with Live(view, console=self.console, refresh_per_second=4, transient=True):
             record = await self.runner.run(task, on_event=view.handle)
         if record.answer is None:
-            self.console.print(f"[red]no answer[/red]: {record.error or record.reason}")
+            self.console.print(f"[red]no answer[/red]: {escape(str(record.error or record.reason))}")
             return
         chosen = record.chosen
         ok = sum(r.status == "ok" for r in record.rollouts)
         title = f"answer (#{chosen.index if chosen else '?'} of {len(record.rollouts)})"
-        self.console.print(Panel(record.answer.strip() or "(empty)", title=title, border_style="green"))
+        self.console.print(Panel(Text(record.answer.strip() or "(empty)"), title=title, border_style="green"))
         left = view.remaining.get("tokens")
         self.console.print(
-            f"[dim]{ok}/{len(record.rollouts)} candidates ok; {record.status}: {record.reason}; "
+            f"[dim]{ok}/{len(record.rollouts)} candidates ok; {record.status}: {escape(record.reason)}; "
             f"{record.usage.total_tokens} tokens, {record.seconds:.1f} s"
             + (f"; {left:.0f} tokens of budget left" if left is not None else "")
             + "[/dim]"
@@ -139,21 +141,22 @@ class ChatSession:
         try:
             self._command(name, rest)
         except AgentScaleError as exc:
-            self.console.print(f"[red]{exc}[/red] (settings unchanged)")
+            self.console.print(f"[red]{escape(str(exc))}[/red] (settings unchanged)")
         return True
 
     def _command(self, name: str, rest: str) -> None:
         say = self.console.print
         if name == "/help":
             for usage, what in COMMANDS.items():
-                say(f"  {usage:<38} {what}")
+                say(f"  {usage:<38} {what}", markup=False)
         elif name == "/settings":
             s = self.settings
             say(f"strategy = {s.strategy}, n = {self.runner.n}, selector = {s.selector or 'default'}, "
-                f"budget = {s.max_tokens or '-'} tokens / {s.max_seconds or '-'} s, options = {s.options}")  # fmt: skip
+                f"budget = {s.max_tokens or '-'} tokens / {s.max_seconds or '-'} s, options = {s.options}",
+                markup=False)  # fmt: skip
         elif name == "/history":
             for m in self.history or [{"role": "(empty)", "content": ""}]:
-                say(f"[bold]{m['role']}[/bold]: {m['content']}")
+                say(f"[bold]{m['role']}[/bold]: {escape(str(m['content']))}")
         elif name == "/clear":
             self.history = []
             say("conversation cleared")
@@ -176,7 +179,7 @@ class ChatSession:
         self.runner = build_runner(self.args, self.workflow, self.runtime, settings)
         self.settings = settings
         shown = ", ".join(f"{k} = {v}" for k, v in changes.items())
-        self.console.print(f"{shown} (from the next turn)")
+        self.console.print(f"{shown} (from the next turn)", markup=False)
 
 
 def _int(text: str, command: str) -> int:
@@ -207,11 +210,11 @@ def _chat(args: argparse.Namespace) -> int:
     console = Console(highlight=False)
     with asyncio.Runner() as loop:
         stack = contextlib.AsyncExitStack()
-        status = lambda m: console.print(f"[dim]{m}[/dim]")  # noqa: E731
+        status = lambda m: console.print(f"[dim]{escape(m)}[/dim]")  # noqa: E731
         runtime = loop.run(stack.enter_async_context(open_runtime(args, workflow, on_status=status)))
         try:
             session = ChatSession(args, workflow, runtime, console)
-            console.print(f"[bold]agentscale chat[/bold]: {session._title()}; {runtime.note}")
+            console.print(f"[bold]agentscale chat[/bold]: {escape(session._title())}; {escape(runtime.note)}")
             console.print("[dim]ask anything; /help lists the commands, Ctrl-C cancels a turn, /quit leaves[/dim]")
             _loop(loop, session, console)
         finally:
@@ -241,4 +244,4 @@ def _loop(loop: asyncio.Runner, session: ChatSession, console: Console) -> None:
             # asyncio.Runner cancelled the turn: LangGraph cancelled the rollouts, which hung up on the model.
             console.print("[yellow]turn cancelled[/yellow]: its model requests were closed; ask again or /quit")
         except AgentScaleError as exc:
-            console.print(f"[red]error[/red]: {exc}")
+            console.print(f"[red]error[/red]: {escape(str(exc))}")

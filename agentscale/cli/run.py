@@ -18,8 +18,10 @@ from typing import Any
 
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 from agentscale.cli._common import (
     add_model_options,
@@ -105,12 +107,12 @@ async def _single(args: argparse.Namespace, workflow: Any, task: Any) -> int:
 
     err = Console(stderr=True, highlight=False)
     out = Console(highlight=False)
-    async with open_runtime(args, workflow, on_status=lambda m: err.print(f"[dim]{m}[/dim]")) as runtime:
+    async with open_runtime(args, workflow, on_status=lambda m: err.print(f"[dim]{escape(m)}[/dim]")) as runtime:
         runner = build_runner(args, workflow, runtime)
         title = f"{workflow.name} with {runner.settings.strategy}, n={runner.n}"
         if runner.settings.options:
             title += f" ({options_text(runner.settings.options)})"
-        err.print(f"[bold]agentscale run[/bold] {title}; {runtime.note}")
+        err.print(f"[bold]agentscale run[/bold] {escape(title)}; {escape(runtime.note)}")
         view = RunView(title=title, verified=runner.parts.verifier is not None)
         view.begin(task.id, runner.settings)
         # The live view is for terminals; piped output gets the result only.
@@ -141,21 +143,23 @@ def show_record(console: Console, record: Any) -> None:
             text = "tool calls: " + (r.answer or "")
         table.add_row(
             f"{r.index}{' *' if r.id == record.selected else ''}", r.status, str(r.usage.total_tokens),
-            f"{r.seconds:.1f}", verdict, text[:80],
+            f"{r.seconds:.1f}", verdict, Text(text[:80]),
         )  # fmt: skip
     console.print(table)
     chosen = record.chosen
     which = f"#{chosen.index}" if chosen is not None else "nothing"
-    console.print(f"choice: {which} ({record.status}): {record.reason}")
+    # Model text and reasons are printed as they are (markup=False): a "[b]" in an answer is not a style.
+    console.print(f"choice: {which} ({record.status}): {record.reason}", markup=False)
     if record.score is not None:
-        console.print(f"score: {'passed' if record.score.passed else 'failed'} ({record.score.feedback[:100]})")
+        passed = "passed" if record.score.passed else "failed"
+        console.print(f"score: {passed} ({record.score.feedback[:100]})", markup=False)
     u = record.usage
     console.print(
         f"tokens: {u.total_tokens} ({u.prompt_tokens} prompt + {u.completion_tokens} generated, "
         f"{u.calls} calls, every judge and selector included); seconds: {record.seconds:.1f}"
     )
     if record.answer is not None:
-        console.print(Panel(record.answer.strip() or "(empty answer)", title="answer", border_style="green"))
+        console.print(Panel(Text(record.answer.strip() or "(empty answer)"), title="answer", border_style="green"))
 
 
 # ---- a batch -------------------------------------------------------------------------------
@@ -168,18 +172,18 @@ async def _batch(args: argparse.Namespace, workflow: Any) -> int:
     err = Console(stderr=True, highlight=False)
     tasks = read_tasks(args.tasks, workflow.task)
     for bad in tasks.errors:
-        err.print(f"[red]{args.tasks}:{bad.line}[/red]: {bad.error}", soft_wrap=True)
+        err.print(f"{args.tasks}:{bad.line}: {bad.error}", soft_wrap=True, markup=False)
     if not tasks.tasks:
         raise ConfigError(f"{args.tasks} holds no task ({len(tasks.errors)} bad lines)")
     dry_build(workflow, args)
     out_path = args.out or args.tasks.with_suffix(".results.jsonl")
     started = time.monotonic()
     async with open_runtime(args, workflow, pool_size=max(2, min(8, 2 * args.workers)),
-                            on_status=lambda m: err.print(f"[dim]{m}[/dim]")) as runtime:  # fmt: skip
+                            on_status=lambda m: err.print(f"[dim]{escape(m)}[/dim]")) as runtime:  # fmt: skip
         runner = build_runner(args, workflow, runtime)
         settings = runner.settings
         title = f"{workflow.name} with {settings.strategy}, n={runner.n}, {args.workers} at a time; {runtime.note}"
-        err.print(f"[bold]agentscale run[/bold] {title}; results: {out_path}")
+        err.print(f"[bold]agentscale run[/bold] {escape(title)}; results: {escape(str(out_path))}")
         view = BatchView(total=len(tasks.tasks), title=title, workers=args.workers)
         expected = _provenance(settings, runner.n)
         live = Live(view, console=err, refresh_per_second=2, transient=True) if err.is_terminal else None

@@ -214,9 +214,8 @@ class StrategyServer:
             chunks = completion_chunks(id=new_id(), model=parsed.model, message=answer.message,
                                        finish_reason=answer.finish_reason, info=answer.info,
                                        usage=answer.usage if parsed.include_usage else None)  # fmt: skip
-            for chunk in chunks:
-                await _event(response, chunk)
-            await response.write(b"data: [DONE]\n\n")
+            # The answer is whole already: one write sends every chunk (the client still reads them one by one).
+            await response.write(b"".join(_sse(chunk) for chunk in chunks) + b"data: [DONE]\n\n")
             await response.write_eof()
             return response
         finally:
@@ -249,8 +248,12 @@ async def _health(_request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
+def _sse(data: Mapping[str, Any]) -> bytes:
+    return b"data: " + json.dumps(data).encode() + b"\n\n"
+
+
 async def _event(response: web.StreamResponse, data: Mapping[str, Any]) -> None:
-    await response.write(b"data: " + json.dumps(data).encode() + b"\n\n")
+    await response.write(_sse(data))
 
 
 def _last_user(messages: list[dict[str, Any]]) -> str:

@@ -128,3 +128,10 @@ def test_every_command_shows_examples_in_its_help(capsys):
             parser.parse_args([name, "--help"])
         assert "examples:" in capsys.readouterr().out, name
     assert {"run", "chat", "serve-strategy"} <= set(actions.choices)
+
+
+def test_model_text_is_shown_as_it_is_never_as_markup(scripted, model_args, capsys):
+    scripted.server.reply = "[red]not a style[/red] [/oops"
+    assert main(["run", "chat", "x", "-n", "2", *model_args]) == 0
+    out = capsys.readouterr().out
+    assert "[red]not a style[/red] [/oops" in out  # in the answer panel, whole
