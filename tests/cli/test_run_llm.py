@@ -4,6 +4,7 @@ to end, never whether the model is right."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import openai
 import pytest
@@ -41,3 +42,21 @@ async def test_serve_strategy_with_the_openai_client_on_the_real_model(llama_ser
             text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
             assert text.strip()
             await client.close()
+
+
+@pytest.mark.skipif(not (shutil.which("docker") or shutil.which("bwrap")), reason="no sandbox backend")
+def test_a_humaneval_batch_on_the_real_model_and_a_real_sandbox(llama_server, tmp_path, capsys):
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text('"2"\n"HumanEval/nope"\n')
+    out = tmp_path / "results.jsonl"
+    argv = ["run", "humaneval", "--tasks", str(tasks), "--out", str(out), "-n", "2", "-c", "max_tokens=200",
+            "--model", llama_server.model, "--api-base", llama_server.api_base]  # fmt: skip
+    assert main(argv) == 1  # the bad line makes the exit non-zero; the good task ran
+    captured = capsys.readouterr()
+    assert f"{tasks}:2: a humaneval task is a problem number" in captured.err
+    (record,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert record["task_id"] == "HumanEval/2" and record["workflow"] == "humaneval"
+    assert record["status"] in ("chosen", "none_passed") and len(record["rollouts"]) == 2
+    assert all(r["verdict"] is not None for r in record["rollouts"])  # the docstring examples ran in a sandbox
+    assert record["score"] is not None  # the hidden tests scored the choice
+    assert "pass rate" in captured.out and "bad line 2" in captured.out
