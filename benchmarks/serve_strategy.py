@@ -10,7 +10,9 @@ Both paths run the same strategy graph over the same upstream model with ``ChatA
 
 They take turns request by request, in shuffled order, and the table gives each path's median and
 p95 and, for the served paths, the median of (served - python) over the rounds: the milliseconds
-the HTTP hop, the request checks, the response (or its SSE chunks) and the openai client add.
+the HTTP hop, the request checks, the response (or its SSE chunks) and the openai client add. The
+same for this process's CPU time per request, which other load on the machine inflates less than
+wall time.
 
 The upstream is, by default, a minimal OpenAI-compatible server in a child process that answers at
 once ("hello world", streamed like llama-server), so the model's own time does not drown the
@@ -116,6 +118,7 @@ async def _measure(llm, args: argparse.Namespace) -> dict[str, list[float]]:
 
         paths = {"python": python, "served": served, "served, streamed": streamed}
         times: dict[str, list[float]] = {name: [] for name in paths}
+        cpu: dict[str, list[float]] = {name: [] for name in paths}
         for _ in range(args.warmup):
             for fn in paths.values():
                 await fn()
@@ -123,24 +126,33 @@ async def _measure(llm, args: argparse.Namespace) -> dict[str, list[float]]:
             order = list(paths.items())
             random.shuffle(order)
             for name, fn in order:
-                started = time.perf_counter()
+                started, used = time.perf_counter(), time.process_time()
                 await fn()
                 times[name].append((time.perf_counter() - started) * 1000)
+                cpu[name].append((time.process_time() - used) * 1000)
         await client.close()
-    return times
+    return {**times, **{f"cpu:{k}": v for k, v in cpu.items()}}
 
 
-def _table(times: dict[str, list[float]], args: argparse.Namespace, upstream: str) -> str:
-    base = times["python"]
+def _table(measured: dict[str, list[float]], args: argparse.Namespace, upstream: str) -> str:
+    base, cpu_base = measured["python"], measured["cpu:python"]
     rows = [
         f"serve-strategy overhead: {args.strategy}, n={args.n}, {args.requests} requests per path, upstream {upstream}",
         f"load average at the end: {' '.join(open('/proc/loadavg').read().split()[:3])}",
         "",
-        f"{'path':<18} {'median ms':>10} {'p95 ms':>9} {'added ms (median of paired differences)':>42}",
+        f"{'path':<18} {'median ms':>10} {'p95 ms':>8} {'added ms':>9} {'CPU ms':>7} {'added CPU ms':>13}",
     ]
-    for name, xs in times.items():
-        added = "" if name == "python" else f"{statistics.median(a - b for a, b in zip(xs, base, strict=True)):+.2f}"
-        rows.append(f"{name:<18} {statistics.median(xs):>10.2f} {_p95(xs):>9.2f} {added:>42}")
+    for name in ("python", "served", "served, streamed"):
+        xs, cpu = measured[name], measured[f"cpu:{name}"]
+        added = added_cpu = ""
+        if name != "python":  # medians of the paired differences, request by request in the same round
+            added = f"{statistics.median(a - b for a, b in zip(xs, base, strict=True)):+.2f}"
+            added_cpu = f"{statistics.median(a - b for a, b in zip(cpu, cpu_base, strict=True)):+.2f}"
+        rows.append(
+            f"{name:<18} {statistics.median(xs):>10.2f} {_p95(xs):>8.2f} {added:>9} "
+            f"{statistics.median(cpu):>7.2f} {added_cpu:>13}"
+        )
+    rows.append("(CPU ms: this process's CPU time per request, server and client together; the upstream is apart)")
     return "\n".join(rows)
 
 
