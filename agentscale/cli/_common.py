@@ -137,7 +137,7 @@ def check_names(args: argparse.Namespace) -> None:
             raise ConfigError(f"{flag} must be > 0, got {value}")
 
 
-def settings_from_args(args: argparse.Namespace, workflow: Any, *, model: str = "", api_base: str | None = None):
+def settings_from_args(args: argparse.Namespace, workflow: Any, *, model: str = "", api_base: str | None = None) -> Any:
     """The ``RunSettings`` the options describe."""
     from agentscale.evaluation import RunSettings
 

@@ -104,7 +104,7 @@ class ChatSession:
         from agentscale.cli._live import RunView
 
         task = self.task_for(question)
-        view = RunView(title=self._title(), verified=self.runner.parts.verifier is not None)
+        view = RunView(title=self.title(), verified=self.runner.parts.verifier is not None)
         view.begin(task.id, self.settings)
         with Live(view, console=self.console, refresh_per_second=4, transient=True):
             record = await self.runner.run(task, on_event=view.handle)
@@ -124,7 +124,7 @@ class ChatSession:
         )
         self.history += [{"role": "user", "content": question}, {"role": "assistant", "content": record.answer}]
 
-    def _title(self) -> str:
+    def title(self) -> str:
         s = self.settings
         return f"{self.workflow.name}: {s.strategy}, n={self.runner.n}" + (
             f", selector {s.selector}" if s.selector else ""
@@ -214,7 +214,7 @@ def _chat(args: argparse.Namespace) -> int:
         runtime = loop.run(stack.enter_async_context(open_runtime(args, workflow, on_status=status)))
         try:
             session = ChatSession(args, workflow, runtime, console)
-            console.print(f"[bold]agentscale chat[/bold]: {escape(session._title())}; {escape(runtime.note)}")
+            console.print(f"[bold]agentscale chat[/bold]: {escape(session.title())}; {escape(runtime.note)}")
             console.print("[dim]ask anything; /help lists the commands, Ctrl-C cancels a turn, /quit leaves[/dim]")
             _loop(loop, session, console)
         finally:

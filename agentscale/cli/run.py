@@ -10,6 +10,7 @@ A tasks file runs as a batch into a JSONL results file (one line per task, with 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import time
@@ -187,7 +188,7 @@ async def _batch(args: argparse.Namespace, workflow: Any) -> int:
         view = BatchView(total=len(tasks.tasks), title=title, workers=args.workers)
         expected = _provenance(settings, runner.n)
         live = Live(view, console=err, refresh_per_second=2, transient=True) if err.is_terminal else None
-        with live or contextlib.nullcontext():
+        with live or contextlib.nullcontext(), _on_interrupt(err, out_path):
             report = await run_batch(
                 [(t.key, t.task) for t in tasks.tasks],
                 runner.run,
@@ -210,6 +211,15 @@ async def _batch(args: argparse.Namespace, workflow: Any) -> int:
         raise ConfigError(f"the batch stopped: {report.stopped}; finished tasks are in {out_path}, rerun to continue")
     unfinished = [r for r in report.records if r.get("status") in ("error", "none_ran")]
     return 1 if tasks.errors or report.failed or unfinished else 0
+
+
+@contextlib.contextmanager
+def _on_interrupt(err: Console, out_path: Path) -> Any:
+    try:
+        yield
+    except asyncio.CancelledError:  # Ctrl-C: every finished task is already a line of the results file
+        err.print(f"interrupted: the finished tasks are in {escape(str(out_path))}; run the same command to continue")
+        raise
 
 
 def _provenance(settings: Any, n: int | None) -> dict[str, Any]:
