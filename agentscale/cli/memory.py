@@ -20,6 +20,14 @@ from agentscale.memory import MemoryBank, MemoryItem, export_jsonl, import_items
 
 __all__ = ["default_db", "register"]
 
+EXAMPLES = """examples:
+  agentscale memory list --sort uses                # --db PATH, default $AGENTSCALE_CACHE/memory.db
+  agentscale memory show 3f2a                       # an id, or a unique start of one
+  agentscale memory search "merge overlapping intervals"
+  agentscale memory export bank.jsonl && agentscale memory --db other.db import bank.jsonl
+  agentscale memory prune --max-items 1000 --min-weight 0.3
+"""
+
 
 def default_db() -> Path:
     """Where the bank lives when ``--db`` is not given."""
@@ -34,7 +42,10 @@ def register(subparsers) -> None:
     db = argparse.ArgumentParser(add_help=False)
     # SUPPRESS: a --db given before the subcommand must not be reset by the subcommand's default.
     db.add_argument("--db", type=Path, default=argparse.SUPPRESS, help="the bank's SQLite file")
-    parser = subparsers.add_parser("memory", parents=[db], help="inspect and maintain the memory bank")
+    parser = subparsers.add_parser(
+        "memory", parents=[db], help="inspect and maintain the memory bank", epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
     commands = parser.add_subparsers(dest="memory_command", metavar="COMMAND", required=True)
 
     cmd = commands.add_parser("list", parents=[db], help="list items")
