@@ -220,3 +220,14 @@ async def test_a_client_that_hangs_up_cancels_the_upstream_requests(served, upst
 async def _until(condition) -> None:
     while not condition():
         await asyncio.sleep(0.02)
+
+
+async def test_a_failure_while_streaming_is_an_error_event(served, upstream):
+    _, client = served
+    upstream.default = 400
+    stream = await client.chat.completions.create(
+        model="test-model", messages=[{"role": "user", "content": "x"}], stream=True
+    )
+    with pytest.raises(openai.APIError, match="no rollout of the upstream model succeeded"):
+        async for _ in stream:
+            pass
