@@ -243,7 +243,10 @@ async def open_runtime(
             if args.api_key:
                 options["api_key"] = args.api_key
             llm = await stack.enter_async_context(LLM(args.model, profile=workflow.profile, **options))
-            chat = llm if workflow.profile == "chat" else LLM(llm.config, profile="chat", endpoint=llm.endpoint)
+            # judges and selectors talk chat on the same endpoint (its connections and concurrency limit)
+            chat = llm
+            if workflow.profile != "chat":
+                chat = LLM(args.model, profile="chat", endpoint=llm.endpoint, timeout=args.timeout, max_retries=1)
             model, api_base = args.model, args.api_base
             note = f"model {model}" + (f" at {api_base}" if api_base else "")
         else:
