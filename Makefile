@@ -4,20 +4,24 @@
 venv:
 	@scripts/venv.sh
 
-# Main job on the embedded default: builds llama-server and assembles the model on first run (cached
-# under ~/.cache/agentscale/), then solves HumanEval problems with best-of-N, the docstring examples
-# run in a sandbox (bubblewrap is installed when missing and root; a running Docker engine also works).
-demo: venv
+# Main job on the embedded default. The first run installs the venv, builds llama-server, assembles the model
+# and builds the sandbox root filesystem at the same time, in one view (scripts/first-run.py; all cached under
+# ~/.cache/agentscale/), then solves HumanEval problems with best-of-N, the docstring examples run in a sandbox
+# (bubblewrap is installed when missing and root; a running Docker engine also works).
+demo:
 	@scripts/sandbox-deps.sh
+	@python3 scripts/first-run.py
 	.venv/bin/agentscale demo
 
-# Full suite: starts a Docker engine if none answers (Debian's docker.io), installs Debian's Chromium for the
-# MiniWoB++ tests, builds and caches the model
-# server, the model and the sandbox image (`agentscale setup`), then runs every test, real servers included.
-test: venv
+# Full suite: starts a Docker engine if none answers (Debian's docker.io), installs tmux for the terminal
+# tests and Debian's Chromium for the MiniWoB++ tests, installs the venv and builds and caches the model
+# server, the model and the sandbox image at once (scripts/first-run.py), then runs every test, real
+# servers included.
+test:
 	@scripts/docker-engine.sh
+	@scripts/test-deps.sh
 	@scripts/chromium-deps.sh
-	.venv/bin/agentscale setup
+	@python3 scripts/first-run.py
 	.venv/bin/python -m pytest -q -rs
 
 # Quick loop: unit tests only (no model server, no Docker).

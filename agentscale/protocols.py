@@ -242,6 +242,10 @@ class Workflow(Protocol):
         name: the registry name.
         profile: the model profile its agent expects (``"chat"`` or ``"completion"``).
         needs_sandbox: whether ``build`` needs ``env.sandboxes``.
+
+    Optionally, ``conversational = True`` says ``task`` takes ``{"prompt": ..., "messages": [...]}``
+    (a whole conversation); ``agentscale chat`` then hands it the history as messages, and as a
+    transcript in the prompt otherwise.
     """
 
     name: str

@@ -78,6 +78,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "humaneval": "agentscale.graphs.humaneval:HumanEvalWorkflow",
         "web": "agentscale.graphs.web.workflow:WebWorkflow",
         "miniwob": "agentscale.graphs.web.miniwob:MiniWoBWorkflow",
+        "chat": "agentscale.graphs.chat:ChatWorkflow",
     },
 }
 """Built-in names; read-only by convention (plugins use entry points, not this table)."""

@@ -22,6 +22,7 @@ from agentscale.graphs.actions import (
     tool_definition,
     tools_prompt,
 )
+from agentscale.graphs.chat import ChatConfig, ChatWorkflow
 from agentscale.graphs.humaneval import (
     HiddenTestsScorer,
     HumanEvalAgent,
@@ -40,6 +41,8 @@ __all__ = [
     "Action",
     "FinalAnswer",
     "FunctionTool",
+    "ChatConfig",
+    "ChatWorkflow",
     "HiddenTestsScorer",
     "HumanEvalAgent",
     "HumanEvalConfig",

@@ -18,7 +18,7 @@ from agentscale.memory._distill import Distiller, JudgedRollout, normalise_verdi
 from agentscale.memory._embed import SentenceEmbedder, embeddings_available
 from agentscale.memory._inmemory import InMemoryMemoryStore
 from agentscale.memory._item import MemoryItem, MemorySource, ScoredMemory
-from agentscale.memory._jsonl import export_jsonl, import_jsonl, read_jsonl
+from agentscale.memory._jsonl import export_jsonl, import_items, import_jsonl, read_jsonl
 from agentscale.memory._parse import parse_items, parse_judgement
 from agentscale.memory._sqlite import SQLiteMemoryStore
 from agentscale.strategies.lessons import Recall, Remember
@@ -44,6 +44,7 @@ __all__ = [
     "SentenceEmbedder",
     "embeddings_available",
     "export_jsonl",
+    "import_items",
     "import_jsonl",
     "normalise_verdicts",
     "parse_items",

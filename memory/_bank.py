@@ -113,6 +113,28 @@ class MemoryBank:
         """Close the store."""
         await self.store.aclose()
 
+    async def resolve_id(self, prefix: str) -> str:
+        """The id of the one item whose id is ``prefix`` or starts with it (people type short ids).
+
+        Raises:
+            MemoryBankError: no item matches, or several do (the message lists them).
+        """
+        if not prefix:
+            raise MemoryBankError("give a memory item id (or the start of one)")
+        if await self.store.get(prefix) is not None:
+            return prefix
+        finder = getattr(self.store, "ids_with_prefix", None)
+        if finder is not None:
+            matches = await finder(prefix, limit=6)
+        else:  # a store of someone else's without the fast path
+            matches = sorted(it.id for it in await self.store.list() if it.id.startswith(prefix))[:6]
+        if not matches:
+            raise MemoryBankError(f"no memory item {prefix!r}")
+        if len(matches) > 1:
+            shown = ", ".join(matches[:5]) + (", ..." if len(matches) > 5 else "")
+            raise MemoryBankError(f"{prefix!r} is the start of several ids ({shown}); give more of it")
+        return matches[0]
+
     # -- retrieval ----------------------------------------------------------------------------
 
     async def search(self, query: str, k: int = 5) -> list[ScoredMemory]:

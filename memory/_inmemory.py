@@ -64,6 +64,10 @@ class InMemoryMemoryStore:
         item = self._items.get(item_id)
         return item.model_copy(deep=True) if item else None
 
+    async def ids_with_prefix(self, prefix: str, *, limit: int = 10) -> list[str]:
+        """Ids that start with ``prefix``, at most ``limit`` of them, in order."""
+        return sorted(i for i in self._items if i.startswith(prefix))[:limit]
+
     async def list(self, *, limit: int | None = None, order: str = "recent") -> list[MemoryItem]:
         """Items by ``"recent"``, ``"uses"`` or ``"weight"``."""
         if order not in _ORDERS:

@@ -15,7 +15,7 @@ from agentscale.errors import MemoryBankError
 from agentscale.memory._bank import MemoryBank
 from agentscale.memory._item import MemoryItem
 
-__all__ = ["export_jsonl", "import_jsonl", "read_jsonl"]
+__all__ = ["export_jsonl", "import_items", "import_jsonl", "read_jsonl"]
 
 
 async def export_jsonl(bank: MemoryBank, path: str | Path, *, embeddings: bool = False) -> int:
@@ -77,7 +77,11 @@ async def import_jsonl(bank: MemoryBank, path: str | Path) -> int:
     Items keep their ids, stats and provenance; vectors are made for those that lack them.
     Nothing is merged or evicted, so an export re-imports as it was.
     """
-    items = read_jsonl(path)
+    return await import_items(bank, read_jsonl(path))
+
+
+async def import_items(bank: MemoryBank, items: list[MemoryItem]) -> int:
+    """Add items already read with ``read_jsonl`` (see ``import_jsonl``) in one transaction."""
     if bank.embedder is not None:
         missing = [it for it in items if not it.embedding or it.embedder != bank.embedder.name]
         vectors = await bank.embedder.embed([it.index_text() for it in missing])

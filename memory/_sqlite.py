@@ -297,6 +297,17 @@ class SQLiteMemoryStore:
         rows = conn.execute(f"SELECT {_COLUMNS} FROM items WHERE id IN ({marks})", ids).fetchall()
         return {row[0]: _row_to_item(row) for row in rows}
 
+    async def ids_with_prefix(self, prefix: str, *, limit: int = 10) -> list[str]:
+        """Ids that start with ``prefix``, at most ``limit`` of them, in order."""
+        return await self._run(self._ids_with_prefix, prefix, limit)
+
+    def _ids_with_prefix(self, conn: sqlite3.Connection, prefix: str, limit: int) -> list[str]:
+        # A range on the primary key instead of LIKE: no wildcard to escape, and the index is used.
+        rows = conn.execute(
+            "SELECT id FROM items WHERE id >= ? AND id < ? ORDER BY id LIMIT ?", (prefix, prefix + "\U0010ffff", limit)
+        )
+        return [r[0] for r in rows]
+
     async def list(self, *, limit: int | None = None, order: str = "recent") -> list[MemoryItem]:
         """Items ordered by ``"recent"``, ``"uses"`` or ``"weight"``, at most ``limit`` of them."""
         if order not in _ORDERS:

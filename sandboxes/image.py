@@ -21,7 +21,7 @@ import hashlib
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -73,8 +73,12 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def ensure_rootfs(cache_dir: Path | None = None) -> Path:
+def ensure_rootfs(cache_dir: Path | None = None, *, progress: Callable[[str], None] | None = None) -> Path:
     """Return the root filesystem for the current recipe, building it first if needed (30-120 s).
+
+    Args:
+        cache_dir: the cache folder (default ``~/.cache/agentscale``).
+        progress: receives the recipe's output line by line while it builds (debootstrap's steps).
 
     Raises:
         SandboxUnavailable: it must be built and this host cannot (not root, no debootstrap).
@@ -97,13 +101,27 @@ def ensure_rootfs(cache_dir: Path | None = None) -> Path:
         tmp = base / f".{key}.tmp-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(root, ignore_errors=True)
-        proc = subprocess.run(["bash", str(RECIPE), str(tmp)], capture_output=True, text=True)
-        if proc.returncode != 0:
+        returncode, output = _run_recipe(tmp, progress)
+        if returncode != 0:
             shutil.rmtree(tmp, ignore_errors=True)
-            raise SandboxError(f"building the sandbox rootfs failed:\n{(proc.stdout + proc.stderr)[-3000:]}")
+            raise SandboxError(f"building the sandbox rootfs failed:\n{output[-3000:]}")
         tmp.rename(root)
         done.touch()
     return root
+
+
+def _run_recipe(target: Path, progress: Callable[[str], None] | None) -> tuple[int, str]:
+    """Run the recipe into ``target``; (exit status, its output), each line told to ``progress`` as it comes."""
+    lines: list[str] = []
+    with subprocess.Popen(
+        ["bash", str(RECIPE), str(target)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if progress is not None and line.strip():
+                progress(line.strip())
+    return proc.returncode, "".join(lines)
 
 
 def ensure_image(client: Any, cache_dir: Path | None = None) -> str:

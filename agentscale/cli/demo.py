@@ -44,6 +44,11 @@ DEFAULT_QUESTION = (
 )
 
 _STRATEGIES = ("best_of_n", "majority", "adaptive", "first_finish")
+EXAMPLES = """examples:
+  agentscale demo                                   # five HumanEval problems, best-of-4
+  agentscale demo --problems 0-9 --n 8 --strategy adaptive --out runs/adaptive.jsonl   # rerun to resume
+  agentscale demo --question "Write fizzbuzz in Python."
+"""
 _SANDBOX_HINT = (
     "the demo runs model-written code only in a sandbox. Get one: `sudo scripts/sandbox-deps.sh` "
     "(bubblewrap and the image tools from Debian) or `sudo scripts/docker-engine.sh` (Docker engine), "
@@ -73,7 +78,10 @@ def parse_problems(text: str) -> list[int]:
 def register(subparsers) -> None:
     """Add ``demo`` to the CLI."""
     parser = subparsers.add_parser(
-        "demo", help="solve HumanEval problems with best-of-N on the embedded model, in a sandbox"
+        "demo",
+        help="solve HumanEval problems with best-of-N on the embedded model, in a sandbox",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--problems", default=DEFAULT_PROBLEMS, help=f"HumanEval problem numbers (default {DEFAULT_PROBLEMS})"

@@ -16,9 +16,17 @@ from rich.console import Console
 from rich.table import Table
 
 from agentscale.errors import MemoryBankError
-from agentscale.memory import MemoryBank, MemoryItem, export_jsonl, import_jsonl
+from agentscale.memory import MemoryBank, MemoryItem, export_jsonl, import_items, read_jsonl
 
 __all__ = ["default_db", "register"]
+
+EXAMPLES = """examples:
+  agentscale memory list --sort uses                # --db PATH, default $AGENTSCALE_CACHE/memory.db
+  agentscale memory show 3f2a                       # an id, or a unique start of one
+  agentscale memory search "merge overlapping intervals"
+  agentscale memory export bank.jsonl && agentscale memory --db other.db import bank.jsonl
+  agentscale memory prune --max-items 1000 --min-weight 0.3
+"""
 
 
 def default_db() -> Path:
@@ -34,7 +42,10 @@ def register(subparsers) -> None:
     db = argparse.ArgumentParser(add_help=False)
     # SUPPRESS: a --db given before the subcommand must not be reset by the subcommand's default.
     db.add_argument("--db", type=Path, default=argparse.SUPPRESS, help="the bank's SQLite file")
-    parser = subparsers.add_parser("memory", parents=[db], help="inspect and maintain the memory bank")
+    parser = subparsers.add_parser(
+        "memory", parents=[db], help="inspect and maintain the memory bank", epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
     commands = parser.add_subparsers(dest="memory_command", metavar="COMMAND", required=True)
 
     cmd = commands.add_parser("list", parents=[db], help="list items")
@@ -43,7 +54,7 @@ def register(subparsers) -> None:
     cmd.set_defaults(handler=_list)
 
     cmd = commands.add_parser("show", parents=[db], help="show one item with its provenance")
-    cmd.add_argument("id")
+    cmd.add_argument("id", help="the item's id, or enough of its start to name one item")
     cmd.set_defaults(handler=_show)
 
     cmd = commands.add_parser("search", parents=[db], help="the items a task like QUERY would recall")
@@ -115,7 +126,7 @@ async def _list(args: argparse.Namespace) -> int:
 
 async def _show(args: argparse.Namespace) -> int:
     async with await _open(args) as bank:
-        item = await bank.store.get(args.id)
+        item = await bank.store.get(await bank.resolve_id(args.id))
     if item is None:
         raise MemoryBankError(f"no memory item {args.id!r}")
     console = _console()
@@ -161,8 +172,17 @@ async def _export(args: argparse.Namespace) -> int:
 
 
 async def _import(args: argparse.Namespace) -> int:
-    async with await _open(args, embeddings=True, create=True) as bank:
-        n = await import_jsonl(bank, args.file)
+    items = read_jsonl(args.file)  # every line checked before the bank is touched (or made)
+    path = Path(getattr(args, "db", None) or default_db())
+    made = not path.exists()
+    try:
+        async with await _open(args, embeddings=True, create=True) as bank:
+            n = await import_items(bank, items)
+    except BaseException:
+        if made:  # a failed import into a new bank leaves no empty bank behind
+            for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+                leftover.unlink(missing_ok=True)
+        raise
     _console().print(f"imported {n} items from {args.file}")
     return 0
 

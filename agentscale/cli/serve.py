@@ -19,18 +19,36 @@ from agentscale.servers import DEFAULT_MODEL, MODELS, LlamaCppServer, ManagedSer
 
 __all__ = ["add_cache_option", "add_llamacpp_options", "cache_dir", "llamacpp_from_args", "register"]
 
+EXAMPLES = """examples:
+  agentscale serve llamacpp                                   # Qwen2.5-Coder-0.5B, 8 slots
+  agentscale serve llamacpp --model qwen2.5-coder-1.5b --parallel 4 --ctx-size 8192
+  agentscale serve vllm Qwen/Qwen2.5-Coder-7B-Instruct --tensor-parallel-size 2 --tool-call-parser hermes
+  agentscale serve vllm Qwen/Qwen2.5-Coder-7B-Instruct --dry-run   # print the command line
+"""
+
 
 def register(subparsers) -> None:
     """Add ``serve`` and its two kinds of server to the CLI."""
-    parser = subparsers.add_parser("serve", help="run a local model server (llama.cpp on CPU, vLLM on GPU)")
+    parser = subparsers.add_parser(
+        "serve",
+        help="run a local model server (llama.cpp on CPU, vLLM on GPU)",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     kinds = parser.add_subparsers(dest="server", metavar="SERVER", required=True)
 
-    llama = kinds.add_parser("llamacpp", help="llama.cpp's llama-server on the CPU (the embedded default)")
+    llama = kinds.add_parser(
+        "llamacpp", help="llama.cpp's llama-server on the CPU (the embedded default)", epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
     add_llamacpp_options(llama)
     add_cache_option(llama)
     llama.set_defaults(handler=_serve_llamacpp)
 
-    vllm = kinds.add_parser("vllm", help="vLLM on a GPU (pip install 'agentscale[vllm]')")
+    vllm = kinds.add_parser(
+        "vllm", help="vLLM on a GPU (pip install 'agentscale[vllm]')", epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
     vllm.add_argument(
         "model", help="Hugging Face model id or local folder, e.g. Qwen/Qwen2.5-Coder-7B-Instruct"
     )

@@ -7,6 +7,10 @@ build runs on any x86-64 machine of this kind, and a static build leaves only li
 libgomp as runtime dependencies. (llama-cpp-python's own Python server answers one request at a
 time, so it is no substitute.)
 
+The first run of ``make demo`` starts this build while the virtual environment is still being
+installed: ``python agentscale/servers/build.py --cache-dir DIR`` needs nothing but the standard
+library (and ``pip`` for the download), so the compile overlaps the downloads (``scripts/first-run.py``).
+
 Layout under the cache folder::
 
     src/llama_cpp_python-<version>/     the unpacked sdist
@@ -26,8 +30,16 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from agentscale.errors import ServerError
-from agentscale.servers._cache import Progress, default_cache_dir, file_lock, stderr_progress
+try:
+    from agentscale.errors import ServerError
+    from agentscale.servers._cache import Progress, default_cache_dir, file_lock, stderr_progress
+except ImportError:  # run as a file before agentscale's dependencies are installed (see _main): stdlib only
+    from _cache import Progress, default_cache_dir, file_lock, stderr_progress  # type: ignore[no-redef]
+
+    class ServerError(RuntimeError):  # type: ignore[no-redef]
+        def __init__(self, message: str, *, log_path: str | None = None) -> None:
+            super().__init__(message + (f" (log: {log_path})" if log_path else ""))
+            self.log_path = log_path
 
 __all__ = ["CMAKE_FLAGS", "LLAMA_CPP_PYTHON_VERSION", "ensure_llama_server", "llama_server_path"]
 
@@ -193,3 +205,25 @@ def _run_logged(cmd: list[str], log, log_path: Path, say: Progress) -> None:
         raise ServerError(
             f"{' '.join(cmd[:2])} failed (exit {proc.returncode}):\n{tail}", log_path=str(log_path)
         )
+
+
+def _main(argv: list[str] | None = None) -> int:
+    """``python agentscale/servers/build.py [--cache-dir DIR] [--jobs N]``: build (or find) the binary,
+    printing progress lines and, last, its path."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Build llama.cpp's llama-server once and cache it.")
+    parser.add_argument("--cache-dir", type=Path, help="the cache folder (default ~/.cache/agentscale)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2, help="compile jobs (default: the CPUs)")
+    args = parser.parse_args(argv)
+    try:
+        path = ensure_llama_server(args.cache_dir, jobs=args.jobs, progress=lambda m: print(m, flush=True))
+    except ServerError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 1
+    print(path, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())

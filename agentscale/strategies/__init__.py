@@ -25,7 +25,7 @@ from agentscale.strategies.rollouts import (
     run_request,
 )
 from agentscale.strategies.scale import resolve_strategy, resolve_verifier, scale
-from agentscale.strategies.select import Select, best_scored, judge_selection, resolve_selector
+from agentscale.strategies.select import Select, best_scored, judge_selection, make_selector, resolve_selector
 from agentscale.strategies.spec import ScaleSpec
 from agentscale.strategies.verify import Verify
 
@@ -64,6 +64,7 @@ __all__ = [
     "context_of",
     "fan_out",
     "judge_selection",
+    "make_selector",
     "lesson_text",
     "population",
     "resolve_selector",

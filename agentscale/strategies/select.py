@@ -24,7 +24,7 @@ from agentscale.state import ScaleState, SelectedEvent
 from agentscale.strategies.context import ScaleContext, context_of, task_update
 from agentscale.types import Rollout, Selection, Task, Verdict
 
-__all__ = ["Select", "best_scored", "judge_selection", "resolve_selector"]
+__all__ = ["Select", "best_scored", "judge_selection", "make_selector", "resolve_selector"]
 
 
 def resolve_selector(selector: Selector | str | None) -> Selector | None:
@@ -40,6 +40,30 @@ def resolve_selector(selector: Selector | str | None) -> Selector | None:
 
         selector = registry.create("selectors", selector)
     return check_selector(selector)
+
+
+def make_selector(name: str, model: Any = None) -> Selector:
+    """A registered selector by name, given ``model`` when it asks for one (``listwise``,
+    ``tournament``, ``synthesize``); a command line or a server names selectors this way.
+
+    Raises:
+        ConfigError: an unknown name, or a selector that asks for a model when there is none.
+    """
+    import inspect
+
+    from agentscale import registry
+    from agentscale.errors import ConfigError
+
+    factory = registry.load("selectors", name)
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        params = {}
+    if "model" not in params:
+        return registry.create("selectors", name)
+    if model is None and params["model"].default is inspect.Parameter.empty:
+        raise ConfigError(f"selector {name!r} asks for a model, and this run has none")
+    return registry.create("selectors", name, **({"model": model} if model is not None else {}))
 
 
 def best_scored(rollouts: Sequence[Rollout], verdicts: Mapping[str, Verdict]) -> Selection:

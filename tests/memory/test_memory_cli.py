@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -104,3 +105,48 @@ def test_default_db_follows_the_cache_env(tmp_path, monkeypatch):
     assert default_db() == tmp_path / "memory.db"
     monkeypatch.setenv("AGENTSCALE_MEMORY_DB", str(tmp_path / "x.db"))
     assert default_db() == tmp_path / "x.db"
+
+
+@pytest.mark.parametrize("content", [None, "{broken\n"])
+def test_a_failed_import_leaves_no_empty_bank_behind(tmp_path, capsys, content):
+    source = tmp_path / "items.jsonl"
+    if content is not None:
+        source.write_text(content)
+    fresh = tmp_path / "fresh.db"
+    assert main(["memory", "--db", str(fresh), "import", str(source)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(source) in err[0]  # "cannot read ..." or "..., line 1: not valid JSON"
+    assert list(tmp_path.glob("fresh.db*")) == []
+
+
+def test_an_import_that_fails_while_writing_removes_the_bank_it_made(tmp_path, capsys, monkeypatch):
+    import agentscale.cli.memory as cli_memory
+    from agentscale.errors import MemoryBankError
+
+    source = tmp_path / "items.jsonl"
+    source.write_text(MemoryItem(id="new1", title="t", content="c").model_dump_json() + "\n")
+
+    async def failing(bank, items):
+        raise MemoryBankError("disk full")
+
+    monkeypatch.setattr(cli_memory, "import_items", failing)
+    fresh = tmp_path / "fresh.db"
+    assert main(["memory", "--db", str(fresh), "import", str(source)]) == 1
+    assert "disk full" in capsys.readouterr().err
+    assert list(tmp_path.glob("fresh.db*")) == []
+
+
+def test_ids_are_accepted_by_unique_prefix(db, capsys):
+    async def add() -> None:
+        async with await MemoryBank.open(db, embedder=None) as bank:
+            await bank.add([MemoryItem(id="sortsecond", title="Another sort", content="x")], dedupe=False)
+
+    asyncio.run(add())
+    assert main(["memory", "--db", str(db), "show", "empty"]) == 0
+    assert "Guard empty input" in capsys.readouterr().out
+    assert main(["memory", "--db", str(db), "show", "sort"]) == 1
+    err = capsys.readouterr().err
+    assert "'sort' is the start of several ids (sortfirst, sortsecond); give more of it" in err
+    assert main(["memory", "--db", str(db), "show", "sortf"]) == 0
+    assert main(["memory", "--db", str(db), "show", "zzz"]) == 1
+    assert "no memory item 'zzz'" in capsys.readouterr().err

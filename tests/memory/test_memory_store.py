@@ -113,3 +113,11 @@ async def test_evict_drops_lowest_weight_then_least_recently_used(store):
     assert await store.evict(10) == []
     with pytest.raises(MemoryBankError):
         await store.evict(-1)
+
+
+async def test_ids_with_prefix(store):
+    await store.add([MemoryItem(id=i, title=i, content="c") for i in ("ab1", "ab2", "b%_", "abc")])
+    assert await store.ids_with_prefix("ab") == ["ab1", "ab2", "abc"]
+    assert await store.ids_with_prefix("ab", limit=2) == ["ab1", "ab2"]
+    assert await store.ids_with_prefix("b%") == ["b%_"] and await store.ids_with_prefix("%") == []
+    assert await store.ids_with_prefix("zz") == []
