@@ -60,7 +60,7 @@ def test_every_rollout_failing_is_one_line_and_exit_1(scripted, model_args, caps
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["run", "nosuch", "x"], "unknown workflow 'nosuch'; choose one of: humaneval, chat"),
+        (["run", "nosuch", "x"], "unknown workflow 'nosuch'; choose one of: humaneval, web"),
         (["run", "chat", "x", "--strategy", "nope"], "unknown strategy 'nope'; choose one of: best_of_n, majority"),
         (["run", "chat", "x", "--selector", "nope"], "unknown selector 'nope'; choose one of: majority"),
         (["run", "chat", "x", "-n", "0"], "-n must be >= 1, got 0"),
