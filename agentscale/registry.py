@@ -42,6 +42,8 @@ BUILTINS: dict[str, dict[str, str]] = {
         "reflect": "agentscale.strategies.reflect:Reflect",
         "evolve": "agentscale.strategies.evolve:Evolve",
         "first_finish": "agentscale.strategies.first_finish:FirstFinish",
+        "wider_deeper": "agentscale.strategies.wider_deeper:WiderDeeper",
+        "ab_mcts": "agentscale.strategies.wider_deeper:WiderDeeper",
     },
     "selectors": {
         "majority": "agentscale.selectors.majority_vote:MajorityVote",

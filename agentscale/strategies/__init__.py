@@ -1,6 +1,7 @@
 """Scaling strategies as objects, their LangGraph nodes, and ``scale()`` to wire them into a graph in one line.
 
-A strategy (``BestOfN``, ``Majority``, ``Adaptive``, ``Reflect``, ``Evolve``, ``FirstFinish``, or
+A strategy (``BestOfN``, ``Majority``, ``Adaptive``, ``Reflect``, ``Evolve``, ``FirstFinish``,
+``WiderDeeper``, or
 your own ``agentscale.protocols.Strategy``) wires nodes into a graph builder. Each node is a small
 class whose instances are ``async (state, runtime) -> dict`` nodes, usable in your own
 ``StateGraph(ScaleState, context_schema=ScaleContext)``.
@@ -25,9 +26,11 @@ from agentscale.strategies.rollouts import (
     run_request,
 )
 from agentscale.strategies.scale import resolve_strategy, resolve_verifier, scale
+from agentscale.strategies.search_tree import Decision, SearchNode, SearchPolicy, SearchTree, search_tree
 from agentscale.strategies.select import Select, best_scored, judge_selection, resolve_selector
 from agentscale.strategies.spec import ScaleSpec
 from agentscale.strategies.verify import Verify
+from agentscale.strategies.wider_deeper import Expand, SearchNodeEvent, SearchStep, SearchStepEvent, WiderDeeper
 
 __all__ = [
     "MUTATE",
@@ -39,8 +42,10 @@ __all__ = [
     "AssessVote",
     "BestOfN",
     "Breed",
+    "Decision",
     "Diversity",
     "Evolve",
+    "Expand",
     "EvolvePolicy",
     "FanOut",
     "FirstFinish",
@@ -55,8 +60,15 @@ __all__ = [
     "RunRollout",
     "ScaleContext",
     "ScaleSpec",
+    "SearchNode",
+    "SearchNodeEvent",
+    "SearchPolicy",
+    "SearchStep",
+    "SearchStepEvent",
+    "SearchTree",
     "Select",
     "Verify",
+    "WiderDeeper",
     "answer_key",
     "as_task",
     "best_scored",
@@ -72,6 +84,7 @@ __all__ = [
     "revision_request",
     "run_request",
     "scale",
+    "search_tree",
     "sqlite_checkpointer",
     "state_serializer",
     "vote_confidence",
