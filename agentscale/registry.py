@@ -52,6 +52,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "best_of_majority": "agentscale.selectors.best_of_majority:BestOfMajority",
         "listwise": "agentscale.selectors.listwise:ListwiseSelector",
         "tournament": "agentscale.selectors.tournament:KnockoutTournament",
+        "rtv": "agentscale.selectors.rtv:RecursiveTournament",
         "synthesize": "agentscale.selectors.synthesis:Synthesize",
         "behaviour_vote": "agentscale.selectors.behaviour_vote:BehaviourVote",
     },
