@@ -44,6 +44,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "first_finish": "agentscale.strategies.first_finish:FirstFinish",
         "wider_deeper": "agentscale.strategies.wider_deeper:WiderDeeper",
         "ab_mcts": "agentscale.strategies.wider_deeper:WiderDeeper",
+        "pdr": "agentscale.strategies.pdr:ParallelDistillRefine",
     },
     "selectors": {
         "majority": "agentscale.selectors.majority_vote:MajorityVote",

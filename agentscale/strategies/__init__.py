@@ -1,7 +1,7 @@
 """Scaling strategies as objects, their LangGraph nodes, and ``scale()`` to wire them into a graph in one line.
 
 A strategy (``BestOfN``, ``Majority``, ``Adaptive``, ``Reflect``, ``Evolve``, ``FirstFinish``,
-``WiderDeeper``, or
+``WiderDeeper``, ``ParallelDistillRefine``, or
 your own ``agentscale.protocols.Strategy``) wires nodes into a graph builder. Each node is a small
 class whose instances are ``async (state, runtime) -> dict`` nodes, usable in your own
 ``StateGraph(ScaleState, context_schema=ScaleContext)``.
@@ -15,6 +15,7 @@ from agentscale.strategies.evolve import MUTATE, RECOMBINE, Breed, Evolve, Evolv
 from agentscale.strategies.first_finish import FirstFinish, Race
 from agentscale.strategies.lessons import Recall, Remember, lesson_text
 from agentscale.strategies.majority import Majority
+from agentscale.strategies.pdr import DISTILL, Distill, DistillEvent, LastWave, ParallelDistillRefine, PickFinal
 from agentscale.strategies.reflect import REVISE, PlanRevisions, Reflect, ReflectPolicy, revision_request
 from agentscale.strategies.rollouts import (
     Diversity,
@@ -33,6 +34,7 @@ from agentscale.strategies.verify import Verify
 from agentscale.strategies.wider_deeper import Expand, SearchNodeEvent, SearchStep, SearchStepEvent, WiderDeeper
 
 __all__ = [
+    "DISTILL",
     "MUTATE",
     "RECOMBINE",
     "REVISE",
@@ -43,13 +45,18 @@ __all__ = [
     "BestOfN",
     "Breed",
     "Decision",
+    "Distill",
+    "DistillEvent",
     "Diversity",
     "Evolve",
     "Expand",
     "EvolvePolicy",
     "FanOut",
     "FirstFinish",
+    "LastWave",
     "Majority",
+    "ParallelDistillRefine",
+    "PickFinal",
     "PlanRevisions",
     "PrepareRequests",
     "Race",
