@@ -45,6 +45,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "wider_deeper": "agentscale.strategies.wider_deeper:WiderDeeper",
         "ab_mcts": "agentscale.strategies.wider_deeper:WiderDeeper",
         "pdr": "agentscale.strategies.pdr:ParallelDistillRefine",
+        "planned": "agentscale.strategies.planned:Planned",
     },
     "selectors": {
         "majority": "agentscale.selectors.majority_vote:MajorityVote",

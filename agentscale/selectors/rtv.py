@@ -33,20 +33,19 @@ _ASK = """Task:
 
 {attempts}
 
-Which attempt is most likely correct and complete? Think briefly, then answer.
-Reply with only this JSON: {{"reason": "<one short sentence>", "choice": <attempt number from 1 to {n}>}}"""
+Which attempt is most likely correct and complete?
+Reply with only this JSON: {reply}"""
 
 
-def _vote_schema(count: int) -> dict[str, Any]:
-    # reason first: the choice is generated after the model has said why
+def _vote_schema(count: int, reason_chars: int) -> dict[str, Any]:
+    # the reason comes first, so the choice is generated after the model has said why
+    properties: dict[str, Any] = {"reason": {"type": "string", "maxLength": reason_chars}} if reason_chars else {}
+    properties["choice"] = {"type": "integer", "minimum": 1, "maximum": count}
     return {
         "title": "Vote",
         "type": "object",
-        "properties": {
-            "reason": {"type": "string", "maxLength": 160},
-            "choice": {"type": "integer", "minimum": 1, "maximum": count},
-        },
-        "required": ["reason", "choice"],
+        "properties": properties,
+        "required": list(properties),
         "additionalProperties": False,
     }
 
@@ -133,6 +132,8 @@ class RecursiveTournament:
         summarizer: writes the summaries (default ``Summarizer(model)``).
         show_verdicts: give the summaries the verifier's feedback (failing checks become failure modes).
         max_chars: per-candidate cap on the summary shown.
+        reason_chars: the judge writes a reason of at most this many characters before its choice
+            (0: the choice alone, a few tokens per vote).
         max_tokens: reply length cap.
         structured: constrain replies with the vote's JSON schema where the model takes one.
         name: the selector's name.
@@ -146,13 +147,14 @@ class RecursiveTournament:
     summarizer: Summarizer | None = None
     show_verdicts: bool = False
     max_chars: int = 2000
+    reason_chars: int = 160
     max_tokens: int | None = 100
     structured: bool = True
     name: str = "rtv"
     _summarizer: Summarizer = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        for attr, low in (("group_size", 2), ("votes", 1)):
+        for attr, low in (("group_size", 2), ("votes", 1), ("reason_chars", 0)):
             value = getattr(self, attr)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ConfigError(f"RecursiveTournament.{attr} must be an int >= {low}, got {value!r}")
@@ -168,7 +170,9 @@ class RecursiveTournament:
         task_text = task.prompt.strip()
         if len(task_text) > 4000:
             task_text = task_text[:2000] + "\n[... cut ...]\n" + task_text[-2000:]
-        ask = _ASK.format(task=task_text, attempts=attempts, n=len(shown))
+        choice = f'"choice": <attempt number from 1 to {len(shown)}>'
+        reply = f'{{"reason": "<one short sentence>", {choice}}}' if self.reason_chars else f"{{{choice}}}"
+        ask = _ASK.format(task=task_text, attempts=attempts, reply=reply)
         return [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": ask}]
 
     async def _vote(
@@ -178,7 +182,7 @@ class RecursiveTournament:
         g = len(members)
         rotations = min(g, self.votes)
         shares = [self.votes // rotations + (1 if r < self.votes % rotations else 0) for r in range(rotations)]
-        constrained = schema_options(self.model, _vote_schema(g) if self.structured else None)
+        constrained = schema_options(self.model, _vote_schema(g, self.reason_chars) if self.structured else None)
         base = random.Random(f"{self.seed}:{task.id}:{salt}").randrange(2**31)
 
         async def ask(rotation: int, n: int) -> list[str | None]:

@@ -1,7 +1,7 @@
 """Scaling strategies as objects, their LangGraph nodes, and ``scale()`` to wire them into a graph in one line.
 
 A strategy (``BestOfN``, ``Majority``, ``Adaptive``, ``Reflect``, ``Evolve``, ``FirstFinish``,
-``WiderDeeper``, ``ParallelDistillRefine``, or
+``WiderDeeper``, ``ParallelDistillRefine``, ``Planned``, or
 your own ``agentscale.protocols.Strategy``) wires nodes into a graph builder. Each node is a small
 class whose instances are ``async (state, runtime) -> dict`` nodes, usable in your own
 ``StateGraph(ScaleState, context_schema=ScaleContext)``.
@@ -16,6 +16,7 @@ from agentscale.strategies.first_finish import FirstFinish, Race
 from agentscale.strategies.lessons import Recall, Remember, lesson_text
 from agentscale.strategies.majority import Majority
 from agentscale.strategies.pdr import DISTILL, Distill, DistillEvent, LastWave, ParallelDistillRefine, PickFinal
+from agentscale.strategies.planned import PlanEvent, Planned, PlanWave
 from agentscale.strategies.reflect import REVISE, PlanRevisions, Reflect, ReflectPolicy, revision_request
 from agentscale.strategies.rollouts import (
     Diversity,
@@ -57,7 +58,10 @@ __all__ = [
     "Majority",
     "ParallelDistillRefine",
     "PickFinal",
+    "PlanEvent",
     "PlanRevisions",
+    "PlanWave",
+    "Planned",
     "PrepareRequests",
     "Race",
     "Recall",
