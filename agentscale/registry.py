@@ -43,7 +43,6 @@ BUILTINS: dict[str, dict[str, str]] = {
         "evolve": "agentscale.strategies.evolve:Evolve",
         "first_finish": "agentscale.strategies.first_finish:FirstFinish",
         "wider_deeper": "agentscale.strategies.wider_deeper:WiderDeeper",
-        "ab_mcts": "agentscale.strategies.wider_deeper:WiderDeeper",
         "pdr": "agentscale.strategies.pdr:ParallelDistillRefine",
         "planned": "agentscale.strategies.planned:Planned",
     },

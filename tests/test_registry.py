@@ -22,7 +22,7 @@ def test_every_builtin_loads(group):
 
 def test_builtins_satisfy_their_protocols():
     model = FakeModel(["1"])
-    needs_model = {"listwise", "tournament", "synthesize"}
+    needs_model = {"listwise", "tournament", "synthesize", "rtv"}
     for name in registry.BUILTINS["selectors"]:
         selector = registry.create("selectors", name, **({"model": model} if name in needs_model else {}))
         assert isinstance(selector, Selector), name

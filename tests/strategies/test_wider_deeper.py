@@ -166,8 +166,8 @@ async def test_without_a_verifier_it_says_so():
 
 
 async def test_by_name_and_bad_options():
-    assert registry.load("strategies", "ab_mcts") is registry.load("strategies", "wider_deeper") is WiderDeeper
-    state = await scale(scripted(0.3, lambda p: p), "ab_mcts", n=3, batch=3, verifier=SCORE).ainvoke(
+    assert registry.load("strategies", "wider_deeper") is WiderDeeper
+    state = await scale(scripted(0.3, lambda p: p), "wider_deeper", n=3, batch=3, verifier=SCORE).ainvoke(
         {"task": TASK}, context=ScaleContext()
     )
     assert len(state["rollouts"]) == 3
