@@ -84,6 +84,7 @@ class TournamentResult(BaseModel):
         calls: judge requests in all.
         votes_asked: votes asked for in all.
         votes_read: votes that could be read.
+        duplicates: candidates left out because an earlier one's summary reads the same.
     """
 
     winners: list[str]
@@ -92,11 +93,16 @@ class TournamentResult(BaseModel):
     calls: int = 0
     votes_asked: int = 0
     votes_read: int = 0
+    duplicates: int = 0
 
 
 @dataclass
 class RecursiveTournament:
     """RTV: groups of ``group_size`` vote, winners advance, until one (or ``keep``) is left.
+
+    **Entrants.** Candidates whose summaries read the same (same final output, same notes) enter
+    as one, the earliest standing for all: a vote between equals says nothing, and on easy tasks
+    (all samples alike) this is most of the judging saved.
 
     **A round.** The candidates still in play are shuffled (seeded by ``seed``, the task and the
     round) and cut into groups of ``group_size``. A group of one (a leftover) is a **bye**: it
@@ -262,7 +268,8 @@ class RecursiveTournament:
             keep: how many to leave.
 
         Returns:
-            The winners (in input order) and the record of every round.
+            The winners (in input order; fewer than ``keep`` when fewer distinct candidates
+            entered) and the record of every round.
 
         Raises:
             ConfigError: ``keep`` below 1.
@@ -274,7 +281,11 @@ class RecursiveTournament:
         shown = {r.id: verdicts[r.id] for r in candidates if r.id in verdicts} if self.show_verdicts else {}
         summaries = await self._summarizer.summarize_all(task, candidates, shown)
         result = TournamentResult(winners=[], summaries=summaries)
-        alive = list(candidates)
+        entrants: dict[str, Rollout] = {}
+        for r in candidates:
+            entrants.setdefault(summaries[r.id].text(max_chars=self.max_chars), r)
+        alive = list(entrants.values())
+        result.duplicates = len(candidates) - len(alive)
         round_ = 0
         while len(alive) > keep:
             rng = random.Random(f"{self.seed}:{task.id}:round{round_}")
@@ -318,6 +329,8 @@ class RecursiveTournament:
             f"recursive tournament: {len(result.rounds)} round(s), {groups} group(s) of up to {self.group_size}, "
             f"{result.calls} judge call(s), {result.votes_read} of {result.votes_asked} votes readable"
         )
+        if result.duplicates:
+            reason += f"; {result.duplicates} duplicate(s) entered as one"
         if notes:
             reason += f"; groups settled by score: {', '.join(notes)}"
         return Selection(

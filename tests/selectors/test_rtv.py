@@ -82,9 +82,21 @@ async def test_narrow_stops_at_keep_without_overshooting():
         await rtv.narrow(TASK, six, {}, keep=0)
 
 
+async def test_candidates_that_read_the_same_enter_as_one():
+    model = judge()
+    rollouts = candidates([4, 4, 9, 4, 9, 9, 4, 4])
+    selection = await RecursiveTournament(model, votes=8).select(TASK, rollouts, {})
+    assert selection.rollout_id == "r2"  # the earliest of the best
+    assert len(model.calls) == 2 and "6 duplicate(s) entered as one" in selection.reason
+    same = candidates([5] * 8)
+    assert (await RecursiveTournament(model).select(TASK, same, {})).rollout_id == "r0"
+    assert len(model.calls) == 2  # nothing to vote on
+    assert (await RecursiveTournament(model).narrow(TASK, same, {}, keep=4)).winners == ["r0"]
+
+
 async def test_position_bias_cancels_and_ties_go_to_the_verifier_score():
     always_first = FunctionModel(lambda call: '{"reason": "first", "choice": 1}')
-    rollouts = candidates([0, 0])
+    rollouts = [Rollout(id=f"r{i}", task_id="t", output=f"quality=0 variant {i}") for i in range(2)]
     verdicts = {r: Verdict(rollout_id=r, score=s, passed=False) for r, s in (("r0", 0.2), ("r1", 0.9))}
     rtv = RecursiveTournament(always_first, group_size=2, votes=8)
     result = await rtv.narrow(TASK, rollouts, verdicts)
