@@ -127,11 +127,12 @@ async def search_problem(task: Any, *, agent: Any, verifier: Any, scorer: Any) -
         "wider_deeper": WiderDeeper(n=8, batch=2, diversity=DIVERSITY, policy=SearchPolicy(seed=0)),
         "reflect": Reflect(n=2, diversity=DIVERSITY, policy=ReflectPolicy(threshold=1.0, max_rounds=3)),
     }
-    record: dict[str, Any] = {"kind": "search", "task_id": task.id}
-    for name, strategy in methods.items():
-        graph = scale(agent, strategy, verifier=verifier)
-        record[name], _ = await run_method(graph, task, scorer=scorer, ctx=ScaleContext(max_concurrency=8))
-    return record
+    # the three runs are independent: together they keep more of the server's slots busy
+    graphs = [scale(agent, strategy, verifier=verifier) for strategy in methods.values()]
+    runs = await asyncio.gather(
+        *(run_method(g, task, scorer=scorer, ctx=ScaleContext(max_concurrency=8)) for g in graphs)
+    )
+    return {"kind": "search", "task_id": task.id, **{name: rec for name, (rec, _) in zip(methods, runs, strict=True)}}
 
 
 async def select_problem(task: Any, search: dict[str, Any], *, judge: Any) -> dict[str, Any]:
@@ -222,41 +223,64 @@ async def run(args: argparse.Namespace) -> int:
             sampler_cache.model, judge_cache.model = sampler, chat
             agent = humaneval_agent(sampler_cache, max_tokens=MAX_TOKENS)
             verifier, scorer = DocstringExamplesVerifier(pool), VisibleTestsVerifier(pool)
-            finished = 0
-            while time.monotonic() < deadline:
-                imports.refresh()
-                searched = {r["task_id"]: r for r in read_jsonl(out, kind="search")}
-                selected = {r["task_id"] for r in read_jsonl(out, kind="select")}
-                to_search = [t for t in tasks if t.id not in searched]
-                to_select = [t for t in tasks if t.id in searched and t.id not in selected]
-                ready = [t for t in to_search if drawn(sampler_cache, t)]
-                started = time.monotonic()
-                # searches of drawn problems first (no judge), then selections, then (with --draw)
-                # draws from the end of the list, where other draws arrive last
-                if ready or (to_search and args.draw and not to_select):
+            progress = Progress(sampler_cache, judge_cache, len(tasks))
+
+            async def searches() -> None:
+                # drawn problems first; with --draw, then draws from the end of the list, where
+                # other draws arrive last
+                while time.monotonic() < deadline:
+                    imports.refresh()
+                    done = {r["task_id"] for r in read_jsonl(out, kind="search")}
+                    to_search = [t for t in tasks if t.id not in done]
+                    if not to_search:
+                        return
+                    ready = [t for t in to_search if drawn(sampler_cache, t)]
+                    if not ready and not args.draw:
+                        print(f"waiting for draws of {len(to_search)} problems...", file=sys.stderr, flush=True)
+                        await asyncio.sleep(min(300, max(deadline - time.monotonic(), 1)))
+                        continue
                     task = ready[0] if ready else to_search[-1]
+                    started = time.monotonic()
                     record = await search_problem(task, agent=agent, verifier=verifier, scorer=scorer)
-                elif to_select:
+                    append_jsonl(out, record)
+                    progress.report(record, None, started)
+
+            async def selections() -> None:
+                while time.monotonic() < deadline:
+                    searched = {r["task_id"]: r for r in read_jsonl(out, kind="search")}
+                    done = {r["task_id"] for r in read_jsonl(out, kind="select")}
+                    to_select = [t for t in tasks if t.id in searched and t.id not in done]
+                    if not to_select:
+                        if len(searched) >= len(tasks) or search_task.done():
+                            return
+                        await asyncio.sleep(30)
+                        continue
                     task = to_select[0]
+                    started = time.monotonic()
                     record = await select_problem(task, searched[task.id], judge=judge_cache)
-                elif to_search:
-                    print(f"waiting for draws of {len(to_search)} problems...", file=sys.stderr, flush=True)
-                    await asyncio.sleep(min(300, max(deadline - time.monotonic(), 0)))
-                    continue
-                else:
-                    break
-                append_jsonl(out, record)
-                finished += 1
-                print(
-                    f"[{finished}] {record['kind']} {task.id}: {_outcome(record, searched.get(task.id))}; "
-                    f"{time.monotonic() - started:.0f} s, load {os.getloadavg()[0]:.1f}, "
-                    f"new calls {sampler_cache.misses} sampling + {judge_cache.misses} judging; "
-                    f"left: {len(to_search) - (record['kind'] == 'search')} to search, "
-                    f"{len(to_select) - (record['kind'] == 'select')} to select",
-                    file=sys.stderr,
-                    flush=True,
-                )
+                    append_jsonl(out, record)
+                    progress.report(record, searched[task.id], started)
+
+            search_task = asyncio.create_task(searches(), name="allocation-searches")
+            await asyncio.gather(search_task, selections())
     return 0
+
+
+class Progress:
+    """One line per finished record on stderr."""
+
+    def __init__(self, sampler: CachedModel, judge: CachedModel, total: int) -> None:
+        self.sampler, self.judge, self.total, self.count = sampler, judge, total, 0
+
+    def report(self, record: dict[str, Any], search: dict[str, Any] | None, started: float) -> None:
+        self.count += 1
+        print(
+            f"[{self.count}] {record['kind']} {record['task_id']}: {_outcome(record, search)}; "
+            f"{time.monotonic() - started:.0f} s, load {os.getloadavg()[0]:.1f}, "
+            f"new calls {self.sampler.misses} sampling + {self.judge.misses} judging",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _outcome(record: dict[str, Any], search: dict[str, Any] | None) -> str:
