@@ -15,7 +15,8 @@ HumanEval's hidden tests only score the final choice:
 2. **RTV vs list-wise vs best score** on the same 8 candidates per problem (best-of-8's draw):
    Recursive Tournament Voting (groups of 2, 8 sampled votes per group; the same model judges),
    list-wise selection (all 8 in one prompt), the best verifier score, a random pick and the
-   oracle (pass@8). Judge tokens and calls per problem beside each.
+   oracle (pass@8). Judge tokens and calls per problem beside each. The judges see each candidate
+   as the entry point's ``def`` line and its body (the task they are shown holds the docstring).
 3. **Planner vs fixed best-of-N at equal total tokens**: a batch loop over all the recorded
    problems asks ``plan_allocation`` between waves which problems get one more sample of their
    draw, within the total tokens best-of-N spends at N = 2, 4 and 8; each problem keeps its
@@ -135,6 +136,21 @@ async def search_problem(task: Any, *, agent: Any, verifier: Any, scorer: Any) -
     return {"kind": "search", "task_id": task.id, **{name: rec for name, (rec, _) in zip(methods, runs, strict=True)}}
 
 
+def judge_view(task: Any, output: str) -> str:
+    """A candidate as the judges see it: the entry point's ``def`` line and the body, in a fence.
+
+    The task above the candidates holds the prompt's docstring; repeating it in each of 8
+    candidates would not fit a llama.cpp slot's 2048 tokens.
+    """
+    head = f"```python\n{task.prompt.rstrip()}\n"
+    if not (output.startswith(head) and output.endswith("\n```")):
+        return output
+    body = output[len(head) : -len("\n```")]
+    entry = task.metadata.get("entry_point", "")
+    signature = next((ln for ln in task.prompt.splitlines() if ln.startswith(f"def {entry}(")), "")
+    return f"```python\n{signature}\n{body}\n```" if signature else output
+
+
 async def select_problem(task: Any, search: dict[str, Any], *, judge: Any) -> dict[str, Any]:
     """RTV and list-wise selection among best-of-8's samples (rebuilt from the search record)."""
     from agentscale.selectors import ListwiseSelector, RecursiveTournament
@@ -144,7 +160,8 @@ async def select_problem(task: Any, search: dict[str, Any], *, judge: Any) -> di
     for s in search["best_of_8"]["samples"]:
         if s["status"] != "ok":
             continue
-        rollout = Rollout(id=f"s{s['index']}", task_id=task.id, output=s["output"], metadata={"index": s["index"]})
+        output = judge_view(task, s["output"])
+        rollout = Rollout(id=f"s{s['index']}", task_id=task.id, output=output, metadata={"index": s["index"]})
         rollouts.append(rollout)
         if s["examples_score"] is not None:
             score, passed = s["examples_score"], s["examples_passed"]
