@@ -42,6 +42,9 @@ BUILTINS: dict[str, dict[str, str]] = {
         "reflect": "agentscale.strategies.reflect:Reflect",
         "evolve": "agentscale.strategies.evolve:Evolve",
         "first_finish": "agentscale.strategies.first_finish:FirstFinish",
+        "wider_deeper": "agentscale.strategies.wider_deeper:WiderDeeper",
+        "pdr": "agentscale.strategies.pdr:ParallelDistillRefine",
+        "planned": "agentscale.strategies.planned:Planned",
     },
     "selectors": {
         "majority": "agentscale.selectors.majority_vote:MajorityVote",
@@ -50,6 +53,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "best_of_majority": "agentscale.selectors.best_of_majority:BestOfMajority",
         "listwise": "agentscale.selectors.listwise:ListwiseSelector",
         "tournament": "agentscale.selectors.tournament:KnockoutTournament",
+        "rtv": "agentscale.selectors.rtv:RecursiveTournament",
         "synthesize": "agentscale.selectors.synthesis:Synthesize",
         "behaviour_vote": "agentscale.selectors.behaviour_vote:BehaviourVote",
         "action_vote": "agentscale.selectors.action_vote:ActionVote",

@@ -30,6 +30,7 @@ def test_builtins_satisfy_their_protocols():
         "tournament": {"model": model},
         "synthesize": {"model": model},
         "code_judge": {"model": model},
+        "rtv": {"model": model},
         "behaviour_cluster": {"sandboxes": pool},
         "dual_agreement": {"sandboxes": pool, "writer": ModelInputs(model)},
         "code": {"sandboxes": pool},

@@ -12,6 +12,7 @@
 - ``code_selection``: the default for code (``"code"`` in the registry's verifiers and selectors);
 - ``ListwiseSelector``: a model sees every candidate in one shuffled prompt and picks one;
 - ``KnockoutTournament``: a model judges pairs in a bracket;
+- ``RecursiveTournament``: Recursive Tournament Voting, small groups voting on trajectory summaries;
 - ``Synthesize``: a model writes a new answer from the candidates and their verdicts.
 
 Every selector documents what it does on ties and when every candidate failed; failed rollouts
@@ -28,6 +29,7 @@ from agentscale.selectors.code_judge import CodeJudge
 from agentscale.selectors.dual_agreement import DualAgreement
 from agentscale.selectors.listwise import ListwiseSelector
 from agentscale.selectors.majority_vote import MajorityVote
+from agentscale.selectors.rtv import GroupVote, RecursiveTournament, TournamentResult
 from agentscale.selectors.synthesis import Synthesize
 from agentscale.selectors.tournament import KnockoutTournament
 from agentscale.selectors.weighted_vote import WeightedVote, verdict_weight
@@ -41,10 +43,13 @@ __all__ = [
     "CodeJudge",
     "CodeSelection",
     "DualAgreement",
+    "GroupVote",
     "KnockoutTournament",
     "ListwiseSelector",
     "MajorityVote",
+    "RecursiveTournament",
     "Synthesize",
+    "TournamentResult",
     "WeightedVote",
     "action_key",
     "behaviour_digest",

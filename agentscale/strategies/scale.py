@@ -92,7 +92,8 @@ def scale(
         agent: an ``Agent``, a compiled LangGraph graph, or an async function (see ``as_agent``).
         strategy: a ``Strategy`` object (``BestOfN(n=8)``, ``Reflect(policy=...)``, your own), or a
             name from ``registry.available("strategies")``: ``"best_of_n"``, ``"majority"``,
-            ``"adaptive"``, ``"reflect"``, ``"evolve"``, ``"first_finish"``, or a plugin's.
+            ``"adaptive"``, ``"reflect"``, ``"evolve"``, ``"first_finish"``, ``"wider_deeper"``, ``"pdr"``,
+            ``"planned"``, or a plugin's.
         n: for a named strategy, its ``n`` (rollouts; the most in all for ``adaptive``; the first
             wave for ``reflect`` and ``evolve``). Default: the strategy's own (8).
         verifier: checks each rollout: a ``Verifier`` or a registry name that needs no arguments
