@@ -71,6 +71,7 @@ BUILTINS: dict[str, dict[str, str]] = {
     },
     "workflows": {
         "humaneval": "agentscale.graphs.humaneval:HumanEvalWorkflow",
+        "math": "agentscale.graphs.math:MathWorkflow",
     },
 }
 """Built-in names; read-only by convention (plugins use entry points, not this table)."""
