@@ -7,8 +7,10 @@ Normalisation, in order: LaTeX wrappers go (``$``, ``\\boxed{}``, ``\\text{}``, 
 spacing commands), ``\\frac{a}{b}``/``\\dfrac``/``a/b`` become fractions, thousands separators go
 (``1,000``), a leading currency sign and a trailing ``%`` or short unit word go, and every number
 is written canonically (``1000.0`` -> ``1000``, ``0.50`` -> ``0.5``, ``3/4`` -> ``0.75``,
-``1/3`` -> ``1/3``). Anything that is not a number is lower-cased with its whitespace collapsed and
-surrounding quotes and trailing punctuation removed.
+``1/3`` -> ``1/3``). Numbers also come as words (``twenty-one``, ``three quarters``), mixed
+numbers (``2 1/2``), arithmetic of literals (``3 * 4 + 2``, ``2^{10}``, ``12 \\times 5``) and
+equations (``3 * 4 = 12``: the right-hand side). Anything that is not a number is lower-cased with
+its whitespace collapsed and surrounding quotes and trailing punctuation removed.
 
 Example:
     >>> normalize_answer("The answer is $\\\\boxed{1,000.0}$.")
@@ -19,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import ast
 import math
 import re
 from fractions import Fraction
@@ -105,6 +108,8 @@ def _strip_latex(s: str) -> str:
     s = re.sub(r"\\[,;:! ]|\\q?quad", "", s)
     s = re.sub(r"\^\s*\{?\\circ\}?|°", "", s)
     s = s.replace("\\%", "%").replace("\\$", "")
+    s = re.sub(r"\\(?:times|cdot)", "*", s).replace("\\div", "/").replace("×", "*").replace("÷", "/")
+    s = re.sub(r"\^\s*\{([^{}]*)\}", r"^(\1)", s)
     s = re.sub(r"\\[dt]frac", r"\\frac", s)
     # \frac{a}{b} and \frac ab -> (a)/(b)
     while (m := re.search(r"\\frac\s*", s)) is not None:
@@ -162,6 +167,92 @@ def _canonical_number(value: Fraction) -> str:
     return text if Fraction(text) == value else f"{value.numerator}/{value.denominator}"
 
 
+_SMALL = {
+    w: i
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+        "sixteen seventeen eighteen nineteen".split()
+    )
+}
+_TENS = {w: 10 * (i + 2) for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split())}
+_SCALES = {"thousand": 10**3, "million": 10**6, "billion": 10**9, "trillion": 10**12}
+_PARTS = {"half": 2, "halves": 2, "third": 3, "thirds": 3, "quarter": 4, "quarters": 4, "fourth": 4, "fourths": 4,
+          "fifth": 5, "fifths": 5, "tenth": 10, "tenths": 10}
+
+
+def _words_number(s: str) -> Fraction | None:
+    """``"twenty-one"`` -> 21, ``"one hundred and five"`` -> 105, ``"three quarters"`` -> 3/4,
+    ``"a dozen"`` -> 12; a few trailing unit words are allowed (``"five apples"``)."""
+    words = re.sub(r"[-,]", " ", s.lower()).split()
+    sign = -1 if words[:1] == ["minus"] or words[:1] == ["negative"] else 1
+    words = words[1:] if sign < 0 else words
+    total, current, used, seen = 0, 0, 0, False
+    for i, word in enumerate(words):
+        if word in _SMALL or word in _TENS:
+            current += _SMALL.get(word, _TENS.get(word, 0))
+        elif word == "hundred" and seen:
+            current = max(current, 1) * 100
+        elif word in _SCALES and seen:
+            total, current = total + max(current, 1) * _SCALES[word], 0
+        elif word == "dozen":
+            current = max(current, 1) * 12
+        elif word == "and" and seen:
+            pass
+        elif word == "a" and i + 1 < len(words) and words[i + 1] in ("dozen", "half", "quarter", "third"):
+            current = max(current, 1)
+        elif word in _PARTS and seen:
+            return _with_units(sign * Fraction(total + current, _PARTS[word]), words[i + 1 :])
+        else:
+            break
+        seen, used = True, i + 1
+    if not seen or (total + current == 0 and "zero" not in words[:used]):
+        return None
+    return _with_units(Fraction(sign * (total + current)), words[used:])
+
+
+def _with_units(value: Fraction, rest: list[str]) -> Fraction | None:
+    return value if len(rest) <= _UNIT_WORDS and all(w.isalpha() for w in rest) else None
+
+
+_EXPRESSION_RE = re.compile(r"^[\d\s.+\-*/^()]+$")
+_DATE_RE = re.compile(r"\d+-\d+-\d+")
+
+
+def _arithmetic(s: str) -> Fraction | None:
+    """The exact value of arithmetic on number literals (``3 * (4 + 2)``, ``2^10``, ``7/2 - 1``)."""
+    if not _EXPRESSION_RE.match(s) or _DATE_RE.search(s) or len(s) > 120 or not re.search(r"\d", s):
+        return None
+    try:
+        tree = ast.parse(s.replace("^", "**"), mode="eval")
+    except SyntaxError:
+        return None
+
+    def value(node: ast.AST) -> Fraction:
+        if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+            return Fraction(str(node.value))
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            inner = value(node.operand)
+            return -inner if isinstance(node.op, ast.USub) else inner
+        if isinstance(node, ast.BinOp):
+            a, b = value(node.left), value(node.right)
+            if isinstance(node.op, ast.Add):
+                return a + b
+            if isinstance(node.op, ast.Sub):
+                return a - b
+            if isinstance(node.op, ast.Mult):
+                return a * b
+            if isinstance(node.op, ast.Div):
+                return a / b
+            if isinstance(node.op, ast.Pow) and b.denominator == 1 and abs(b) <= 64 and abs(a) < 10**6:
+                return a ** int(b)
+        raise ValueError("not arithmetic on literals")
+
+    try:
+        return value(tree.body)
+    except (ValueError, ZeroDivisionError, OverflowError):
+        return None
+
+
 def _as_number(s: str) -> Fraction | None:
     s = s.strip()
     s = re.sub(r"^[$€£¥]\s*", "", s)
@@ -173,7 +264,13 @@ def _as_number(s: str) -> Fraction | None:
     m = re.match(rf"^({_NUMBER}(?:/\d+)?)\s+([A-Za-z]+(?:\s+[A-Za-z]+){{0,{_UNIT_WORDS - 1}}})\.?$", s)
     if m is not None:
         return parse_number(m[1])
-    return None
+    # a mixed number: "2 1/2" (cups)
+    m = re.match(rf"^([-+]?)(\d+)\s+(\d+)/(\d+)(?:\s+[A-Za-z]+){{0,{_UNIT_WORDS}}}\.?$", s)
+    if m is not None and int(m[4]) != 0:
+        return (-1 if m[1] == "-" else 1) * (int(m[2]) + Fraction(int(m[3]), int(m[4])))
+    if (value := _arithmetic(s)) is not None:
+        return value
+    return _words_number(s) if re.match(r"^[A-Za-z][A-Za-z\s,-]*\.?$", s) else None
 
 
 def normalize_answer(answer: str | None) -> str:
@@ -191,6 +288,9 @@ def normalize_answer(answer: str | None) -> str:
     s = re.sub(r"^(?:####|(?:the\s+)?(?:final\s+)?answer\s*(?:is|:))\s*", "", s, flags=re.IGNORECASE)
     # "x = 5" -> "5": a lone variable on the left names the answer, it is not part of it
     s = re.sub(r"^[A-Za-z]\s*=\s*(?=\S)", "", s)
+    # "3 * 4 = 12" -> "12": an equation whose right-hand side is a number states that number
+    if "=" in s and _as_number(s.rsplit("=", 1)[1].strip().rstrip(".;,!")) is not None:
+        s = s.rsplit("=", 1)[1]
     s = s.strip().rstrip(".;,!").strip()
     if len(s) >= 2 and s[0] == s[-1] and s[0] in "'\"`":
         s = s[1:-1].strip()

@@ -221,6 +221,10 @@ class Tool(Protocol):
     runs it with the parsed arguments and returns the observation the model sees next. A refusal
     or failure the model can act on is a ``ToolError`` (the loop shows its message); the rollout's
     ``run`` gives the tool its sandbox, budget and progress stream.
+
+    Optional attributes the agent loop reads when present: ``timeout`` (seconds per call),
+    ``needs_sandbox`` (lease a sandbox per rollout), ``aliases`` (other names a text-format block
+    may use) and ``example`` (arguments shown in the text format's instructions).
     """
 
     name: str

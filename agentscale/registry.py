@@ -83,6 +83,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "web": "agentscale.graphs.web.workflow:WebWorkflow",
         "miniwob": "agentscale.graphs.web.miniwob:MiniWoBWorkflow",
         "chat": "agentscale.graphs.chat:ChatWorkflow",
+        "math": "agentscale.graphs.math:MathWorkflow",
     },
 }
 """Built-in names; read-only by convention (plugins use entry points, not this table)."""

@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal, TypedDict
 from langgraph.errors import GraphBubbleUp
 from langgraph.runtime import Runtime
 
+from agentscale.actions import canonical_action
 from agentscale.errors import BudgetExhausted, ConfigError, ToolError
 from agentscale.graphs.actions import Action, parse_text_reply, parse_tool_calls, tool_definition, tools_prompt
 from agentscale.graphs.loop_config import LoopConfig, resolve_actions
@@ -34,6 +35,16 @@ __all__ = ["LoopInput", "LoopState", "Nodes", "route_act", "route_tools"]
 Stop = Literal["final", "steps", "tokens", "seconds", "error", "budget"]
 
 _EVENT_CHARS = 500
+
+OBSERVATION = "Observation:"
+"""The header of a text-format observation."""
+
+OBSERVATION_STOP = "\n" + OBSERVATION
+
+REPEATED = (
+    "(You took the same action as in the previous step, so the result is the same: "
+    "give your final answer, or do something different.)"
+)
 
 
 class LoopInput(TypedDict, total=False):
@@ -61,6 +72,7 @@ class LoopState(LoopInput, total=False):
             (a limit), ``"error"`` (the model call failed) or ``"budget"`` (the run's budget ran out).
         error: what went wrong, for ``"error"`` and ``"budget"``; which limit, for limits.
         rollout: the finished ``Rollout`` (what ``scale()`` reads).
+        previous_action: the last action run, as a vote key (a repeat of it is pointed out).
     """
 
     trajectory: Annotated[list[Message], operator.add]
@@ -75,6 +87,7 @@ class LoopState(LoopInput, total=False):
     stop: Stop
     error: str | None
     rollout: Rollout
+    previous_action: str
 
 
 def run_of(runtime: Runtime[Any]) -> RolloutContext:
@@ -155,7 +168,10 @@ class Nodes:
         system = self.config.system.strip()
         if actions == "text":
             system = f"{system}\n\n{tools_prompt(self.tools, final_tool=self.config.final_tool)}".strip()
-        first = [{"role": "user", "content": render_request(task, request)}]
+        user = render_request(task, request)
+        if self.config.instruction.strip():
+            user = f"{user}\n\n{self.config.instruction.strip()}"
+        first = [{"role": "user", "content": user}]
         if system:
             first.insert(0, {"role": "system", "content": system})
         return {
@@ -191,9 +207,10 @@ class Nodes:
         request = state.get("request") or run.request
         step = state.get("steps", 0) + 1
         actions = state.get("actions") or resolve_actions(cfg.actions, model)
-        kwargs: dict[str, Any] = {}
         if actions == "tools":
-            kwargs = {"tools": [tool_definition(t) for t in self.tools], "tool_choice": "auto"}
+            kwargs: dict[str, Any] = {"tools": [tool_definition(t) for t in self.tools], "tool_choice": "auto"}
+        else:  # a model that goes on to write the observation itself stops where it would begin
+            kwargs = {"stop": [OBSERVATION_STOP]}
         left = None if cfg.max_seconds is None else cfg.max_seconds - (time.time() - state.get("started", time.time()))
         try:
             async with asyncio.timeout(left):
@@ -218,10 +235,11 @@ class Nodes:
         text = completion.text
         if actions == "tools":
             calls = completion.tool_calls[0] if completion.tool_calls else []
-            reply = parse_tool_calls(text, calls, self.tools)
+            truncated = bool(completion.finish_reasons) and completion.finish_reasons[0] == "length"
+            reply = parse_tool_calls(text, calls, self.tools, truncated=truncated)
         else:
             truncated = bool(completion.finish_reasons) and completion.finish_reasons[0] == "length"
-            reply = parse_text_reply(text, self.tools, truncated=truncated)
+            reply = parse_text_reply(text, self.tools, truncated=truncated, plain_final=cfg.plain_final)
         run.emit(
             {
                 "step": step,
@@ -263,9 +281,9 @@ class Nodes:
 
     def _observation(self, state: LoopState, action: Action, text: str) -> Message:
         text = _clip(text, self.config.observation_chars)
-        if state.get("actions") == "tools":
+        if state.get("actions") == "tools" and action.call_id:
             return {"role": "tool", "tool_call_id": action.call_id, "name": action.tool or "error", "content": text}
-        message: Message = {"role": "user", "content": f"Observation:\n{text}" if not action.error else text}
+        message: Message = {"role": "user", "content": f"{OBSERVATION}\n{text}" if not action.error else text}
         if action.tool in self.by_name and not action.error:
             message["name"] = action.tool  # marks it as a tool's observation in the text format
         return message
@@ -292,6 +310,10 @@ class Nodes:
                     else cfg.max_seconds - (time.time() - state.get("started", time.time()))
                 )
                 text = await self._run_one(action, run, left)
+                key = canonical_action(action.tool, action.arguments)
+                if key == state.get("previous_action"):
+                    text += f"\n{REPEATED}"
+                update["previous_action"] = key
             if step == cfg.max_steps - 1:
                 text += "\n(This was your second-to-last step: give your final answer in the next reply.)"
             message = self._observation(state, action, text)

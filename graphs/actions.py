@@ -58,6 +58,9 @@ FINAL_MARKER = "Final answer:"
 """The line that gives the final answer in the text format (case-insensitive)."""
 
 
+CUT_OFF = "the reply was cut off at its length limit before it finished; keep replies and actions short"
+
+
 def _new_call_id() -> str:
     return "call_" + uuid.uuid4().hex[:12]
 
@@ -69,7 +72,8 @@ class Action:
     Attributes:
         tool: the tool's name (as the model wrote it; unknown names carry an ``error``).
         arguments: the parsed arguments.
-        call_id: the native call's id (text actions get a fresh one).
+        call_id: the native call's id (text actions get a fresh one); ``""`` for an error about a
+            reply that made no call (answered by a ``user`` message in either format).
         error: what is wrong with the action, said so the model can fix it; ``None`` when valid.
     """
 
@@ -129,12 +133,16 @@ def check_arguments(tool: Tool, arguments: Any) -> str | None:
 
 
 def _usage_hint(tool: Tool) -> str:
+    # a real example where the tool has one: small models copy placeholders like <code> literally
+    example = getattr(tool, "example", None)
     param = body_parameter(tool)
     if param is not None:
-        return f"```{tool.name}\n<{param}>\n```"
-    props = tool.parameters.get("properties") or {}
-    example = {k: f"<{(v or {}).get('type', 'value')}>" for k, v in props.items()}
-    return f"```{tool.name}\n{json.dumps(example)}\n```"
+        body = str(example[param]) if isinstance(example, Mapping) and param in example else f"<{param}>"
+        return f"```{tool.name}\n{body}\n```"
+    if not isinstance(example, Mapping):
+        props = tool.parameters.get("properties") or {}
+        example = {k: f"<{(v or {}).get('type', 'value')}>" for k, v in props.items()}
+    return f"```{tool.name}\n{json.dumps(dict(example))}\n```"
 
 
 def tools_prompt(tools: Sequence[Tool], *, final_tool: str | None = "final_answer") -> str:
@@ -196,13 +204,15 @@ def _as_arguments(body: str, param: str) -> dict[str, Any]:
     return value if isinstance(value, dict) and set(value) == {param} else {param: body}
 
 
-def parse_text_reply(text: str, tools: Sequence[Tool], *, truncated: bool = False) -> Reply:
+def parse_text_reply(text: str, tools: Sequence[Tool], *, truncated: bool = False, plain_final: bool = False) -> Reply:
     """Read a reply in the text format.
 
     Args:
         text: the model's reply.
         tools: the tools offered (the final-answer tool among them, where there is one).
         truncated: the reply was cut at its token cap (an unclosed block is then not run).
+        plain_final: a reply without a block is the final answer (its ``Final answer:`` line
+            when it has one, else the whole reply), not a format error.
 
     Returns:
         The assistant message (the text as written), and either one action, the final answer,
@@ -214,8 +224,12 @@ def parse_text_reply(text: str, tools: Sequence[Tool], *, truncated: bool = Fals
         final = _final_line(text)
         if final is not None:
             return Reply(message, final=final)
+        if truncated:
+            return Reply(message, [Action("", call_id="", error=CUT_OFF)])
+        if plain_final and text.strip():
+            return Reply(message, final=text.strip())
         hint = f"end your reply with one fenced block naming a tool, or with a line `{FINAL_MARKER} <answer>`"
-        return Reply(message, [Action("", error=f"no action found: {hint}")])
+        return Reply(message, [Action("", call_id="", error=f"no action found: {hint}")])
     if len(blocks) > 1:
         langs = ", ".join(f"```{lang}" if lang else "``` (unnamed)" for lang, _, _ in blocks)
         return Reply(
@@ -251,14 +265,37 @@ def parse_text_reply(text: str, tools: Sequence[Tool], *, truncated: bool = Fals
     return Reply(message, [_checked(tools, tool.name, arguments)])
 
 
-def parse_tool_calls(text: str, calls: Sequence[Mapping[str, Any]], tools: Sequence[Tool]) -> Reply:
+def _fenced_call(text: str, tools: Sequence[Tool]) -> dict[str, Any] | None:
+    blocks = list(FENCE.finditer(text))
+    if len(blocks) != 1 or not blocks[0][1]:
+        return None
+    reply = parse_text_reply(text, tools)
+    if len(reply.actions) != 1 or reply.actions[0].error or _named(tools, blocks[0][1]) is None:
+        return None
+    action = reply.actions[0]
+    arguments = json.dumps(action.arguments)
+    return {"id": action.call_id, "type": "function", "function": {"name": action.tool, "arguments": arguments}}
+
+
+def parse_tool_calls(
+    text: str, calls: Sequence[Mapping[str, Any]], tools: Sequence[Tool], *, truncated: bool = False
+) -> Reply:
     """Read a reply in the native format: its tool calls, or (with none) its text as the final answer.
 
     A call with arguments that are not JSON, or that the tool's schema refuses, or to an unknown
-    tool, becomes a malformed ``Action`` answered under the call's own id.
+    tool, becomes a malformed ``Action`` answered under the call's own id. A reply without calls
+    that is one fenced block naming a tool (small models often write the code instead of calling
+    the tool) is read as that call, given an id, and kept in the message's ``tool_calls``. A reply
+    without calls that was cut at its token cap (``truncated``) is not an answer: it gets an error
+    (an ``Action`` with no ``call_id``, answered by a ``user`` message).
     """
     if not calls:
-        return Reply({"role": "assistant", "content": text}, final=text)
+        fallback = _fenced_call(text, tools)
+        if fallback is None and truncated:
+            return Reply({"role": "assistant", "content": text}, [Action("", call_id="", error=CUT_OFF)])
+        if fallback is None:
+            return Reply({"role": "assistant", "content": text}, final=text)
+        calls = [fallback]
     message: Message = {"role": "assistant", "content": text or None, "tool_calls": [dict(c) for c in calls]}
     actions = []
     for call in calls:

@@ -23,12 +23,17 @@ class LoopConfig(BaseModel):
             model, base models included) or ``"auto"`` (native for chat models whose client takes
             ``tools=``, text otherwise).
         system: the system prompt ("" for none); the text format appends its tool instructions.
+        instruction: added below the task in the first user message (small models follow the user's
+            turn better than the system prompt), e.g. "Write a program that prints the answer.".
         max_steps: model turns before the loop stops without an answer (malformed ones count).
         max_tokens: tokens (prompt and completion, all calls) the rollout may spend; ``None``: no limit.
         max_seconds: wall seconds for the whole rollout; ``None``: no limit.
         reply_tokens: cap on each reply's tokens.
         tool_timeout: seconds before a tool call is stopped (a tool's own ``timeout`` wins).
         observation_chars: observations longer than this are cut in the middle, with a note.
+        plain_final: in the text format, a reply with no fenced block is the final answer (as a
+            reply without calls is with native tool calls), instead of a format error. For weak
+            models that answer with a bare number once they have seen the result.
         final_tool: the tool that ends the loop with its ``answer`` (added to the tools); ``None``:
             only a reply without an action ends it (a ``Final answer:`` line in the text format).
     """
@@ -37,12 +42,14 @@ class LoopConfig(BaseModel):
 
     actions: Literal["tools", "text", "auto"] = "auto"
     system: str = SYSTEM
+    instruction: str = ""
     max_steps: int = Field(default=10, ge=1, le=1000)
     max_tokens: int | None = Field(default=32_000, ge=1)
     max_seconds: float | None = Field(default=600.0, gt=0)
     reply_tokens: int = Field(default=512, ge=1)
     tool_timeout: float = Field(default=30.0, gt=0)
     observation_chars: int = Field(default=4000, ge=200)
+    plain_final: bool = False
     final_tool: str | None = Field(default=FINAL_TOOL, pattern=r"^[A-Za-z0-9_-]{1,64}$")
 
 

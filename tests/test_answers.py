@@ -56,6 +56,19 @@ def test_extract_answer(text, expected):
         ("(1, 2.0)", "(1,2)"),
         ("10^\\circ", "10"),
         ("\\left( 1, 2 \\right)", "(1,2)"),
+        # number words, mixed numbers, arithmetic of literals, equations
+        ("twenty-one", "21"),
+        ("One hundred and five apples", "105"),
+        ("three quarters", "0.75"),
+        ("a dozen", "12"),
+        ("minus seven", "-7"),
+        ("2 1/2 cups", "5/2"),
+        ("3 * (4 + 2)", "18"),
+        ("2^{10}", "1024"),
+        ("12 \\times 5", "60"),
+        ("\\frac{7}{2} - 1", "2.5"),
+        ("3 * 4 = 12", "12"),
+        ("The answer is 6 * 7 = 42.", "42"),
     ],
 )
 def test_equal_answers_normalise_equal(a, b):
@@ -64,7 +77,10 @@ def test_equal_answers_normalise_equal(a, b):
 
 @pytest.mark.parametrize(
     ("a", "b"),
-    [("1,000", "1"), ("1,2", "12"), ("0.75", "0.7"), ("1/3", "0.33"), ("yes", "no"), ("-5", "5")],
+    [
+        ("1,000", "1"), ("1,2", "12"), ("0.75", "0.7"), ("1/3", "0.33"), ("yes", "no"), ("-5", "5"),
+        ("2023-01-01", "2021"), ("none", "1"), ("the second", "2"), ("two thirds", "3/2"), ("2 1/2", "3"),
+    ],
 )
 def test_different_answers_stay_different(a, b):
     assert normalize_answer(a) != normalize_answer(b)

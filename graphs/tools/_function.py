@@ -114,6 +114,7 @@ class FinalAnswer:
             "required": ["answer"],
         }
     )
+    example: Mapping[str, Any] = field(default_factory=lambda: {"answer": "42"})
 
     async def __call__(self, arguments: Mapping[str, Any], run: RolloutContext) -> str:
         """Return the answer (only used when called outside the loop)."""

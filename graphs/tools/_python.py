@@ -46,6 +46,7 @@ class PythonTool:
 
     Attributes:
         timeout: seconds per program (the sandbox kills its whole process tree).
+        example: the arguments shown to the model in the text format's instructions.
         name: the tool's name.
         description: what the model is told.
     """
@@ -63,6 +64,7 @@ class PythonTool:
             "required": ["code"],
         }
     )
+    example: Mapping[str, Any] = field(default_factory=lambda: {"code": "print(17 * 23)"})
     needs_sandbox: bool = True
     aliases: tuple[str, ...] = ("py", "python3")
 

@@ -388,3 +388,29 @@ async def test_reflection_and_evolution_see_feedback_and_observations(strategy):
     first = revised[0].prompt[1]["content"]
     assert "[python] Observation:\n391" in first and "The answer 390 is wrong." in first
     assert any(r.output == "391" for r in state["rollouts"])
+
+
+async def test_a_fenced_block_naming_a_tool_is_a_call_with_native_calls():
+    model = FakeModel(["Here:\n```python\nprint(17 * 23)\n```", "The answer is 391."])
+    agent = loop_agent(model, [PythonTool()], LoopConfig(actions="tools"))
+    rollout = await agent(TASK, RolloutContext(sandbox=printing()))
+    call = rollout.trajectory[2]["tool_calls"][0]
+    assert rollout.trajectory[2]["content"].startswith("Here:")
+    assert call["function"] == {"name": "python", "arguments": '{"code": "print(17 * 23)"}'}
+    assert rollout.trajectory[3] == {"role": "tool", "tool_call_id": call["id"], "name": "python", "content": "391"}
+    assert rollout.output == "The answer is 391."
+
+
+async def test_repeating_the_same_action_is_pointed_out_and_text_replies_stop_at_observations():
+    model = FakeModel(["```python\nprint(1)\n```", "```python\nprint(1)  \n```", "Final answer: 1"])
+    agent = loop_agent(model, [PythonTool()], LoopConfig(actions="text"))
+    rollout = await agent(TASK, RolloutContext(sandbox=printing("1\n")))
+    assert "same action" not in rollout.trajectory[3]["content"]
+    assert "You took the same action" in rollout.trajectory[5]["content"]
+    assert model.calls[0].stop == ["\nObservation:"]
+
+
+async def test_plain_final_takes_a_bare_reply_as_the_answer():
+    agent = loop_agent(FakeModel(["391"]), [PythonTool()], LoopConfig(actions="text", plain_final=True))
+    rollout = await agent(TASK)
+    assert rollout.output == "391" and rollout.metadata["stop"] == "final"
