@@ -123,4 +123,5 @@ def test_every_graph_in_langgraph_json_imports_and_builds():
         module = importlib.util.module_from_spec(module_spec)
         module_spec.loader.exec_module(module)
         graph = getattr(module, attr)({"configurable": {"max_steps": 3, "api_base": "http://127.0.0.1:1/v1"}})
-        assert hasattr(graph, "ainvoke") and "solve" in graph.get_graph().nodes, name
+        assert hasattr(graph, "ainvoke"), name
+        assert set(graph.get_graph().nodes) - {"__start__", "__end__"}, name  # a real node, not an empty graph
