@@ -84,6 +84,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "miniwob": "agentscale.graphs.web.miniwob:MiniWoBWorkflow",
         "chat": "agentscale.graphs.chat:ChatWorkflow",
         "math": "agentscale.graphs.math:MathWorkflow",
+        "swe": "agentscale.graphs.swe.workflow:SWEWorkflow",
     },
 }
 """Built-in names; read-only by convention (plugins use entry points, not this table)."""

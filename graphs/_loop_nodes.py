@@ -22,6 +22,7 @@ from langgraph.runtime import Runtime
 from agentscale.actions import canonical_action
 from agentscale.errors import BudgetExhausted, ConfigError, ToolError
 from agentscale.graphs.actions import Action, parse_text_reply, parse_tool_calls, tool_definition, tools_prompt
+from agentscale.graphs.compaction import compact
 from agentscale.graphs.loop_config import LoopConfig, resolve_actions
 from agentscale.graphs.tools import FinalAnswer
 from agentscale.prompts import render_request
@@ -73,6 +74,7 @@ class LoopState(LoopInput, total=False):
         error: what went wrong, for ``"error"`` and ``"budget"``; which limit, for limits.
         rollout: the finished ``Rollout`` (what ``scale()`` reads).
         previous_action: the last action run, as a vote key (a repeat of it is pointed out).
+        compactions: model calls whose request was compacted to fit ``LoopConfig.context_tokens``.
     """
 
     trajectory: Annotated[list[Message], operator.add]
@@ -88,6 +90,7 @@ class LoopState(LoopInput, total=False):
     error: str | None
     rollout: Rollout
     previous_action: str
+    compactions: int
 
 
 def run_of(runtime: Runtime[Any]) -> RolloutContext:
@@ -212,10 +215,24 @@ class Nodes:
         else:  # a model that goes on to write the observation itself stops where it would begin
             kwargs = {"stop": [OBSERVATION_STOP]}
         left = None if cfg.max_seconds is None else cfg.max_seconds - (time.time() - state.get("started", time.time()))
+        messages = list(state.get("trajectory") or [])
+        compactions = state.get("compactions", 0)
+        if cfg.context_tokens is not None:
+            sent = compact(messages, cfg.context_tokens - cfg.reply_tokens)
+            if sent != messages:
+                compactions += 1
+                run.emit(
+                    {
+                        "step": step,
+                        "role": "compaction",
+                        "content": f"request compacted to fit {cfg.context_tokens} tokens",
+                    }
+                )
+            messages = sent
         try:
             async with asyncio.timeout(left):
                 completion = await model.generate(
-                    list(state.get("trajectory") or []),
+                    messages,
                     temperature=request.temperature,
                     seed=None if request.seed is None else request.seed + step - 1,
                     max_tokens=cfg.reply_tokens,
@@ -256,6 +273,7 @@ class Nodes:
             "model_name": completion.model,
             "actions": actions,
             "pending": [asdict(a) for a in reply.actions],
+            "compactions": compactions,
         }
         if reply.final is not None:
             update.update(output=reply.final, stop="final", error=None)
@@ -350,6 +368,7 @@ class Nodes:
                 "stop": stop,
                 "steps": state.get("steps", 0),
                 "actions": state.get("actions"),
+                **({"compactions": state["compactions"]} if state.get("compactions") else {}),
                 **({"limit": state.get("error")} if stop in ("steps", "tokens", "seconds") else {}),
             },
         )

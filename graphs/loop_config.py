@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agentscale.graphs.tools import FINAL_TOOL
 
@@ -36,6 +36,10 @@ class LoopConfig(BaseModel):
             models that answer with a bare number once they have seen the result.
         final_tool: the tool that ends the loop with its ``answer`` (added to the tools); ``None``:
             only a reply without an action ends it (a ``Final answer:`` line in the text format).
+        context_tokens: the model's context for one request (a llama.cpp slot's share); when set,
+            a trajectory whose estimate exceeds it minus ``reply_tokens`` is compacted before the
+            call (old observations shortened, with a note: ``agentscale.graphs.compaction``)
+            instead of the request failing. ``None``: never compacted.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -51,6 +55,16 @@ class LoopConfig(BaseModel):
     observation_chars: int = Field(default=4000, ge=200)
     plain_final: bool = False
     final_tool: str | None = Field(default=FINAL_TOOL, pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    context_tokens: int | None = Field(default=None, ge=256)
+
+    @model_validator(mode="after")
+    def _room_for_the_request(self) -> LoopConfig:
+        if self.context_tokens is not None and self.context_tokens - self.reply_tokens < 128:
+            raise ValueError(
+                f"context_tokens ({self.context_tokens}) must leave room for the request beyond "
+                f"reply_tokens ({self.reply_tokens}): at least 128 tokens more"
+            )
+        return self
 
 
 def _takes_tools(model: Any) -> bool:

@@ -1,5 +1,6 @@
-"""``agentscale swe eval | build-tasks | build-repos``: SWE-bench style tasks and their scoring.
+"""``agentscale swe run | eval | build-tasks | build-repos``: SWE-bench style tasks, predictions, scoring.
 
+- ``run TASKS --out PREDS``: the scaled SWE agent writes SWE-bench predictions (``swe_run.py``);
 - ``eval PREDS --tasks TASKS``: score predictions in fresh sandboxes like SWE-bench's harness;
   the report (``--out``, default ``PREDS`` with ``.report.json``) is rewritten after each instance.
 - ``build-tasks``: generate tasks from PyPI packages (``agentscale.graphs.swe.generate``).
@@ -35,10 +36,12 @@ def _repos_dir(args: argparse.Namespace) -> Path:
 
 def register(subparsers) -> None:
     """Add ``swe`` and its subcommands to the CLI."""
+    from agentscale.cli.swe_run import add_run_command
     from agentscale.graphs.swe.generate import add_arguments
 
-    parser = subparsers.add_parser("swe", help="SWE-bench style tasks: score predictions, build tasks")
+    parser = subparsers.add_parser("swe", help="SWE-bench style tasks: solve them, score predictions, build tasks")
     commands = parser.add_subparsers(dest="swe_command", metavar="COMMAND", required=True)
+    add_run_command(commands)
 
     cmd = commands.add_parser("eval", help="score predictions in fresh sandboxes (SWE-bench harness style)")
     cmd.add_argument("predictions", type=Path, help="predictions file (JSONL: instance_id, model_patch, ...)")

@@ -5,9 +5,21 @@
 - ``workspace``: ``prepare_repo``, a sandbox with the checkout at the base commit and a git baseline;
 - ``testrun``: ``run_tests``, one outcome per pytest node id;
 - ``evaluate``: ``SWEEvaluator`` / ``evaluate_files``, scoring like the SWE-bench harness;
+- ``agent`` / ``tools``: ``SWEAgent`` (``swe_agent``), the agent loop with repository tools in the task's sandbox;
+- ``verify`` / ``workflow``: ``VisibleTests`` (test-based selection), ``HiddenTests`` (scoring), the ``swe`` workflow;
 - ``generate``: tasks from PyPI sdists by injecting bugs their tests catch (``mutations``, ``statement``, ``pypi``).
 """
 
+from agentscale.graphs.swe.agent import (
+    SUBMIT_TOOL,
+    SWE_INSTRUCTION,
+    SWE_SYSTEM,
+    SWEAgent,
+    SWEConfig,
+    instance_of,
+    swe_agent,
+    swe_task,
+)
 from agentscale.graphs.swe.deps import DependencyError, PythonDeps
 from agentscale.graphs.swe.evaluate import EvalReport, InstanceResult, SWEEvaluator, evaluate_files, evaluate_patch
 from agentscale.graphs.swe.generate import FIXTURE_PACKAGES, PackageSpec, generate_package, generate_tasks
@@ -29,9 +41,32 @@ from agentscale.graphs.swe.pypi import materialize_repos
 from agentscale.graphs.swe.repos import CommitNotFound, RepoNotFound, RepoSource
 from agentscale.graphs.swe.statement import write_statement
 from agentscale.graphs.swe.testrun import TestResult, TestRun, run_tests
+from agentscale.graphs.swe.tools import EditTool, ListFilesTool, RunTool, SearchTool, ViewTool, swe_tools
+from agentscale.graphs.swe.verify import HiddenTests, VisibleTests, named_tests
+from agentscale.graphs.swe.workflow import SWEOptions, SWEWorkflow, default_swe_cache
 from agentscale.graphs.swe.workspace import PreparedRepo, prepare_repo
 
 __all__ = [
+    "SUBMIT_TOOL",
+    "SWE_INSTRUCTION",
+    "SWE_SYSTEM",
+    "EditTool",
+    "ListFilesTool",
+    "RunTool",
+    "SWEAgent",
+    "SWEConfig",
+    "SearchTool",
+    "ViewTool",
+    "instance_of",
+    "swe_agent",
+    "swe_task",
+    "swe_tools",
+    "HiddenTests",
+    "VisibleTests",
+    "named_tests",
+    "SWEOptions",
+    "SWEWorkflow",
+    "default_swe_cache",
     "FIXTURE_PACKAGES",
     "CommitNotFound",
     "DependencyError",

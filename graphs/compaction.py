@@ -1,0 +1,100 @@
+"""Context compaction: a trajectory that outgrows the model's context is shortened, not refused.
+
+Before each model call the agent loop asks ``compact(messages, budget)`` for the messages to send.
+While their estimated size is over ``budget`` tokens, the oldest observations (tool results, and
+``Observation:`` messages of the text format) are cut to a head and a tail with a note
+``[observation shortened: N chars]`` in the middle; then, if that is not enough, the oldest
+assistant messages are too. The system prompt, the task (the first user message) and the latest
+``keep_last`` messages are never touched, and the trajectory kept in the state (``Rollout.trajectory``)
+stays whole: only the request is compacted.
+
+The size is an estimate (``estimate_tokens``: about 3 characters a token, which over-counts for
+code and English on the tokenizers here, so a compacted request fits).
+
+Example:
+    >>> msgs = [{"role": "system", "content": "s"}, {"role": "user", "content": "task"},
+    ...         {"role": "assistant", "content": "a"}, {"role": "tool", "content": "x" * 9000},
+    ...         {"role": "assistant", "content": "b"}, {"role": "tool", "content": "ok"}]
+    >>> short = compact(msgs, 1000)
+    >>> "[observation shortened: 9000 chars]" in short[3]["content"], estimate_tokens(short) <= 1000
+    (True, True)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from agentscale.types import Message
+
+__all__ = ["NOTE", "compact", "estimate_tokens"]
+
+NOTE = "[observation shortened: {chars} chars]"
+"""The note left where an observation was cut (``{chars}``: its length before)."""
+
+_CHARS_PER_TOKEN = 3
+_PER_MESSAGE = 8
+_MIN_KEEP = 200  # characters of head and tail a shortened message keeps, together
+
+
+def _text(message: Message) -> str:
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    return "" if content is None else json.dumps(content)
+
+
+def estimate_tokens(messages: Sequence[Message]) -> int:
+    """A generous estimate of the tokens ``messages`` take in a chat request."""
+    total = 0
+    for m in messages:
+        total += _PER_MESSAGE + len(_text(m)) // _CHARS_PER_TOKEN
+        if m.get("tool_calls"):
+            total += len(json.dumps(m["tool_calls"])) // _CHARS_PER_TOKEN
+    return total
+
+
+def _is_observation(message: Message) -> bool:
+    if message.get("role") == "tool":
+        return True
+    return message.get("role") == "user" and _text(message).startswith("Observation:")
+
+
+def _shorten(message: Message, keep: int) -> Message:
+    text = _text(message)
+    if len(text) <= keep + 60:
+        return message
+    head, tail = keep * 2 // 3, keep // 3
+    note = NOTE.format(chars=len(text))
+    return {**message, "content": f"{text[:head]}\n{note}\n{text[len(text) - tail :]}"}
+
+
+def compact(messages: Sequence[Message], budget: int, *, keep_last: int = 2) -> list[Message]:
+    """The messages to send, shortened (oldest first) until they fit ``budget`` tokens where they can.
+
+    Args:
+        messages: the whole trajectory (OpenAI shape).
+        budget: tokens the request may take (the model's context minus the reply).
+        keep_last: the latest messages, left whole (the model needs what it just saw).
+
+    Returns:
+        A new list (the given one is not changed); ``messages`` as they are when they fit. When even
+        the shortest form is over budget, that shortest form (the server then says what is wrong).
+    """
+    out = list(messages)
+    if estimate_tokens(out) <= budget:
+        return out
+    first_user = next((i for i, m in enumerate(out) if m.get("role") == "user"), len(out))
+    last = max(len(out) - keep_last, first_user + 1)
+    old = range(first_user + 1, last)
+    for pick in (_is_observation, lambda m: m.get("role") == "assistant"):
+        for i in old:
+            if not pick(out[i]):
+                continue
+            over = estimate_tokens(out) - budget
+            if over <= 0:
+                return out
+            # cut what is over (in characters), but keep at least a head and a tail to show what it was
+            keep = max(len(_text(out[i])) - over * _CHARS_PER_TOKEN - 80, _MIN_KEEP)
+            out[i] = _shorten(out[i], keep)
+    return out

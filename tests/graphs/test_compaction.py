@@ -1,0 +1,55 @@
+"""Context compaction: the agent loop shortens old observations to fit the model's context."""
+
+from __future__ import annotations
+
+import pytest
+
+from agentscale.graphs import LoopConfig, function_tool, loop_agent
+from agentscale.graphs.compaction import compact, estimate_tokens
+from agentscale.rollout import RolloutContext
+from agentscale.testing import FunctionModel
+from agentscale.types import Task
+
+
+async def dump(n: int) -> str:
+    """Print n lines of output."""
+    return "\n".join(f"line {i} " + "x" * 40 for i in range(n))
+
+
+def test_compaction_keeps_the_task_and_the_latest_messages_whole():
+    big = "y" * 12_000
+    msgs = [{"role": "system", "content": "sys " * 200}, {"role": "user", "content": "the task " * 300}]
+    for i in range(4):
+        msgs += [{"role": "assistant", "content": f"step {i}"}, {"role": "user", "content": f"Observation:\n{big}"}]
+    msgs += [{"role": "assistant", "content": "step 4"}, {"role": "user", "content": "Observation:\nshort"}]
+    out = compact(msgs, 3000)
+    assert estimate_tokens(out) <= 3000 < estimate_tokens(msgs)
+    assert out[:2] == msgs[:2] and out[-2:] == msgs[-2:]  # system, task, and the latest step untouched
+    assert "[observation shortened: 12013 chars]" in out[3]["content"]
+    assert out[3]["content"].startswith("Observation:\nyyy")  # a head and a tail of it stay
+    assert msgs[3]["content"] == f"Observation:\n{big}"  # the input is not changed
+    assert compact(msgs[:4], 10**6) == msgs[:4]  # what fits is sent as it is
+
+
+async def test_a_trajectory_that_outgrows_the_context_is_compacted_not_failed():
+    seen = []
+
+    def model(call):
+        seen.append(estimate_tokens(call.prompt))
+        if len(seen) > 6:
+            return "Final answer: done"
+        return '```dump\n{"n": 150}\n```'  # about 7,000 characters an observation
+
+    config = LoopConfig(actions="text", context_tokens=4096, reply_tokens=256, max_steps=10, observation_chars=8000)
+    agent = loop_agent(FunctionModel(model), [function_tool(dump)], config)
+    rollout = await agent(Task(prompt="dump a lot"), RolloutContext())
+    assert rollout.status == "ok" and rollout.output == "done"
+    assert max(seen) <= 4096 - 256  # every request fit the context
+    assert rollout.metadata["compactions"] >= 3
+    whole = [m for m in rollout.trajectory if m.get("name") == "dump"]
+    assert len(whole) == 6 and all("shortened" not in m["content"] for m in whole)  # the kept trajectory is whole
+
+
+def test_a_context_smaller_than_the_reply_is_refused():
+    with pytest.raises(ValueError, match="context_tokens"):
+        LoopConfig(context_tokens=600, reply_tokens=512)

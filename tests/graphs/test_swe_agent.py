@@ -1,0 +1,175 @@
+"""The SWE agent's control flow with a scripted model, on a real git checkout in a real sandbox process.
+
+The sandbox is ``unsafe-local`` (a temp dir and a process group on this host): the commands here
+are the test's own, not a model's, and it keeps these tests in the quick suite. The same agent
+in a Docker sandbox with the real model is ``test_swe_agent_real.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import warnings
+
+import pytest
+
+from agentscale.graphs.swe import RepoSource, SWEConfig, SWEInstance, swe_agent, swe_task
+from agentscale.rollout import RolloutContext
+from agentscale.testing import FakeModel, FunctionModel, tool_call
+
+BUGGY = "def add(a, b):\n    return a - b\n\n\ndef sub(a, b):\n    return a - b\n"
+TEST = "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    """A git repository with one buggy function and its test; returns (path, base commit)."""
+    path = tmp_path_factory.mktemp("calc")
+    (path / "calc.py").write_text(BUGGY)
+    (path / "test_calc.py").write_text(TEST)
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t",
+           "HOME": str(path), "PATH": "/usr/bin:/bin"}  # fmt: skip
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "base"]):
+        subprocess.run(cmd, cwd=path, check=True, env=env)
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=path, check=True, capture_output=True, text=True)
+    return path, commit.stdout.strip()
+
+
+@pytest.fixture
+def task(repo):
+    _, commit = repo
+    inst = SWEInstance(instance_id="me__calc-1", repo="me/calc", base_commit=commit,
+                       problem_statement="add(2, 3) returns -1", FAIL_TO_PASS=["test_calc.py::test_add"])  # fmt: skip
+    return swe_task(inst)
+
+
+@pytest.fixture
+def repos(repo):
+    return RepoSource({"me/calc": str(repo[0])})
+
+
+@pytest.fixture
+async def sandbox():
+    from agentscale.sandboxes import SandboxLimits, open_sandbox
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # unsafe-local warns that it does not isolate
+        async with open_sandbox("unsafe-local", limits=SandboxLimits(timeout=30)) as box:
+            yield box
+
+
+def _observations(rollout):
+    return [m["content"] for m in rollout.trajectory if m["role"] in ("user", "tool")][1:]
+
+
+def _block(tool, body):
+    body = body if isinstance(body, str) else json.dumps(body)
+    return f"```{tool}\n{body}\n```"
+
+
+async def test_text_actions_fix_the_bug_and_the_output_is_the_diff(task, repos, sandbox):
+    model = FakeModel([
+        _block("search", {"pattern": "def add"}),
+        _block("view", {"path": "calc.py", "start": 1, "end": 2}),
+        _block("edit", {"path": "calc.py", "search": "def add(a, b):\n    return a - b",
+                        "replace": "def add(a, b):\n    return a + b"}),
+        _block("run", "python3 -c 'from calc import add; print(add(2, 3))'"),
+        _block("submit", "fixed add"),
+    ])  # fmt: skip
+    agent = swe_agent(model, repos, SWEConfig(actions="text"))
+    rollout = await agent(task, RolloutContext(sandbox=sandbox))
+    obs = _observations(rollout)
+    assert rollout.status == "ok" and rollout.metadata["submitted"] is True
+    assert "calc.py:1:def add(a, b):" in obs[0]
+    assert "1| def add(a, b):" in obs[1] and "2|     return a - b" in obs[1]
+    assert "Edited calc.py at line 1" in obs[2]
+    assert obs[3].strip().endswith("5")
+    assert rollout.output.startswith("diff --git a/calc.py b/calc.py")
+    assert "-    return a - b\n+    return a + b" in rollout.output
+    assert rollout.metadata["message"] == "fixed add"
+
+
+async def test_edits_that_do_not_apply_fail_loudly_and_change_nothing(task, repos, sandbox):
+    model = FakeModel([
+        _block("edit", {"path": "calc.py", "search": "return a * b", "replace": "return a + b"}),
+        _block("edit", {"path": "calc.py", "search": "return a - b", "replace": "return a + b"}),
+        _block("edit", {"path": "nope.py", "search": "x", "replace": "y"}),
+        _block("edit", {"path": "../etc/passwd", "search": "x", "replace": "y"}),
+        _block("submit", "gave up"),
+    ])  # fmt: skip
+    rollout = await swe_agent(model, repos, SWEConfig(actions="text"))(task, RolloutContext(sandbox=sandbox))
+    missing, ambiguous, no_file, outside = _observations(rollout)[:4]
+    assert "search text was not found in calc.py" in missing and "line 2:     return a - b" in missing
+    assert "occurs 2 times in calc.py (at lines 2, 6)" in ambiguous
+    assert "nope.py: no such file" in no_file
+    assert "relative to the repository root" in outside
+    assert rollout.status == "ok" and rollout.output == ""  # nothing changed: an empty patch
+
+
+async def test_native_tool_calls_work_too(task, repos, sandbox):
+    def script(call):
+        step = sum(1 for m in call.prompt if m["role"] == "assistant")
+        return [
+            {
+                "role": "assistant",
+                "content": "",
+                "tool_calls": [
+                    tool_call(
+                        "edit",
+                        {
+                            "path": "calc.py",
+                            "search": "def add(a, b):\n    return a - b",
+                            "replace": "def add(a, b):\n    return a + b",
+                        },
+                    )
+                ],
+            },  # fmt: skip
+            {"role": "assistant", "content": "", "tool_calls": [tool_call("submit", {"answer": "done"})]},
+        ][step]
+
+    rollout = await swe_agent(FunctionModel(script), repos, SWEConfig(actions="tools"))(
+        task, RolloutContext(sandbox=sandbox)
+    )
+    assert [m["role"] for m in rollout.trajectory][2:] == ["assistant", "tool", "assistant", "tool"]
+    assert "+    return a + b" in rollout.output and rollout.metadata["submitted"] is True
+
+
+async def test_a_command_that_hangs_is_stopped_and_the_loop_goes_on(task, repos, sandbox):
+    model = FakeModel([_block("run", "sleep 30"), _block("run", "echo still here"), _block("submit", "x")])
+    config = SWEConfig(actions="text", command_timeout=0.5)
+    rollout = await swe_agent(model, repos, config)(task, RolloutContext(sandbox=sandbox))
+    hung, after = _observations(rollout)[:2]
+    assert "timed out after 0.5 s" in hung
+    assert "still here" in after and rollout.metadata["submitted"] is True
+
+
+async def test_a_runaway_agent_stops_at_the_step_limit_and_keeps_its_diff(task, repos, sandbox):
+    edit = _block("edit", {"path": "calc.py", "search": "def sub(a, b):", "replace": "def sub(a, b):  # x"})
+    model = FakeModel([edit, *[_block("list_files", {"path": "."})] * 50])
+    rollout = await swe_agent(model, repos, SWEConfig(actions="text", max_steps=4))(
+        task, RolloutContext(sandbox=sandbox)
+    )
+    assert rollout.status == "ok" and rollout.metadata["stop"] == "steps" and rollout.metadata["submitted"] is False
+    assert rollout.metadata["steps"] == 4 and len(model.calls) == 4
+    assert "+def sub(a, b):  # x" in rollout.output  # the work so far is the patch (SWE-agent's autosubmit)
+
+
+async def test_a_repository_that_cannot_be_found_is_an_error_rollout(task, sandbox):
+    agent = swe_agent(FakeModel([]), RepoSource({}))
+    rollout = await agent(task, RolloutContext(sandbox=sandbox))
+    assert rollout.status == "error" and "repository 'me/calc' not found" in rollout.error
+
+
+async def test_a_base_commit_that_does_not_exist_is_an_error_rollout(task, repos, sandbox):
+    bad = task.model_copy(
+        update={"metadata": {**task.metadata, "swe": {**task.metadata["swe"], "base_commit": "f" * 40}}}
+    )
+    rollout = await swe_agent(FakeModel([]), repos)(bad, RolloutContext(sandbox=sandbox))
+    assert rollout.status == "error" and "f" * 12 in rollout.error
+
+
+def test_the_task_shows_the_issue_and_hides_the_gold_patch(repo):
+    inst = SWEInstance(instance_id="me__calc-2", repo="me/calc", base_commit=repo[1], patch="GOLD",
+                       problem_statement="add is wrong", FAIL_TO_PASS=["test_calc.py::test_add"])  # fmt: skip
+    task = swe_task(inst)
+    assert task.prompt == "add is wrong" and "GOLD" not in json.dumps(task.model_dump())
