@@ -184,6 +184,8 @@ class ScaledRunner:
         settings: the strategy, its ``n`` and selector, budgets, and what the records say.
         model: the run's model (``ScaleContext.model``): LLM selectors, judges, reflection.
         sandboxes: leases sandboxes to agents that want one.
+        memory: a memory bank (``ScaleContext.memory``) shared by every task this runner solves:
+            lessons are recalled before each task and distilled after it.
 
     Raises:
         ConfigError: an unknown strategy or selector, or an option the strategy does not take.
@@ -196,8 +198,10 @@ class ScaledRunner:
         *,
         model: Model | None = None,
         sandboxes: SandboxProvider | None = None,
+        memory: Any = None,
     ) -> None:
         self.parts = parts
+        self.memory = memory
         self.settings = settings
         self.model = model
         self.sandboxes = sandboxes
@@ -213,6 +217,7 @@ class ScaledRunner:
         return ScaleContext(
             model=self.model,
             sandboxes=self.sandboxes,
+            memory=self.memory,
             budget=Budget(max_tokens=s.max_tokens, max_seconds=s.max_seconds),
             max_concurrency=s.max_concurrency,
             rollout_timeout=s.rollout_timeout,

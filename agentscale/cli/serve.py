@@ -15,13 +15,14 @@ import signal
 import sys
 from pathlib import Path
 
-from agentscale.servers import DEFAULT_MODEL, MODELS, LlamaCppServer, ManagedServer, VLLMServer
+from agentscale.servers import DEFAULT_MODEL, MODELS, PRESETS, LlamaCppServer, ManagedServer, VLLMServer
 
 __all__ = ["add_cache_option", "add_llamacpp_options", "cache_dir", "llamacpp_from_args", "register"]
 
 EXAMPLES = """examples:
   agentscale serve llamacpp                                   # Qwen2.5-Coder-0.5B, 8 slots
   agentscale serve llamacpp --model qwen2.5-coder-1.5b --parallel 4 --ctx-size 8192
+  agentscale serve llamacpp --preset agent                    # agent workflows: 1.5B, 4 slots of 8192 tokens
   agentscale serve vllm Qwen/Qwen2.5-Coder-7B-Instruct --tensor-parallel-size 2 --tool-call-parser hermes
   agentscale serve vllm Qwen/Qwen2.5-Coder-7B-Instruct --dry-run   # print the command line
 """
@@ -82,6 +83,11 @@ def add_llamacpp_options(parser: argparse.ArgumentParser) -> None:
         choices=sorted(MODELS),
         help=f"model to serve (default {DEFAULT_MODEL})",
     )
+    parser.add_argument(
+        "--preset", choices=sorted(PRESETS),
+        help="named settings: " + "; ".join(f"{p.name}: {p.description}" for p in PRESETS.values())
+        + " (sets --model, --parallel and --ctx-size where they are not given)",
+    )  # fmt: skip
     parser.add_argument("--parallel", type=int, default=8, help="slots decoded together (default 8)")
     parser.add_argument("--ctx-size", type=int, default=16384, help="total context, split across slots")
     parser.add_argument("--threads", type=int, help="CPU threads (default: the CPU count, at most 8)")
@@ -108,8 +114,20 @@ def cache_dir(args: argparse.Namespace) -> Path | None:
     return Path(env).expanduser() if env else None
 
 
+def _apply_preset(args: argparse.Namespace) -> None:
+    # a preset fills the options left at their defaults; values given on the command line win
+    if getattr(args, "preset", None) is None:
+        return
+    preset = PRESETS[args.preset]
+    for key, default, value in (("model", DEFAULT_MODEL, preset.model), ("parallel", 8, preset.parallel),
+                                ("ctx_size", 16384, preset.ctx_size)):  # fmt: skip
+        if getattr(args, key) == default:
+            setattr(args, key, value)
+
+
 def llamacpp_from_args(args: argparse.Namespace) -> LlamaCppServer:
-    """Build (not start) the embedded server the options describe."""
+    """Build (not start) the embedded server the options describe (a ``--preset`` filled in)."""
+    _apply_preset(args)
     return LlamaCppServer(
         args.model,
         parallel=args.parallel,

@@ -38,3 +38,20 @@ def test_build_repos_reports_bad_lines_and_skips_foreign_tasks(tmp_path, capsys)
     out = capsys.readouterr()
     assert code == 1 and f"{tasks}:2: not valid JSON" in out.err
     assert "1 of 1 task repositories ready" in out.out
+
+
+def test_swe_run_refuses_bad_arguments_before_a_model_starts(tmp_path, capsys):
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text("{broken\n")
+    out = tmp_path / "preds.jsonl"
+    assert main(["swe", "run", str(tasks), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert f"{tasks}:1: ?: not valid JSON" in err and "holds no valid instance (1 bad lines)" in err
+    assert main(["swe", "run", str(tasks), "--tasks", str(tasks), "--out", str(out)]) == 1
+    assert "give the task file once" in capsys.readouterr().err
+    assert main(["swe", "run", str(tasks), "--out", str(out), "--strategy", "nope"]) == 1
+    err = capsys.readouterr().err
+    assert "unknown" in err and "best_of_n" in err
+    assert main(["swe", "run", str(tasks), "--out", str(out), "-c", "max_steps=0"]) == 1
+    assert "bad swe options" in capsys.readouterr().err
+    assert not out.exists()  # nothing was written
