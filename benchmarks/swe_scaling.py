@@ -218,7 +218,8 @@ async def run(args: argparse.Namespace) -> int:
                 runners["evolve"] = runner("evolve", args.evolve_n, policy=EvolvePolicy(generations=8))
             bank = None
             if "memory" in methods:
-                bank = await MemoryBank.open(args.out.with_suffix(".memory.db"))
+                # BM25 retrieval (no torch needed); lessons are distilled by the same model
+                bank = await MemoryBank.open(args.out.with_suffix(".memory.db"), embedder=None)
                 runners["memory"] = runner("best_of_n", args.memory_n, memory=bank)
             try:
                 for i, instance in enumerate(todo):

@@ -41,7 +41,7 @@ from agentscale.graphs.swe.pypi import materialize_repos
 from agentscale.graphs.swe.repos import CommitNotFound, RepoNotFound, RepoSource
 from agentscale.graphs.swe.statement import write_statement
 from agentscale.graphs.swe.testrun import TestResult, TestRun, run_tests
-from agentscale.graphs.swe.tools import EditTool, ListFilesTool, RunTool, SearchTool, ViewTool, swe_tools
+from agentscale.graphs.swe.tools import EditTool, ListFilesTool, RunTool, SearchTool, SubmitTool, ViewTool, swe_tools
 from agentscale.graphs.swe.verify import HiddenTests, VisibleTests, named_tests
 from agentscale.graphs.swe.workflow import SWEOptions, SWEWorkflow, default_swe_cache
 from agentscale.graphs.swe.workspace import PreparedRepo, prepare_repo
@@ -56,6 +56,7 @@ __all__ = [
     "SWEAgent",
     "SWEConfig",
     "SearchTool",
+    "SubmitTool",
     "ViewTool",
     "instance_of",
     "swe_agent",

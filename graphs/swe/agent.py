@@ -42,7 +42,7 @@ from agentscale.graphs.loop_config import LoopConfig
 from agentscale.graphs.swe.deps import PythonDeps
 from agentscale.graphs.swe.instances import SWEInstance, to_task
 from agentscale.graphs.swe.repos import RepoSource
-from agentscale.graphs.swe.tools import ENV_FILE, swe_tools
+from agentscale.graphs.swe.tools import ENV_FILE, SubmitTool, swe_tools
 from agentscale.graphs.swe.workspace import prepare_repo
 from agentscale.protocols import Model
 from agentscale.rollout import RolloutContext
@@ -140,6 +140,8 @@ class SWEAgent:
             instance = instance_of(task)
             prepared = await prepare_repo(run.sandbox, instance, self.repos, self.deps)
             env = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in prepared.env.items())
+            # images often have python3 only; models type `python`
+            env += "command -v python >/dev/null || python() { python3 \"$@\"; }\n"
             await run.sandbox.run(["true"], files={ENV_FILE: env}, timeout=30)
         except (asyncio.CancelledError, GraphBubbleUp):
             raise
@@ -174,9 +176,12 @@ def swe_agent(
         checkpointer: a LangGraph checkpointer for the loop.
     """
     cfg = config or SWEConfig()
+    tools = swe_tools(command_timeout=cfg.command_timeout)
+    if cfg.final_tool:
+        tools.append(SubmitTool(name=cfg.final_tool))
     graph = build_agent_graph(
         model=model,
-        tools=swe_tools(command_timeout=cfg.command_timeout),
+        tools=tools,
         config=cfg.loop(),
         checkpointer=checkpointer,
         name="swe",

@@ -13,7 +13,7 @@ the rollout:
 - ``run(command)``: bash in the checkout (tests, scripts), with a timeout and the repository's
   ``PYTHONPATH``.
 
-``swe_tools()`` gives them all; the agent adds ``submit`` (the loop's final tool).
+``swe_tools()`` gives them all; the agent adds ``SubmitTool`` (``submit``, the loop's final tool).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from agentscale.errors import ConfigError, ToolError
 from agentscale.graphs.tools import describe_exec
 from agentscale.rollout import RolloutContext
 
-__all__ = ["ENV_FILE", "EditTool", "ListFilesTool", "RunTool", "SearchTool", "ViewTool", "swe_tools"]
+__all__ = ["ENV_FILE", "EditTool", "ListFilesTool", "RunTool", "SearchTool", "SubmitTool", "ViewTool", "swe_tools"]
 
 ENV_FILE = ".swe/env.sh"
 """Written by the agent after ``prepare_repo``: ``run`` sources it (the repository's ``PYTHONPATH``)."""
@@ -305,6 +305,22 @@ class RunTool:
     def timeout(self) -> float:
         """The loop's limit for one call: the sandbox's own timeout, plus time to kill and report."""
         return self.command_timeout + 15.0
+
+
+@dataclass
+class SubmitTool:
+    """``submit(answer)``: ends the rollout (the loop's final tool); the patch is the checkout's diff."""
+
+    name: str = "submit"
+    description: str = "Submit your fix and stop: your changes to the files are the patch. Say what you changed."
+    parameters: Mapping[str, Any] = field(
+        default_factory=lambda: _schema(answer=("string", "one line on what you changed"))
+    )
+    example: Mapping[str, Any] = field(default_factory=lambda: {"answer": "fixed the comparison in merge_sorted"})
+
+    async def __call__(self, arguments: Mapping[str, Any], run: RolloutContext) -> str:
+        """Return the message (the loop ends the rollout before calling it)."""
+        return str(arguments.get("answer", ""))
 
 
 def swe_tools(*, command_timeout: float = 60.0) -> list[Any]:
