@@ -52,7 +52,7 @@ def _rollouts(record: Any, resolved: dict[str, bool]) -> list[dict[str, Any]]:
         rows.append({
             "index": r.index, "status": r.status, "visible": r.verdict.score if r.verdict else None,
             "visible_passed": bool(r.verdict and r.verdict.passed), "resolved": resolved.get(r.id, False),
-            "tokens": r.usage.total_tokens, "seconds": round(r.seconds, 1), "steps": None,
+            "tokens": r.usage.total_tokens, "seconds": round(r.seconds, 1),
             "patch_lines": len(r.output.splitlines()), "generation": r.generation,
         })  # fmt: skip
     return rows
@@ -200,7 +200,7 @@ async def run(args: argparse.Namespace) -> int:
     async with server, open_pool(args.backend, size=args.sandboxes, limits=limits) as pool:
         async with LLM(server.model, api_base=server.api_base, timeout=1800, max_retries=1) as llm:
             options = {"repos_dir": str(swe / "repos"), "deps_dir": str(swe / "deps"), "max_steps": args.max_steps,
-                       "actions": args.actions, "context_tokens": preset.slot_tokens, "reply_tokens": 512,
+                       "actions": args.actions, "context_tokens": preset.slot_tokens, "reply_tokens": args.reply_tokens,
                        "test_timeout": 300}  # fmt: skip
             parts = SWEWorkflow().build(WorkflowEnv(model=llm, sandboxes=pool, options=options))
             scorer = parts.scorer
@@ -251,6 +251,7 @@ def main() -> int:
     parser.add_argument("--evolve-tokens", type=int, default=200_000, help="evolution's budget without a draw")
     parser.add_argument("--memory-n", type=int, default=4, help="best-of-M with memory")
     parser.add_argument("--max-steps", type=int, default=20)
+    parser.add_argument("--reply-tokens", type=int, default=512, help="cap on each model reply")
     parser.add_argument("--actions", default="text", choices=("text", "tools", "auto"))
     parser.add_argument("--preset", default="agent-small", help="server preset (agent: the 1.5B model)")
     parser.add_argument("--backend", default="docker")

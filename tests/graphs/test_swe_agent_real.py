@@ -27,7 +27,8 @@ from agentscale.llm import LLM
 from agentscale.rollout import RolloutContext
 from agentscale.testing import FunctionModel
 
-pytestmark = [pytest.mark.slow, pytest.mark.llm, pytest.mark.docker]
+# a few real calls: about a minute on an idle 2-core machine; the timeout leaves room for a busy one
+pytestmark = [pytest.mark.slow, pytest.mark.llm, pytest.mark.docker, pytest.mark.timeout(1800)]
 TASKS = Path(__file__).resolve().parents[1] / "fixtures" / "swe" / "tasks.jsonl"
 
 
@@ -43,7 +44,7 @@ async def test_real_model_works_the_repository_in_a_docker_sandbox(llama_server)
     assert materialize_repos([instance], _cache() / "repos", _cache()) == {}
     repos, deps = RepoSource(root=_cache() / "repos"), PythonDeps(_cache() / "deps")
     slot = 16384 // 8  # the test server's context per slot: the trajectory must be compacted to fit
-    config = SWEConfig(actions="text", max_steps=4, reply_tokens=256, context_tokens=slot, command_timeout=30)
+    config = SWEConfig(actions="text", max_steps=3, reply_tokens=160, context_tokens=slot, command_timeout=30)
     async with LLM(llama_server.model, api_base=llama_server.api_base, timeout=600) as llm:
 
         async def first_step_scripted(call):

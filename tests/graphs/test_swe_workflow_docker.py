@@ -156,3 +156,35 @@ async def test_the_batch_writes_predictions_reports_bad_instances_and_resumes(in
     async with SWEEvaluator(repos, deps=PythonDeps(_cache() / "deps"), pool=pool, workers=1) as ev:
         scored = await evaluate_files(preds, tasks, ev)
     assert scored.resolved_ids == [IID]
+
+
+def test_the_cli_writes_predictions_and_a_summary(instance, tmp_path, monkeypatch, capsys):
+    """``agentscale swe run`` end to end, with the scripted model in place of a server."""
+    import contextlib
+
+    from agentscale.cli import main, swe_run
+    from agentscale.cli._common import Runtime
+    from agentscale.sandboxes import SandboxLimits, open_pool
+
+    model = scripted(lambda index, prompt: _edit(FIX))
+
+    @contextlib.asynccontextmanager
+    async def scripted_runtime(args, workflow, *, pool_size=4, on_status=None):
+        async with open_pool("docker", size=2, limits=SandboxLimits(timeout=120)) as pool:
+            yield Runtime(llm=model, chat_llm=model, sandboxes=pool, model="scripted", api_base=None, note="scripted")
+
+    monkeypatch.setattr(swe_run, "open_runtime", scripted_runtime)
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text(json.dumps(instance.model_dump(mode="json")) + "\n" + json.dumps({"instance_id": "x"}) + "\n")
+    preds = tmp_path / "preds.jsonl"
+    code = main(["swe", "run", str(tasks), "--out", str(preds), "-n", "1", "--backend", "docker",
+                 "--cache-dir", str(_cache().parent)])  # fmt: skip
+    out = capsys.readouterr()
+    assert code == 1  # the bad line is an error; the good task still ran
+    assert f"{tasks}:2: x: repo: Field required" in out.err
+    assert "pypi__infl" in out.out and "yes" in out.out  # the summary row: resolved by the hidden tests
+    (line,) = [json.loads(x) for x in preds.read_text().splitlines()]
+    assert (line["instance_id"], line["model_name_or_path"]) == (IID, "scripted")
+    assert FIX.strip() in line["model_patch"]
+    runs = [json.loads(x) for x in (tmp_path / "preds.runs.jsonl").read_text().splitlines()]
+    assert [r["task_id"] for r in runs] == [IID] and runs[0]["score"]["passed"] is True
