@@ -92,9 +92,16 @@ async def measure_task(task: Any, runners: dict[str, Any], scorer: Any, args: ar
 
     cache: dict[str, bool] = {}
     out: dict[str, Any] = {"kind": "swe_scaling", "task_id": task.id}
+
+    def said(key: str) -> None:  # each method as it finishes: a run on a slow machine shows progress
+        r = out[key]
+        print(f"  {task.id} {key}: {'resolved' if r['resolved'] else 'not resolved'}, {r['tokens']} tokens, "
+              f"{r['seconds']:.0f} s", file=sys.stderr, flush=True)  # fmt: skip
+
     if "draw" in runners:
         record = await runners["draw"].run(task)
         out["draw"] = _summary(record, await _resolved(scorer, task, record, cache))
+        said("draw")
     if "evolve" in runners:
         base: ScaledRunner = runners["evolve"]
         budget = out.get("draw", {}).get("tokens") or args.evolve_tokens
@@ -102,9 +109,11 @@ async def measure_task(task: Any, runners: dict[str, Any], scorer: Any, args: ar
         runner = ScaledRunner(base.parts, settings, model=base.model, sandboxes=base.sandboxes)
         record = await runner.run(task)
         out["evolve"] = {**_summary(record, await _resolved(scorer, task, record, cache)), "budget": budget}
+        said("evolve")
     if "memory" in runners:
         record = await runners["memory"].run(task)
         out["memory"] = _summary(record, await _resolved(scorer, task, record, cache))
+        said("memory")
     return out
 
 
