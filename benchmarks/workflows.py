@@ -361,7 +361,9 @@ async def run(args: argparse.Namespace, sections: Sequence[str]) -> None:
     from agentscale.llm import LLM
     from agentscale.servers import LlamaCppServer
 
-    server = LlamaCppServer(args.model, parallel=args.parallel, ctx_size=args.ctx_size, reuse=False)
+    server = LlamaCppServer(
+        args.model, parallel=args.parallel, ctx_size=args.ctx_size, threads=args.threads, reuse=False
+    )
     async with server:
         async with LLM(server.model, endpoint=server.endpoint(), profile=server.profile, timeout=900) as llm:
             for section in sections:
@@ -388,6 +390,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model", default="qwen2.5-coder-0.5b")
     parser.add_argument("--parallel", type=int, default=8, help="llama-server slots")
     parser.add_argument("--ctx-size", type=int, default=32768, help="llama-server context, split across slots")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="llama-server threads (default: the cores); 1 on a crowded CPU"
+    )
     parser.add_argument("--backend", default="auto", help="sandbox backend for math")
     parser.add_argument("--browsers", type=int, default=4, help="Chromium instances for miniwob")
     parser.add_argument("--out-dir", type=Path, default=default_out_dir())
