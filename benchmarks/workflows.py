@@ -49,6 +49,7 @@ import shutil
 import statistics
 import sys
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -282,7 +283,11 @@ def summarize(kind: str, records: list[dict[str, Any]]) -> dict[str, Any]:
                            "wall": _mean([r["seconds"] for r in runs]),
                            "lessons": _mean([r.get("lessons", 0) for r in runs]), "tasks": len(runs)})  # fmt: skip
     errors = sum(s["status"] != "ok" for r in draws for s in r["samples"])
-    return {"section": kind, "tasks": len(draws), "rollout_errors": errors, "rows": rows, "memory": memory}
+    stops = Counter(str(s.get("stop") or s["status"]) for r in draws for s in r["samples"])
+    return {
+        "section": kind, "tasks": len(draws), "rollout_errors": errors, "stops": dict(stops.most_common()),
+        "rows": rows, "memory": memory,
+    }  # fmt: skip
 
 
 SCORING = {
@@ -312,6 +317,9 @@ def render(summary: dict[str, Any]) -> str:
             f"{r['tasks']} tasks in order; second half {fmt(r['second_half'], '.1%')}; "
             f"{r['lessons']:.1f} lessons recalled/task"
         )
+    if summary["stops"]:
+        said = ", ".join(f"{why} {count}" for why, count in summary["stops"].items())
+        lines.append(f"how the drawn rollouts ended: {said} (final = an answer; steps/tokens/seconds = a limit)")
     if summary["rows"]:
         lines.append(
             f"N = 1 and 4 are read off the first 1 and 4 of the {DRAW} rollouts drawn per task (seeds 0-7, "
