@@ -84,6 +84,8 @@ class MiniWoBConfig(BaseModel):
         reply_tokens: cap on each reply's tokens.
         max_seconds: wall seconds per episode.
         max_elements: elements listed at most per observation.
+        tool_timeout: seconds one browser action may take before it is stopped (the model then
+            reads that it timed out).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -94,11 +96,12 @@ class MiniWoBConfig(BaseModel):
     reply_tokens: int = Field(default=128, ge=1)
     max_seconds: float = Field(default=600.0, gt=0)
     max_elements: int = Field(default=60, ge=5)
+    tool_timeout: float = Field(default=30.0, gt=0)
 
     def loop(self) -> LoopConfig:
         """The loop's settings."""
         return LoopConfig(actions=self.actions, system=self.system, max_steps=self.max_steps,
-                          reply_tokens=self.reply_tokens, max_seconds=self.max_seconds, tool_timeout=30.0)
+                          reply_tokens=self.reply_tokens, max_seconds=self.max_seconds, tool_timeout=self.tool_timeout)
 
 
 def miniwob_task(name: str, seed: int = 0) -> Task:

@@ -17,7 +17,7 @@ from agentscale.graphs import LoopConfig, PythonTool, loop_agent
 from agentscale.graphs.math import GroundedAnswer, MathConfig, gsm_tasks, math_agent
 from agentscale.llm import LLM
 from agentscale.rollout import RolloutContext
-from agentscale.testing import FunctionModel
+from agentscale.testing import FakeModel, FunctionModel
 from agentscale.types import Task
 
 pytestmark = pytest.mark.slow
@@ -129,3 +129,16 @@ async def test_math_agent_end_to_end_on_gsm(llama_server, docker_pool, actions):
         print(actions, rollout.metadata, repr(rollout.answer), "expected", task.expected, verdict.feedback)
         print(json.dumps(rollout.trajectory[2:], indent=1)[:1500])
     assert {r.provenance.seed for r in state["rollouts"]} == {0, 1}
+
+
+async def test_a_program_that_never_ends_is_killed_in_the_sandbox_and_the_agent_goes_on(pool):
+    """A scripted model; the programs really run (and the first is really killed) in the sandbox."""
+    replies = ["```python\nwhile True:\n    pass\n```", "```python\nprint(6 * 7)\n```", "Final answer: 42"]
+    agent = math_agent(FakeModel(replies), MathConfig(python_timeout=2))
+    graph = scale(agent, "best_of_n", n=1, verifier=GroundedAnswer())
+    state = await graph.ainvoke({"task": Task(prompt="6 * 7?")}, context=ScaleContext(sandboxes=pool))
+    (rollout,) = state["rollouts"]
+    seen = [m["content"] for m in rollout.trajectory if m.get("name") == "python"]
+    assert "timed out after 2 s" in seen[0]
+    assert seen[1] == "Observation:\n42"  # the same leased sandbox still runs programs after the kill
+    assert rollout.answer == "42" and state["verdicts"][rollout.id].passed

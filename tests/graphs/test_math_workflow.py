@@ -3,9 +3,12 @@ reasoning-gym, the workflow's parts, and the graphs listed in langgraph.json."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib.util
 import json
 import pathlib
+import time
 
 import pytest
 
@@ -125,3 +128,57 @@ def test_every_graph_in_langgraph_json_imports_and_builds():
         graph = getattr(module, attr)({"configurable": {"max_steps": 3, "api_base": "http://127.0.0.1:1/v1"}})
         assert hasattr(graph, "ainvoke"), name
         assert set(graph.get_graph().nodes) - {"__start__", "__end__"}, name  # a real node, not an empty graph
+
+
+class HangingSandboxes:
+    """Leases sandboxes whose runs never return (a stuck backend, a program nothing kills)."""
+
+    def __init__(self) -> None:
+        self.runs = 0
+
+    @contextlib.asynccontextmanager
+    async def lease(self):
+        yield self
+
+    async def run(self, command, *, files=None, timeout=None, env=None):
+        self.runs += 1
+        await asyncio.Event().wait()
+
+
+async def test_a_program_that_hangs_is_stopped_and_the_math_agent_goes_on():
+    model = FakeModel(["```python\nwhile True: pass\n```", "Final answer: 7"])
+    sandboxes = HangingSandboxes()
+    graph = scale(math_agent(model, MathConfig(python_timeout=0.3)), "best_of_n", n=1, verifier=GroundedAnswer())
+    started = time.monotonic()
+    state = await graph.ainvoke({"task": Task(prompt="3 + 4?")}, context=ScaleContext(sandboxes=sandboxes))
+    assert time.monotonic() - started < 10 and sandboxes.runs == 1
+    (rollout,) = state["rollouts"]
+    assert rollout.status == "ok" and rollout.answer == "7" and rollout.metadata["steps"] == 2
+    assert rollout.trajectory[3]["content"] == "Observation:\nError: python timed out after 0.3 s and was stopped."
+    verdict = state["verdicts"][rollout.id]
+    assert verdict.score == 0.5 and "not printed" in verdict.feedback  # the stopped run printed nothing
+
+
+async def test_math_agent_malformed_actions_and_the_step_limit():
+    replies = [
+        "```ruby\nputs 3 + 4\n```",  # not a tool
+        '```python\n{"cmd": "print(7)"}\n```',  # runs, and fails in the sandbox
+        "```python\nprint(3 + 4)\n```",  # the last step, still no answer
+    ]
+    pool = FakeSandboxProvider(
+        handler=lambda argv, files: (
+            ExecResult(exit_code=0, stdout="7\n")
+            if files["main.py"].startswith(b"print")
+            else ExecResult(exit_code=1, stderr="NameError: name 'cmd' is not defined")
+        )
+    )
+    graph = scale(math_agent(FakeModel(replies), MathConfig(max_steps=3)), "best_of_n", n=1, verifier=GroundedAnswer())
+    state = await graph.ainvoke({"task": Task(prompt="3 + 4?")}, context=ScaleContext(sandboxes=pool))
+    (rollout,) = state["rollouts"]
+    seen = [m["content"] for m in rollout.trajectory if m["role"] == "user"][1:]
+    assert seen[0].startswith("Error: ") and "unknown tool 'ruby'; the tools are: python" in seen[0]
+    assert "NameError" in seen[1] and "[exit code 1]" in seen[1]
+    assert "7" in seen[2] and len(pool.leased[0].commands) == 2  # the unknown tool ran nothing
+    assert rollout.status == "ok" and rollout.answer is None and rollout.metadata["stop"] == "steps"
+    verdict = state["verdicts"][rollout.id]
+    assert verdict.score == 0.0 and "step limit" in verdict.feedback

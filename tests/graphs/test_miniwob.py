@@ -4,6 +4,8 @@ and fail under CI=true (``make test`` installs it with scripts/chromium-deps.sh)
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import re
 
@@ -13,9 +15,11 @@ from agentscale import ScaleContext, registry, scale
 from agentscale.errors import ConfigError
 from agentscale.graphs.web import (
     BrowserPool,
+    Element,
     EpisodeReward,
     MiniWoBConfig,
     MiniWoBWorkflow,
+    Observation,
     chromium_paths,
     miniwob_agent,
     miniwob_task,
@@ -172,3 +176,77 @@ def test_workflow_closes_its_pools():
     asyncio.run(wf.aclose())
     with pytest.raises(ConfigError, match="pool is closed"):
         asyncio.run(parts.agent.browsers.lease().__aenter__())
+
+
+class StuckBrowsers:
+    """A pool of one scripted page whose clicks never return (a page that hangs the browser);
+    typing works. Control flow only: the real browser is exercised above."""
+
+    def __init__(self) -> None:
+        self.typed: list[tuple[int, str]] = []
+        self.clicks = 0
+        self.leases = 0
+
+    @contextlib.asynccontextmanager
+    async def lease(self):
+        self.leases += 1
+        yield self
+
+    def page(self) -> Observation:
+        return Observation(utterance="Enter \"Ann\" and press Submit.", elements=[
+            Element(ref=2, tag="input_text", id="tt", value=self.typed[-1][1] if self.typed else None),
+            Element(ref=3, tag="button", id="subbtn", text="Submit"),
+        ])
+
+    async def begin(self, name: str, seed: int) -> Observation:
+        return self.page()
+
+    async def observe(self) -> Observation:
+        return self.page()
+
+    async def click(self, ref: int) -> Observation:
+        self.clicks += 1
+        await asyncio.Event().wait()
+
+    async def type(self, ref: int | None, text: str) -> Observation:
+        self.typed.append((ref, text))
+        return self.page()
+
+    async def press(self, key: str) -> Observation:
+        return self.page()
+
+
+async def test_a_browser_action_that_hangs_is_stopped_and_the_episode_goes_on():
+    model = FakeModel([act("click", ref=3), act("type_text", ref=2, text="Ann"), act("final_answer", answer="done")])
+    browsers = StuckBrowsers()
+    config = MiniWoBConfig(actions="tools", tool_timeout=0.3)
+    started = asyncio.get_running_loop().time()
+    rollout = await miniwob_agent(model, browsers, config)(miniwob_task("enter-text", 1), RolloutContext())
+    assert asyncio.get_running_loop().time() - started < 10 and browsers.clicks == 1
+    seen = [m["content"] for m in rollout.trajectory if m.get("role") == "tool"]
+    assert seen[0] == "Error: click timed out after 0.3 s and was stopped."
+    assert "#tt value='Ann'" in seen[1] and browsers.typed == [(2, "Ann")]  # the next action still ran
+    assert rollout.status == "ok" and rollout.answer == 'type 2 "Ann"'  # the stopped click is not an action taken
+    assert rollout.metadata["done"] is False
+    assert not (await EpisodeReward().verify(miniwob_task("enter-text", 1), rollout)).passed
+
+
+@pytest.mark.parametrize("actions", ["tools", "text"])
+async def test_malformed_browser_actions_get_a_readable_error_and_the_step_limit_ends_it(actions):
+    if actions == "tools":
+        replies = [act("click", ref="the button"), {"content": "", "tool_calls": [tool_call("type_text", "{bad")]},
+                   act("scroll", ref=3), act("press_key", key="")]
+    else:
+        replies = ['```click\n{"ref": "the button"}\n```', "```type_text\n{bad\n```", '```scroll\n{"ref": 3}\n```',
+                   '```press_key\n{"key": ""}\n```']
+    browsers = StuckBrowsers()
+    config = MiniWoBConfig(actions=actions, max_steps=4)
+    rollout = await miniwob_agent(FakeModel(replies), browsers, config)(miniwob_task("enter-text", 1), RolloutContext())
+    role = "tool" if actions == "tools" else "user"
+    seen = [m["content"] for m in rollout.trajectory[2:] if m.get("role") == role]
+    assert len(seen) == 4 and all("Error: " in s for s in seen), seen
+    assert "bad arguments for click: ref: 'the button' is not of type 'integer'" in seen[0]
+    assert "not valid JSON" in seen[1] or "must be a JSON object" in seen[1]
+    assert "unknown tool 'scroll'" in seen[2] and "key must name a key" in seen[3]
+    assert browsers.clicks == 0 and browsers.typed == []  # nothing malformed reached the page
+    assert rollout.status == "ok" and rollout.metadata["stop"] == "steps" and rollout.answer is None
