@@ -265,6 +265,37 @@ def parse_text_reply(text: str, tools: Sequence[Tool], *, truncated: bool = Fals
     return Reply(message, [_checked(tools, tool.name, arguments)])
 
 
+def _embedded_call(text: str, tools: Sequence[Tool]) -> dict[str, Any] | None:
+    """The one ``{"name": TOOL, "arguments": {...}}`` object in a reply that also has prose around it.
+
+    Small models in the native format often write the call as JSON text after a sentence; the model
+    layer reads a reply that is *only* such JSON (``bare_tool_calls``), this reads the mixed kind.
+    Exactly one object naming an offered tool counts; none or several leave the reply as text.
+    """
+    names = {t.name for t in tools}
+    decoder, found, at = json.JSONDecoder(), [], text.find("{")
+    while at != -1:
+        try:
+            value, end = decoder.raw_decode(text, at)
+        except ValueError:
+            at = text.find("{", at + 1)
+            continue
+        if isinstance(value, dict) and value.get("name") in names and set(value) <= {"name", "arguments"}:
+            found.append(value)
+        at = text.find("{", end)
+    if len(found) != 1 or not isinstance(found[0].get("arguments", {}), dict | str):
+        return None
+    arguments = found[0].get("arguments", {})
+    return {
+        "id": _new_call_id(),
+        "type": "function",
+        "function": {
+            "name": found[0]["name"],
+            "arguments": arguments if isinstance(arguments, str) else json.dumps(arguments),
+        },
+    }
+
+
 def _fenced_call(text: str, tools: Sequence[Tool]) -> dict[str, Any] | None:
     blocks = list(FENCE.finditer(text))
     if len(blocks) != 1 or not blocks[0][1]:
@@ -285,12 +316,13 @@ def parse_tool_calls(
     A call with arguments that are not JSON, or that the tool's schema refuses, or to an unknown
     tool, becomes a malformed ``Action`` answered under the call's own id. A reply without calls
     that is one fenced block naming a tool (small models often write the code instead of calling
-    the tool) is read as that call, given an id, and kept in the message's ``tool_calls``. A reply
+    the tool), or that holds exactly one ``{"name": TOOL, "arguments": ...}`` object among prose, is
+    read as that call, given an id, and kept in the message's ``tool_calls``. A reply
     without calls that was cut at its token cap (``truncated``) is not an answer: it gets an error
     (an ``Action`` with no ``call_id``, answered by a ``user`` message).
     """
     if not calls:
-        fallback = _fenced_call(text, tools)
+        fallback = _fenced_call(text, tools) or _embedded_call(text, tools)
         if fallback is None and truncated:
             return Reply({"role": "assistant", "content": text}, [Action("", call_id="", error=CUT_OFF)])
         if fallback is None:

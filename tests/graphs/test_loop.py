@@ -401,6 +401,27 @@ async def test_a_fenced_block_naming_a_tool_is_a_call_with_native_calls():
     assert rollout.output == "The answer is 391."
 
 
+async def test_a_json_call_among_prose_is_a_call_with_native_calls():
+    # small models write the call as JSON text after a sentence; it is the call, not the final answer
+    reply = 'I will run it.\n{"name": "python", "arguments": {"code": "print(17 * 23)"}}\nThen I answer.'
+    model = FakeModel([reply, "The answer is 391."])
+    agent = loop_agent(model, [PythonTool()], LoopConfig(actions="tools"))
+    rollout = await agent(TASK, RolloutContext(sandbox=printing()))
+    call = rollout.trajectory[2]["tool_calls"][0]
+    assert call["function"] == {"name": "python", "arguments": '{"code": "print(17 * 23)"}'}
+    assert rollout.trajectory[3]["content"] == "391" and rollout.output == "The answer is 391."
+
+
+async def test_json_naming_no_offered_tool_or_two_calls_stay_text_with_native_calls():
+    for reply in (
+        'The result is {"name": "search", "arguments": {}}',
+        '{"name": "python", "arguments": {"code": "1"}} or {"name": "python", "arguments": {"code": "2"}} and more',
+    ):
+        agent = loop_agent(FakeModel([reply]), [PythonTool()], LoopConfig(actions="tools"))
+        rollout = await agent(TASK)
+        assert rollout.output == reply and rollout.metadata["steps"] == 1
+
+
 async def test_repeating_the_same_action_is_pointed_out_and_text_replies_stop_at_observations():
     model = FakeModel(["```python\nprint(1)\n```", "```python\nprint(1)  \n```", "Final answer: 1"])
     agent = loop_agent(model, [PythonTool()], LoopConfig(actions="text"))
