@@ -22,13 +22,12 @@ from agentscale.graphs.humaneval import (
     render,
     render_chat,
 )
+from agentscale.rollout import RolloutContext
 from agentscale.selectors import BehaviourCluster
-from agentscale.testing import FakeSandbox
+from agentscale.testing import FakeSandbox, FunctionModel
+from agentscale.types import Candidate, RolloutRequest, Task
 from agentscale.verifiers import DocstringExamplesVerifier
 from agentscale.workflows import WorkflowEnv
-from agentscale.rollout import RolloutContext
-from agentscale.testing import FunctionModel
-from agentscale.types import Candidate, RolloutRequest, Task
 
 TASK = load_humaneval([2])[0]  # truncate_number(number: float) -> float
 
