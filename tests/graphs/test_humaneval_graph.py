@@ -24,7 +24,7 @@ from agentscale.graphs.humaneval import (
 )
 from agentscale.rollout import RolloutContext
 from agentscale.selectors import BehaviourCluster
-from agentscale.testing import FakeSandbox, FunctionModel
+from agentscale.testing import FakeSandboxProvider, FunctionModel
 from agentscale.types import Candidate, RolloutRequest, Task
 from agentscale.verifiers import DocstringExamplesVerifier
 from agentscale.workflows import WorkflowEnv
@@ -84,17 +84,17 @@ def test_each_format_has_its_own_limits_and_temperatures():
 
 def test_the_workflow_selects_with_the_default_code_selection():
     workflow = HumanEvalWorkflow()
-    parts = workflow.build(WorkflowEnv(model=FunctionModel(lambda call: ""), sandboxes=FakeSandbox()))
+    parts = workflow.build(WorkflowEnv(model=FunctionModel(lambda call: ""), sandboxes=FakeSandboxProvider()))
     assert isinstance(parts.verifier, DocstringExamplesVerifier)
     assert isinstance(parts.selector, BehaviourCluster) and parts.selector.name == "code"
     assert parts.agent.config.prompt_format == "chat"
     fence = workflow.build(
-        WorkflowEnv(model=FunctionModel(lambda call: ""), sandboxes=FakeSandbox(), options={"format": "fence"})
+        WorkflowEnv(model=FunctionModel(lambda call: ""), sandboxes=FakeSandboxProvider(), options={"format": "fence"})
     )
     assert fence.agent.config.prompt_format == "fence"
     with pytest.raises(ConfigError, match="bad humaneval options"):
         workflow.build(
-            WorkflowEnv(model=FunctionModel(lambda call: ""), sandboxes=FakeSandbox(), options={"format": "x"})
+            WorkflowEnv(model=FunctionModel(lambda call: ""), sandboxes=FakeSandboxProvider(), options={"format": "x"})
         )
 
 
