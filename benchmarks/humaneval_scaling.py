@@ -69,8 +69,8 @@ def print_table(records: list[dict], args: argparse.Namespace) -> None:
         print(f"\nwall-time ratio best-of-8 / best-of-1 (real runs): {ratio[0]:.2f}x on {ratio[1]} problems")
     print(
         "tokens = prompt + generated per problem (the server's prefix cache serves most prompt tokens);\n"
-        "best-of-N for N<16 selects among the first N of the 16 drawn samples;\n"
-        "'wall s' from real scale() runs (best-of-16: the draw itself)."
+        f"best-of-N for N<{max(args.ns)} selects among the first N of the {max(args.ns)} drawn samples;\n"
+        f"'wall s' from real scale() runs (best-of-{max(args.ns)}: the draw itself)."
     )
 
 
