@@ -155,3 +155,23 @@ def test_the_config_picks_the_template():
     assert HumanEvalConfig(template="{system}|{user}|").prompt_template == "{system}|{user}|"
     with pytest.raises(ValueError):
         HumanEvalConfig(max_tokens=0)
+
+
+def test_the_shipped_prompts_are_the_measured_ones():
+    # the formats were chosen on benchmarks/draw_candidates.py's draws: the agent must send the same text
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "draw_candidates.py"
+    spec = importlib.util.spec_from_file_location("draw_candidates", script)
+    draw = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = draw  # dataclasses look their module up while the file runs
+    spec.loader.exec_module(draw)
+    system, user = draw.chat_messages(TASK.prompt)
+    assert render_chat(TASK) == CHATML.format(system=system["content"], user=user["content"])
+    assert render(TASK) == draw.fence_prompt(TASK.prompt)
+    assert CHAT_STOPS == (draw.CHAT_STOP,) and STOPS == draw.FENCE_STOPS
+    assert HumanEvalConfig().token_cap == draw.FORMATS["chat-stop"].max_tokens
+    assert CHAT_DIVERSITY.temperatures == draw.FORMATS["chat-stop"].temperatures
+    assert DIVERSITY.temperatures == draw.FORMATS["fence"].temperatures
