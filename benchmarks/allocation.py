@@ -238,7 +238,8 @@ async def run(args: argparse.Namespace) -> int:
             LLM(server.model, profile=server.profile, **options) as chat,
         ):
             sampler_cache.model, judge_cache.model = sampler, chat
-            agent = humaneval_agent(sampler_cache, max_tokens=MAX_TOKENS)
+            # its recorded calls and imported draws are of the fence format
+            agent = humaneval_agent(sampler_cache, max_tokens=MAX_TOKENS, format="fence")
             verifier, scorer = DocstringExamplesVerifier(pool), VisibleTestsVerifier(pool)
             progress = Progress(sampler_cache, judge_cache, len(tasks))
 

@@ -9,7 +9,7 @@ prompt format for code.
 
 Three prompt formats, same model and server:
 
-- ``fence``: the body continued inside a prefilled fence (the format the HumanEval agent ships):
+- ``fence``: the body continued inside a prefilled fence (the HumanEval agent's ``format="fence"``):
   ChatML text to the completion endpoint, the assistant's turn already holding
   ``\u0060\u0060\u0060python`` and the prompt's code, temperatures 0.2/0.6/0.8/1.0 by sample
   index, 300 tokens, stopped at the first line back at column 0. All seven stops reach the server:
@@ -18,7 +18,8 @@ Three prompt formats, same model and server:
 - ``chat``: a plain chat request for the whole function (T=0.8, 512 tokens, no stops); the reply
   is kept as written (prose, fence and all).
 - ``chat-stop``: the same, stopped at the reply's first closing fence (``"\\n```\\n"``), so the
-  explanation models add after the code is never generated. ``--summary`` estimates it from a
+  explanation models add after the code is never generated: the HumanEval agent's default
+  ``format="chat"``, chosen from these draws (README, "Selection for code"). ``--summary`` estimates it from a
   ``chat`` draw too (the reply cut there, tokens in proportion).
 
 Sample ``i`` uses seed ``i``; every sample is its own request (``n=1``), so its token counts are
@@ -46,7 +47,7 @@ from typing import Any
 SYSTEM = "You are an expert Python programmer. Complete the function the user gives you."
 CHATML = "<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n"
 FENCE_STOPS = ("\n```", "\ndef ", "\nclass ", "\nif ", "\nprint(", "\n#", "\nassert ")
-"""The HumanEval agent's stops (agentscale/experiments/humaneval.py ``STOPS``)."""
+"""The HumanEval agent's stops in the fence format (graphs/humaneval.py ``STOPS``)."""
 FENCE_TEMPERATURES = (0.2, 0.6, 0.8, 1.0)
 
 
@@ -69,7 +70,7 @@ CHAT_STOP = "\n```\n"
 
 
 def fence_prompt(code: str) -> str:
-    """The fence format's prompt text (as ``render`` in agentscale/experiments/humaneval.py)."""
+    """The fence format's prompt text (as ``render`` in graphs/humaneval.py)."""
     head = CHATML.format(system=SYSTEM, user="Complete this Python function.")
     return f"{head}```python\n{code}"
 

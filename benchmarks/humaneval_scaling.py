@@ -1,16 +1,25 @@
-"""HumanEval scaling on the embedded model: pass@1, best-of-N with the sandboxed docstring-examples
-verifier (N = 1, 2, 4, 8, 16), majority vote, list-wise selection and adaptive sampling, with
-tokens and wall seconds, on a fixed subset of problems 0-119.
+"""HumanEval scaling on the embedded model: pass@1, best-of-N with the default code selection and
+with the sandboxed docstring-examples verifier alone (N = 1, 2, 4, 8, 16), majority vote,
+list-wise selection and adaptive sampling, with tokens and wall seconds, on a fixed subset of
+problems.
 
     .venv/bin/python benchmarks/humaneval_scaling.py                       # problems 0-39, all timed
     .venv/bin/python benchmarks/humaneval_scaling.py --problems 0-119:3 --timed 10
+    .venv/bin/python benchmarks/humaneval_scaling.py --problems 40-62:2 --ns 1,2,4,8 --timed 0 \
+        --no-listwise --write-candidates runs/cands.jsonl   # then: benchmarks/selection.py --candidates
+    .venv/bin/python benchmarks/humaneval_scaling.py --format fence --selection best_score   # the old pipeline
     .venv/bin/python benchmarks/humaneval_scaling.py --resume --out runs/he.jsonl   # continue a run
     .venv/bin/python benchmarks/humaneval_scaling.py --tabulate --out runs/he.jsonl # table only
 
 How it measures (see ``agentscale.evaluation.humaneval_scaling``): 16 samples per problem are drawn
-once by a real best-of-16 run (sample i: seed i, temperature 0.2/0.6/0.8/1.0 by i mod 4); best-of-N
+once by a real best-of-16 run in the agent's prompt format (``--format``: ``chat``, the default,
+at T=0.8; ``fence`` at temperatures 0.2/0.6/0.8/1.0 by i mod 4; sample i has seed i); best-of-N
 for N < 16 selects among the first N of them (what a real best-of-N run with the same seeds
-draws) and also reports the mean over random N-subsets. Majority vote groups samples by what they
+draws) and also reports the mean over random N-subsets. ``--selection code`` (the default) runs
+the default code selection (``code_selection``: docstring examples, then behaviour clustering
+among the tied) in the draw and records its choice for every N; ``--selection best_score`` is the
+examples verifier alone. ``--write-candidates F`` appends each problem's samples to F in the
+candidates-file format of ``benchmarks/selection.py``. Majority vote groups samples by what they
 return on the docstring inputs. List-wise selection asks the same model to pick among the first 8.
 Adaptive sampling is replayed on the draw (waves of 2 in sample order, stop on the first sample
 passing the examples, at most 8). Wall times of N=1, N=8 and adaptive come from real scale() runs
@@ -29,7 +38,7 @@ import sys
 import time
 from pathlib import Path
 
-from agentscale.evaluation import append_jsonl, completed, read_jsonl
+from agentscale.evaluation import append_jsonl, candidates_line, completed, read_jsonl
 from agentscale.evaluation.humaneval_scaling import measure_problem, tabulate, wall_ratio
 from agentscale.graphs.humaneval import humaneval_agent
 
@@ -54,16 +63,14 @@ def print_table(records: list[dict], args: argparse.Namespace) -> None:
     print(f"{'method':<{width}}  {'pass':>6}  {'tokens/pb':>9}  {'gen/pb':>7}  {'wall s/pb':>9}  note")
     for r in rows:
         seconds = f"{r.seconds:9.1f}" if r.seconds is not None else f"{'-':>9}"
-        print(
-            f"{r.method:<{width}}  {r.passed:6.1%}  {r.tokens:9.0f}  {r.generated:7.0f}  {seconds}  {r.note}"
-        )
+        print(f"{r.method:<{width}}  {r.passed:6.1%}  {r.tokens:9.0f}  {r.generated:7.0f}  {seconds}  {r.note}")
     ratio = wall_ratio(records)
     if ratio:
         print(f"\nwall-time ratio best-of-8 / best-of-1 (real runs): {ratio[0]:.2f}x on {ratio[1]} problems")
     print(
         "tokens = prompt + generated per problem (the server's prefix cache serves most prompt tokens);\n"
-        "best-of-N for N<16 selects among the first N of the 16 drawn samples;\n"
-        "'wall s' from real scale() runs (best-of-16: the draw itself)."
+        f"best-of-N for N<{max(args.ns)} selects among the first N of the {max(args.ns)} drawn samples;\n"
+        f"'wall s' from real scale() runs (best-of-{max(args.ns)}: the draw itself)."
     )
 
 
@@ -71,8 +78,9 @@ async def run(args: argparse.Namespace) -> int:
     from agentscale.datasets import load_humaneval
     from agentscale.llm import LLM
     from agentscale.sandboxes import open_pool
+    from agentscale.selectors import code_selection
     from agentscale.servers import LlamaCppServer
-    from agentscale.verifiers import DocstringExamplesVerifier, VisibleTestsVerifier
+    from agentscale.verifiers import VisibleTestsVerifier
 
     done = completed(read_jsonl(args.out, kind="scaling")) if args.resume else set()
     if not args.resume and args.out.exists() and args.out.stat().st_size:
@@ -80,7 +88,8 @@ async def run(args: argparse.Namespace) -> int:
         return 2
     tasks = [t for t in load_humaneval(args.problems) if t.id not in done]
     print(f"{len(done)} problems already in {args.out}, {len(tasks)} to go", file=sys.stderr)
-    server = LlamaCppServer(args.model, parallel=8, ctx_size=16384)
+    # a private server: a shared one could be stopped under a run that lasts hours
+    server = LlamaCppServer(args.model, parallel=8, ctx_size=16384, threads=args.threads, reuse=False)
     async with server, open_pool(args.backend, size=args.sandboxes) as pool:
         # The agent continues the prompt on the completion endpoint; the judge chats.
         options = {"api_base": server.api_base, "timeout": 1800, "max_retries": 1}
@@ -88,8 +97,12 @@ async def run(args: argparse.Namespace) -> int:
             LLM(server.model, profile="completion", **options) as sampler,
             LLM(server.model, profile=server.profile, **options) as llm,
         ):
-            agent = humaneval_agent(sampler, chat=server.profile == "chat", max_tokens=args.max_tokens)
-            verifier, scorer = DocstringExamplesVerifier(pool), VisibleTestsVerifier(pool)
+            agent = humaneval_agent(
+                sampler, chat=server.profile == "chat", max_tokens=args.max_tokens, format=args.format
+            )
+            chosen = code_selection(pool)
+            verifier, scorer = chosen.verifier, VisibleTestsVerifier(pool)
+            selector = chosen.selector if args.selection == "code" else None
             for i, task in enumerate(tasks):
                 position = args.problems.index(int(task.id.split("/")[1]))
                 started = time.monotonic()
@@ -101,8 +114,12 @@ async def run(args: argparse.Namespace) -> int:
                     judge=llm if args.listwise else None,
                     draw=max(args.ns),
                     timed=position < args.timed,
+                    selector=selector,
+                    ns=args.ns,
                 )
                 append_jsonl(args.out, record)
+                if args.write_candidates:
+                    append_jsonl(args.write_candidates, candidates_line(record.draw))
                 drawn = record.draw.samples
                 examples = sum(s.examples_passed for s in drawn)
                 hidden = sum(s.hidden_passed for s in drawn)
@@ -117,9 +134,7 @@ async def run(args: argparse.Namespace) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--problems", type=parse_problems, default=parse_problems("0-39"), help="e.g. 0-39, 0-119:3"
-    )
+    parser.add_argument("--problems", type=parse_problems, default=parse_problems("0-39"), help="e.g. 0-39, 0-119:3")
     parser.add_argument(
         "--out",
         type=Path,
@@ -129,12 +144,23 @@ def main() -> int:
     )
     parser.add_argument("--resume", action="store_true", help="keep the problems already in --out")
     parser.add_argument("--tabulate", action="store_true", help="only print the table of --out")
-    parser.add_argument(
-        "--timed", type=int, default=3, help="real N=1/N=8/adaptive runs on the first K problems"
-    )
+    parser.add_argument("--timed", type=int, default=3, help="real N=1/N=8/adaptive runs on the first K problems")
     parser.add_argument("--no-listwise", dest="listwise", action="store_false")
-    parser.add_argument("--max-tokens", type=int, default=300)
+    parser.add_argument("--max-tokens", type=int, help="cap on each sample (default: the format's, 512 or 300)")
+    parser.add_argument(
+        "--format", choices=("chat", "fence"), help="the agent's prompt format (default: chat for chat models)"
+    )
+    parser.add_argument(
+        "--selection",
+        choices=("code", "best_score"),
+        default="code",
+        help="code: the default code selection (examples + behaviour clustering); best_score: examples alone",
+    )
+    parser.add_argument(
+        "--write-candidates", type=Path, help="append each problem's samples here, for benchmarks/selection.py"
+    )
     parser.add_argument("--model", default="qwen2.5-coder-0.5b")
+    parser.add_argument("--threads", type=int, help="model server threads (1 keeps a shared CPU from stalling it)")
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--sandboxes", type=int, default=4)
     parser.add_argument("--ns", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2, 4, 8, 16])

@@ -286,6 +286,7 @@ async def run(args: argparse.Namespace, entries: list[Entry], tasks: dict[str, T
     ties = {"tied": 0, "mixed": 0, "missed": 0}
     oracle = 0
     random_pick = 0.0
+    drawn = Usage()  # what generating the candidates cost, where the file says
     async with contextlib.AsyncExitStack() as stack:
         pool = await stack.enter_async_context(open_pool(args.backend, size=args.sandboxes))
         model = None
@@ -308,6 +309,8 @@ async def run(args: argparse.Namespace, entries: list[Entry], tasks: dict[str, T
             passed = entry.passed if entry.passed is not None else await score_hidden(scorer, task, entry)
             oracle += any(passed)
             random_pick += sum(passed) / len(passed)
+            for usage in entry.usage:
+                drawn = drawn + usage
             rollouts = [
                 Rollout(id=f"{k}-{i}", task_id=task.id, output=c, usage=entry.usage[i] if entry.usage else Usage())
                 for i, c in enumerate(entry.candidates)
@@ -363,6 +366,11 @@ async def run(args: argparse.Namespace, entries: list[Entry], tasks: dict[str, T
         "default": DEFAULT,
         "problems": n,
         "file": str(args.candidates),
+        "drawn": {
+            "tokens": drawn.total_tokens / n,
+            "generated": drawn.completion_tokens / n,
+            "problems": sum(bool(e.usage) for e in entries),
+        },
     }
 
 
@@ -377,6 +385,12 @@ def print_table(result: dict) -> None:
     print(f"{'random pick (expected)':<26} {result['random']:7.1%} {result['random'] / oracle if oracle else 0:9.1%}")
     print(f"{'oracle (any passes)':<26} {oracle:7.1%}")
     print("tokens: model tokens spent by the selection; s/pb: selection seconds per problem (verifier included)")
+    drawn = result["drawn"]
+    if drawn["problems"] == result["problems"]:
+        print(
+            f"the candidates cost {drawn['tokens']:.0f} tokens per problem ({drawn['generated']:.0f} generated), "
+            "as the file's 'samples' say"
+        )
     ties = result["ties"]
     right = ", ".join(f"{k} {v}" for k, v in sorted(result["mixed_right"].items(), key=lambda kv: -kv[1]))
     print(

@@ -20,7 +20,16 @@ from agentscale.evaluation.batch import (
     read_tasks,
     run_batch,
 )
-from agentscale.evaluation.humaneval import ProblemResult, SampleRecord, Summary, solve, solve_all, summarize
+from agentscale.evaluation.humaneval import (
+    ProblemResult,
+    SampleRecord,
+    Summary,
+    agent_diversity,
+    candidates_line,
+    solve,
+    solve_all,
+    summarize,
+)
 from agentscale.evaluation.scaled import (
     RolloutRecord,
     RunSettings,
@@ -43,7 +52,9 @@ __all__ = [
     "TaskLine",
     "TaskRecord",
     "TasksFile",
+    "agent_diversity",
     "append_jsonl",
+    "candidates_line",
     "completed",
     "is_finished",
     "read_jsonl",

@@ -23,14 +23,24 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from agentscale.evaluation._jsonl import append_jsonl, read_jsonl
-from agentscale.graphs.humaneval import DIVERSITY, hidden_tests_task, no_vote
+from agentscale.graphs.humaneval import DIVERSITY, HumanEvalAgent, hidden_tests_task, no_vote
 from agentscale.protocols import Selector, Verifier
 from agentscale.rollout import verify_one
 from agentscale.selectors import BehaviourVote, behaviour_key
 from agentscale.strategies import AdaptivePolicy, Diversity, ScaleContext, scale
 from agentscale.types import Rollout, Task, Verdict
 
-__all__ = ["ProblemResult", "SampleRecord", "Summary", "solve", "solve_all", "summarize"]
+__all__ = [
+    "ProblemResult",
+    "SampleRecord",
+    "Summary",
+    "agent_diversity",
+    "candidates_line",
+    "solve",
+    "solve_all",
+    "summarize",
+]
+
 
 class SampleRecord(BaseModel):
     """One sample (rollout) of one problem, as kept in the results file."""
@@ -126,6 +136,38 @@ class ProblemResult(BaseModel):
         return next((s for s in self.samples if s.index == index), None) if index is not None else None
 
 
+def candidates_line(result: ProblemResult) -> dict[str, Any]:
+    """One line of a candidates file (``benchmarks/selection.py --candidates``) from a solved problem:
+    ``task_id``, the samples' outputs in sample order, whether each passed the hidden tests, and
+    each sample's tokens, seconds and finish reason (``benchmarks/draw_candidates.py`` writes the
+    same), so a run's candidates can be selected again by any method."""
+    samples = sorted(result.samples, key=lambda s: s.index)
+    return {
+        "task_id": result.task_id,
+        "candidates": [s.output for s in samples],
+        "passed": [s.hidden_passed for s in samples],
+        "samples": [
+            {
+                "index": s.index,
+                "temperature": s.temperature,
+                "seed": s.seed,
+                "prompt_tokens": s.prompt_tokens,
+                "completion_tokens": s.completion_tokens,
+                "cached_tokens": s.cached_tokens,
+                "seconds": s.seconds,
+                "finish_reason": s.finish_reason,
+            }
+            for s in samples
+        ],
+    }
+
+
+def agent_diversity(agent: Any) -> Diversity:
+    """The temperatures and seeds a HumanEval agent's prompt format was measured with
+    (``HumanEvalConfig.diversity``); ``DIVERSITY`` for any other agent."""
+    return agent.config.diversity if isinstance(agent, HumanEvalAgent) else DIVERSITY
+
+
 EventSink = Callable[[Mapping[str, Any]], None]
 
 
@@ -161,7 +203,7 @@ async def solve(
     n: int = 4,
     selector: Selector | None = None,
     policy: AdaptivePolicy | None = None,
-    diversity: Diversity = DIVERSITY,
+    diversity: Diversity | None = None,
     context: ScaleContext | None = None,
     on_event: EventSink | None = None,
 ) -> ProblemResult:
@@ -177,7 +219,7 @@ async def solve(
         n: samples (``best_of_n``, ``majority``), or the most samples (``adaptive``, with ``policy``).
         selector: overrides the strategy's default selector (for ``majority``: ``BehaviourVote``).
         policy: the ``AdaptivePolicy`` for ``adaptive`` (default: waves of 2, stop on a pass).
-        diversity: temperatures and seeds of the samples.
+        diversity: temperatures and seeds of the samples (default: ``agent_diversity(agent)``).
         context: budget and concurrency (default: a fresh ``ScaleContext(max_concurrency=n)``).
         on_event: called with each progress event of the run (LangGraph custom stream).
 
@@ -189,7 +231,7 @@ async def solve(
         selector = BehaviourVote()
     if strategy == "adaptive" and policy is None:
         policy = AdaptivePolicy(wave=2, max_samples=n, stop_on_pass=True, key=no_vote)
-    options: dict[str, Any] = {"diversity": diversity}
+    options: dict[str, Any] = {"diversity": diversity or agent_diversity(agent)}
     if policy is not None:
         options["policy"] = policy
     graph = scale(agent, strategy, n=n, verifier=verifier, selector=selector, **options)

@@ -4,15 +4,16 @@ Per problem (``measure_problem``):
 
 1. **Draw**: one real ``scale(best_of_n, n=16)`` run; every sample is checked against the
    docstring examples (the verifier) and scored against the hidden tests. Because sample ``i``
-   always has seed ``i`` and temperature ``DIVERSITY.temperatures[i % 4]``, a run with ``n=N``
-   draws the first ``N`` of these samples, so best-of-N for smaller N is read off the draw
+   always has seed ``i`` and the ``i``-th temperature of the agent's format (``agent_diversity``),
+   a run with ``n=N`` draws the first ``N`` of these samples, so best-of-N for smaller N is read off the draw
    (from the first N samples, and as a mean over random N-subsets).
 2. **List-wise**: ``ListwiseSelector`` (the same model as judge) picks among the first 8 samples
    of the draw; its prompt tokens count on top of the samples'.
 3. **Timed** (optional): real ``scale()`` runs of best-of-1, best-of-8 and adaptive sampling
    (waves of 2, stop on the first verified pass, at most 8), for real wall times and tokens.
 
-``tabulate`` turns the records into rows: pass@1, best-of-N, majority vote over behaviour on the
+``tabulate`` turns the records into rows: pass@1, best-of-N (the examples verifier's best score,
+and the default code selection where it was recorded), majority vote over behaviour on the
 docstring inputs (``behaviour_key``), list-wise selection, adaptive sampling (replayed on the
 draw: waves of 2 in sample order until one passes the examples, exactly the samples a real run
 with the same seeds draws), the pass@N ceiling, and the timed runs.
@@ -31,7 +32,6 @@ from pydantic import BaseModel
 
 from agentscale.errors import ConfigError
 from agentscale.evaluation.humaneval import ProblemResult, SampleRecord, solve
-from agentscale.graphs.humaneval import DIVERSITY
 from agentscale.protocols import Model, Selector, Verifier
 from agentscale.selectors import BestScore, ListwiseSelector, MajorityVote, behaviour_digest
 from agentscale.strategies import Diversity
@@ -70,6 +70,8 @@ class ScalingRecord(BaseModel):
     draw: ProblemResult
     listwise: ListwiseRecord | None = None
     timed: dict[str, ProblemResult] = {}
+    code: dict[int, int | None] = {}
+    """The default code selection's choice (sample index) among the first N samples, by N."""
 
 
 class MeteredModel:
@@ -122,8 +124,10 @@ async def measure_problem(
     draw: int = 16,
     listwise_n: int = 8,
     timed: bool = False,
-    diversity: Diversity = DIVERSITY,
+    diversity: Diversity | None = None,
     max_concurrency: int = 8,
+    selector: Selector | None = None,
+    ns: Sequence[int] = (),
 ) -> ScalingRecord:
     """Draw, judge and (optionally) time one problem; see the module docstring.
 
@@ -136,14 +140,22 @@ async def measure_problem(
         draw: samples drawn.
         listwise_n: how many of the first samples the judge sees.
         timed: also run best-of-1, best-of-8 and adaptive for real.
-        diversity: temperatures and seeds.
+        diversity: temperatures and seeds (default: the agent's format's, ``agent_diversity``).
         max_concurrency: rollouts in flight at once.
+        selector: the code selection (``code_selector``): it selects in the draw and the timed
+            runs, and its choice among the first N samples is recorded for each N in ``ns``;
+            ``None``: the strategies' default (``BestScore`` over the verifier's scores).
+        ns: the N to record ``selector``'s choice for.
     """
     from agentscale.strategies import ScaleContext
 
-    common = {"agent": agent, "verifier": verifier, "scorer": scorer, "diversity": diversity}
+    common = {"agent": agent, "verifier": verifier, "scorer": scorer, "diversity": diversity, "selector": selector}
     result = await solve(task, n=draw, context=ScaleContext(max_concurrency=max_concurrency), **common)
     record = ScalingRecord(task_id=task.id, draw=result.model_copy(update={"kind": "draw"}))
+    if selector is not None:
+        ordered = sorted(result.samples, key=lambda s: s.index)
+        for n in ns:
+            record.code[n], _ = await select_among(selector, task, ordered[:n])
     if judge is not None:
         metered = MeteredModel(judge)
         started = time.monotonic()
@@ -257,7 +269,7 @@ async def tabulate(
     first = [s[0] for _, s, _ in draws]
     rows.append(
         Row(
-            "pass@1 (sample 0, T=0.2)",
+            f"pass@1 (sample 0, T={first[0].temperature})",
             _mean(s.hidden_passed for s in first),
             _mean(s.tokens for s in first),
             _mean(s.completion_tokens for s in first),
@@ -306,6 +318,19 @@ async def tabulate(
                 f"mean of {subsets} random subsets: {_mean(sub_rates):.1%}" if n < smallest else "",
             )
         )
+    for n in ns:
+        picks = [(r.code[n], samples[:n]) for _, samples, r in draws if n in r.code]
+        if picks:
+            rows.append(
+                Row(
+                    f"best-of-{n}, code selection",
+                    _mean(any(s.index == index and s.hidden_passed for s in head) for index, head in picks),
+                    _mean(cost(head)[0] for _, head in picks),
+                    _mean(cost(head)[1] for _, head in picks),
+                    None,
+                    f"default: examples + behaviour clustering; {len(picks)} problems",
+                )
+            )
     for n in ns:
         if n > 1:
             rows.append(

@@ -7,15 +7,16 @@ from agentscale.datasets import load_humaneval
 from agentscale.graphs.humaneval import humaneval_agent
 from agentscale.llm import LLM
 from agentscale.sandboxes import open_pool
+from agentscale.selectors import code_selection
 from agentscale.servers import LlamaCppServer
-from agentscale.verifiers import DocstringExamplesVerifier
 
 
 async def main() -> None:
     async with LlamaCppServer() as srv, open_pool("auto", size=4) as pool:
-        # HumanEval's workflow continues the code prompt on the completion endpoint
+        # the HumanEval agent sends its own chat-template text to the completion endpoint
         async with LLM(srv.model, api_base=srv.api_base, profile="completion", timeout=600) as llm:
-            graph = scale(humaneval_agent(llm), "best_of_n", n=4, verifier=DocstringExamplesVerifier(pool))
+            chosen = code_selection(pool)  # the docstring's examples, then behaviour clustering among the tied
+            graph = scale(humaneval_agent(llm), "best_of_n", n=4, verifier=chosen.verifier, selector=chosen.selector)
             task = load_humaneval([12])[0]
             state = await graph.ainvoke({"task": task}, context=ScaleContext(budget=Budget(max_tokens=20_000)))
             selection = state["selected"]  # status: "chosen", "none_passed" or "none_ran"

@@ -1,10 +1,20 @@
 """HumanEval code completion: the first workflow (an agent built from a small config).
 
-The agent continues a HumanEval prompt on a completion endpoint with one call: the prompt's code
-opens the assistant's turn in a fence, so the model writes only the function's body. It renders
-the rollout's ``RolloutRequest`` its own way: recalled lessons, the prompt variant, the plan, and
-earlier candidates with their feedback (reflection, evolution) go into the user's turn, above
-the code, never into the code itself.
+The agent asks for a HumanEval function with one call to a completion endpoint, in one of two
+prompt formats (``HumanEvalConfig.format``):
+
+- ``"chat"`` (the default for chat models): the function's code in the user's turn, and the model
+  writes the whole function in its reply; generation stops at the reply's first closing fence,
+  so the explanation small models add after the code is never paid for. T=0.8, 512 tokens.
+- ``"fence"``: the prompt's code opens the assistant's turn in a fence, so the model writes only
+  the body; it stops at the first line back at column 0. Temperatures 0.2/0.6/0.8/1.0, 300 tokens.
+  About a fifth of the chat format's generated tokens, but it covers fewer problems with 8
+  samples on problems it was not tuned on (README, "Selection for code"). Base models
+  (``chat=False``) use it.
+
+It renders the rollout's ``RolloutRequest`` its own way: recalled lessons, the prompt variant,
+the plan, and earlier candidates with their feedback (reflection, evolution) go into the user's
+turn, never into the code itself.
 
 Example:
     ```python
@@ -22,23 +32,26 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agentscale.datasets import load_humaneval
 from agentscale.errors import ConfigError
 from agentscale.prompts import render_lessons, render_notes
 from agentscale.protocols import Model
 from agentscale.rollout import RolloutContext
+from agentscale.selectors import code_selection
 from agentscale.strategies import Diversity
 from agentscale.types import Provenance, Rollout, RolloutRequest, Task, Verdict
-from agentscale.verifiers import DocstringExamplesVerifier, VisibleTestsVerifier
+from agentscale.verifiers import VisibleTestsVerifier
 from agentscale.workflows import WorkflowEnv, WorkflowParts
 
 __all__ = [
     "ASK",
     "CHATML",
+    "CHAT_DIVERSITY",
+    "CHAT_STOPS",
     "DIVERSITY",
     "PLAIN",
     "STOPS",
@@ -51,6 +64,7 @@ __all__ = [
     "humaneval_agent",
     "no_vote",
     "render",
+    "render_chat",
 ]
 
 SYSTEM = "You are an expert Python programmer. Complete the function the user gives you."
@@ -71,29 +85,56 @@ STOPS = ("\n```", "\ndef ", "\nclass ", "\nif ", "\nprint(", "\n#", "\nassert ")
 and asserts): small models like to append tests and prints, which cost tokens and prove nothing."""
 
 DIVERSITY = Diversity(temperatures=(0.2, 0.6, 0.8, 1.0), seed=0)
-"""Sample ``i`` runs at ``temperatures[i % 4]`` with seed ``i``: sample 0 is near-greedy (the
-one-sample baseline), later ones spread out. A run with ``n=N`` draws exactly the first ``N``
-samples of a run with more, which is what lets the benchmark read small ``N`` off a large draw."""
+"""The fence format's samples: sample ``i`` runs at ``temperatures[i % 4]`` with seed ``i``: sample 0
+is near-greedy (the one-sample baseline), later ones spread out. A run with ``n=N`` draws exactly
+the first ``N`` samples of a run with more, which is what lets the benchmark read small ``N`` off a
+large draw."""
+
+CHAT_STOPS = ("\n```\n",)
+"""The chat format's stop: the reply's first closing fence (an opening fence carries a language tag,
+so it never matches). What a small model writes after its code (explanations, usage examples)
+cost 24% of the chat format's generated tokens and never changed a program."""
+
+CHAT_DIVERSITY = Diversity(temperatures=(0.8,), seed=0)
+"""The chat format's samples: T=0.8 (the temperature it was measured at), seed ``i`` for sample ``i``."""
+
+Format = Literal["chat", "fence"]
+
+_DEFAULTS: dict[str, tuple[int, tuple[str, ...], Diversity]] = {
+    "chat": (512, CHAT_STOPS, CHAT_DIVERSITY),
+    "fence": (300, STOPS, DIVERSITY),
+}
+"""Per format: token cap, stops and diversity."""
 
 
 class HumanEvalConfig(BaseModel):
     """The workflow's settings (serialisable, so a run's config can be saved).
 
     Attributes:
+        format: ``"chat"`` (the model writes the whole function in its reply) or ``"fence"``
+            (it continues the body in a prefilled fence); ``None`` picks ``"chat"`` for a chat
+            template and ``"fence"`` for base models.
         chat: the model has a chat template (``CHATML``); ``False`` for base models (``PLAIN``).
         template: a prompt template with ``{system}`` and ``{user}`` (overrides ``chat``).
         system: the system prompt.
-        max_tokens: cap on the body's tokens.
-        stops: stop sequences.
+        max_tokens: cap on each reply's tokens; ``None``: the format's (chat 512, fence 300).
+        stops: stop sequences; ``None``: the format's (``CHAT_STOPS``, ``STOPS``).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    format: Format | None = None
     chat: bool = True
     template: str | None = None
     system: str = SYSTEM
-    max_tokens: int = Field(default=300, ge=1)
-    stops: tuple[str, ...] = STOPS
+    max_tokens: int | None = Field(default=None, ge=1)
+    stops: tuple[str, ...] | None = None
+
+    @model_validator(mode="after")
+    def _chat_needs_a_template(self) -> HumanEvalConfig:
+        if self.format == "chat" and not self.prompt_template:
+            raise ValueError("format 'chat' needs a chat template; base models (chat=False) use format 'fence'")
+        return self
 
     @property
     def prompt_template(self) -> str:
@@ -101,6 +142,28 @@ class HumanEvalConfig(BaseModel):
         if self.template is not None:
             return self.template
         return CHATML if self.chat else PLAIN
+
+    @property
+    def prompt_format(self) -> Format:
+        """The format in use."""
+        if self.format is not None:
+            return self.format
+        return "chat" if self.prompt_template else "fence"
+
+    @property
+    def token_cap(self) -> int:
+        """``max_tokens``, or the format's cap."""
+        return self.max_tokens or _DEFAULTS[self.prompt_format][0]
+
+    @property
+    def stop_sequences(self) -> tuple[str, ...]:
+        """``stops``, or the format's."""
+        return self.stops if self.stops is not None else _DEFAULTS[self.prompt_format][1]
+
+    @property
+    def diversity(self) -> Diversity:
+        """The temperatures and seeds the format was measured with (``CHAT_DIVERSITY``, ``DIVERSITY``)."""
+        return _DEFAULTS[self.prompt_format][2]
 
 
 def render(task: Task, request: RolloutRequest | None = None, *, template: str = CHATML, system: str = SYSTEM) -> str:
@@ -115,12 +178,24 @@ def render(task: Task, request: RolloutRequest | None = None, *, template: str =
     return f"{head}```python\n{task.prompt}"
 
 
+def render_chat(
+    task: Task, request: RolloutRequest | None = None, *, template: str = CHATML, system: str = SYSTEM
+) -> str:
+    """The chat format's prompt text: the request, what the rollout's request adds, and the task's
+    code in a fence, all in the user's turn; the model writes the whole function in its reply."""
+    request = request or RolloutRequest()
+    extra = [e for e in (render_lessons(request.lessons), *render_notes(request)) if e]
+    user = "\n\n".join([ASK, *extra, f"```python\n{task.prompt.rstrip()}\n```"])
+    return template.format(system=system, user=user)
+
+
 @dataclass
 class HumanEvalAgent:
     """Completes a HumanEval prompt with one call to a completion endpoint.
 
-    The reply is the function's body; the rollout's output is the whole program in a fence
-    (the prompt's code, then the body), which is what verifiers and judges read.
+    In the chat format the rollout's output is the reply as written (the fence closed where the
+    stop cut it); in the fence format the reply is the function's body and the output is the
+    whole program in a fence (the prompt's code, then the body). Verifiers and judges read either.
 
     Attributes:
         model: a ``Model`` with the ``completion`` profile (the prompt is sent as is).
@@ -134,29 +209,42 @@ class HumanEvalAgent:
         request = (run or RolloutContext()).request
         cfg = self.config
         started = time.monotonic()
+        chat = cfg.prompt_format == "chat"
+        renderer = render_chat if chat else render
         completion = await self.model.generate(
-            render(task, request, template=cfg.prompt_template, system=cfg.system),
+            renderer(task, request, template=cfg.prompt_template, system=cfg.system),
             temperature=request.temperature,
             seed=request.seed,
-            max_tokens=cfg.max_tokens,
-            stop=list(cfg.stops),
+            max_tokens=cfg.token_cap,
+            stop=list(cfg.stop_sequences),
         )
         usage = completion.usage
         if not usage.seconds:
             usage = usage.model_copy(update={"seconds": time.monotonic() - started})
-        body = completion.text.rstrip()
+        text = completion.text.rstrip()
+        if not text.strip():
+            output = ""
+        elif chat:
+            # the stop ate the closing fence: put it back so the reply reads as written
+            output = text + "\n```" if text.count("```") % 2 else text
+        else:
+            output = f"```python\n{task.prompt.rstrip()}\n{text}\n```"
         return Rollout(
             task_id=task.id,
-            output=f"```python\n{task.prompt.rstrip()}\n{body}\n```" if body.strip() else "",
+            output=output,
             usage=usage,
             provenance=Provenance(seed=request.seed, temperature=request.temperature, model=completion.model),
             metadata={"finish_reason": completion.finish_reasons[0] if completion.finish_reasons else None},
         )
 
 
-def humaneval_agent(model: Model, *, chat: bool = True, max_tokens: int = 300) -> HumanEvalAgent:
-    """The agent for a model served with a completion endpoint; ``chat`` picks ``CHATML`` over ``PLAIN``."""
-    return HumanEvalAgent(model, HumanEvalConfig(chat=chat, max_tokens=max_tokens))
+def humaneval_agent(
+    model: Model, *, chat: bool = True, max_tokens: int | None = None, format: Format | None = None
+) -> HumanEvalAgent:
+    """The agent for a model served with a completion endpoint; ``chat`` picks ``CHATML`` over ``PLAIN``,
+    ``format`` the prompt format (default: ``"chat"`` for chat models, ``"fence"`` for base models),
+    ``max_tokens`` overrides the format's cap."""
+    return HumanEvalAgent(model, HumanEvalConfig(chat=chat, max_tokens=max_tokens, format=format))
 
 
 def no_vote(rollout: Rollout) -> None:
@@ -231,8 +319,9 @@ class HumanEvalWorkflow:
         return Task(prompt=str(source["prompt"]), metadata=metadata, **({"id": task_id} if task_id else {}))
 
     def build(self, env: WorkflowEnv) -> WorkflowParts:
-        """The agent (``HumanEvalAgent`` with ``HumanEvalConfig(**env.options)``), the docstring-examples
-        verifier and the hidden-tests scorer.
+        """The agent (``HumanEvalAgent`` with ``HumanEvalConfig(**env.options)``), the default code
+        selection (``code_selection``: the docstring-examples verifier and ``BehaviourCluster``)
+        and the hidden-tests scorer.
 
         Raises:
             ConfigError: no sandboxes, or an unknown option.
@@ -243,8 +332,10 @@ class HumanEvalWorkflow:
             config = HumanEvalConfig(**dict(env.options))
         except ValueError as exc:
             raise ConfigError(f"bad humaneval options: {exc}") from exc
+        chosen = code_selection(env.sandboxes)
         return WorkflowParts(
             agent=HumanEvalAgent(env.model, config),
-            verifier=DocstringExamplesVerifier(env.sandboxes),
+            verifier=chosen.verifier,
             scorer=HiddenTestsScorer(env.sandboxes),
+            selector=chosen.selector,
         )

@@ -1,9 +1,12 @@
 """``agentscale demo``: the embedded model solves HumanEval problems with test-time scaling.
 
 It starts (or reuses) the embedded llama.cpp server, opens a sandbox pool, and solves a few
-HumanEval problems with best-of-N: each sample is checked by running its docstring's examples
-in a sandbox, the best one is kept, and HumanEval's hidden tests then score the choice (they
-never take part in it). Progress shows live; the closing table compares one sample with the
+HumanEval problems with best-of-N: the model writes each sample as a whole function in a chat
+reply (``--format fence``: the body continued in a prefilled fence), each sample runs its
+docstring's examples in a sandbox, and among those with the best score the largest group of
+programs that behave alike on generated inputs is chosen (``--selection code``, the default code
+selection; ``best_score``: the first best-scored sample). HumanEval's hidden tests then score the
+choice (they never take part in it). Progress shows live; the closing table compares one sample with the
 scaled strategy. Each problem's result is appended to a JSONL file as it finishes, and running
 again with the same ``--out`` skips the problems already there.
 
@@ -92,7 +95,23 @@ def register(subparsers) -> None:
         "--backend", default="auto", help="sandbox backend: auto (default), docker, bwrap, unsafe-local"
     )
     parser.add_argument("--out", type=Path, help="results file (JSONL); an existing one is continued")
-    parser.add_argument("--max-tokens", type=int, default=300, help="cap on each sample's tokens")
+    parser.add_argument("--max-tokens", type=int, help="cap on each sample's tokens (default: the format's)")
+    parser.add_argument(
+        "--format",
+        choices=("chat", "fence"),
+        help="prompt format: chat (whole function in a reply, the default) or fence (body in a prefilled fence)",
+    )
+    parser.add_argument(
+        "--selection",
+        choices=("code", "best_score"),
+        default="code",
+        help="code (default): docstring examples, then behaviour clustering among the tied; best_score: examples only",
+    )
+    parser.add_argument(
+        "--write-candidates",
+        type=Path,
+        help="also append each problem's samples here (the candidates file of benchmarks/selection.py)",
+    )
     parser.add_argument("--question", help="instead: ask the model this one question")
     add_llamacpp_options(parser)
     add_cache_option(parser)
@@ -130,9 +149,7 @@ async def _demo(args: argparse.Namespace) -> int:
     console.print(f"[bold]agentscale demo[/bold]: {args.model} on llama.cpp, {args.parallel} slots")
     started = time.monotonic()
     async with llamacpp_from_args(args) as server:
-        how = (
-            "reused the running server" if server.reused else f"started in {time.monotonic() - started:.1f} s"
-        )
+        how = "reused the running server" if server.reused else f"started in {time.monotonic() - started:.1f} s"
         console.print(f"server {server.api_base} ({how}); litellm model [cyan]{server.model}[/cyan]")
         if args.question:
             return await _question(console, server, args)
@@ -142,7 +159,7 @@ async def _demo(args: argparse.Namespace) -> int:
 async def _question(console: Console, server: LlamaCppServer, args: argparse.Namespace) -> int:
     console.print(Panel(args.question, title="question", border_style="blue"))
     with console.status("the model is answering..."):
-        answer = await ask(server, args.question, max_tokens=args.max_tokens)
+        answer = await ask(server, args.question, max_tokens=args.max_tokens or 300)
     console.print(Panel(Markdown(answer.text or "(empty answer)"), title="answer", border_style="green"))
     u = answer.usage
     console.print(
@@ -152,16 +169,15 @@ async def _question(console: Console, server: LlamaCppServer, args: argparse.Nam
     return 0 if answer.text.strip() else 1
 
 
-async def _humaneval(
-    console: Console, server: LlamaCppServer, args: argparse.Namespace, problems: list[int]
-) -> int:
+async def _humaneval(console: Console, server: LlamaCppServer, args: argparse.Namespace, problems: list[int]) -> int:
     from agentscale.cli._live import LiveView, summary_table
     from agentscale.datasets import load_humaneval
-    from agentscale.evaluation import solve_all, summarize
+    from agentscale.evaluation import append_jsonl, candidates_line, solve_all, summarize
     from agentscale.graphs.humaneval import humaneval_agent
     from agentscale.llm import LLM
     from agentscale.sandboxes import open_pool
-    from agentscale.verifiers import DocstringExamplesVerifier, VisibleTestsVerifier
+    from agentscale.selectors import code_selection
+    from agentscale.verifiers import VisibleTestsVerifier
 
     tasks = load_humaneval(problems)
     out = _results_path(args)
@@ -176,25 +192,36 @@ async def _humaneval(
         llm = await stack.enter_async_context(
             LLM(server.model, api_base=server.api_base, profile="completion", timeout=900, max_retries=1)
         )
-        agent = humaneval_agent(llm, chat=server.profile == "chat", max_tokens=args.max_tokens)
+        agent = humaneval_agent(llm, chat=server.profile == "chat", max_tokens=args.max_tokens, format=args.format)
+        chosen = code_selection(pool)
+        # majority votes and first_finish takes the first pass: the code selector is for the strategies that select
+        selects = args.selection == "code" and args.strategy in ("best_of_n", "adaptive")
         view = LiveView(total=len(tasks), title=f"HumanEval with {args.strategy}, n={args.n}")
+
+        def finished(result) -> None:  # noqa: ANN001 - a ProblemResult
+            view.finish(result)
+            if args.write_candidates:
+                append_jsonl(args.write_candidates, candidates_line(result))
+
         with Live(view, console=console, refresh_per_second=4):
             results = await solve_all(
                 tasks,
                 out=out,
                 on_start=lambda task: view.start(task.id),
-                on_result=view.finish,
+                on_result=finished,
                 on_event=view.handle,
                 agent=agent,
-                verifier=DocstringExamplesVerifier(pool),
+                verifier=chosen.verifier,
+                selector=chosen.selector if selects else None,
                 scorer=VisibleTestsVerifier(pool),
                 strategy=args.strategy,
                 n=args.n,
             )
     console.print()
     console.print(summary_table(summarize(results), strategy=args.strategy, n=args.n))
+    temperature = agent.config.diversity.temperatures[0]
     console.print(
-        "[dim]one sample = sample 0 (temperature 0.2), its tokens and its own generation time; the scaled "
-        "row counts every sample and the wall time. The hidden tests only score.[/dim]"
+        f"[dim]one sample = sample 0 (temperature {temperature}), its tokens and its own generation time; the "
+        "scaled row counts every sample and the wall time. The hidden tests only score.[/dim]"
     )
     return 0

@@ -125,3 +125,23 @@ def test_a_small_real_run_writes_the_json(tmp_path):
     assert result["methods"]["code"]["pass_rate"] == 1.0  # the larger behaviour group on problem 12
     assert result["methods"]["first"]["pass_rate"] == 0.5
     assert "oracle (any passes)" in run.stdout
+
+
+def test_a_runs_candidates_are_a_candidates_file(tmp_path):
+    # what `--write-candidates` appends (humaneval_scaling, demo) is what `--candidates` reads
+    from agentscale.evaluation import ProblemResult, SampleRecord, append_jsonl, candidates_line
+
+    samples = [
+        SampleRecord(index=1, status="ok", output="```python\nreturn 1\n```", prompt_tokens=5, completion_tokens=7),
+        SampleRecord(index=0, status="ok", output="    return number % 1.0\n", hidden_passed=True, prompt_tokens=5),
+        SampleRecord(index=2, status="error", error="timeout"),
+    ]
+    result = ProblemResult(task_id="HumanEval/2", strategy="best_of_n", n=3, samples=samples)
+    path = tmp_path / "c.jsonl"
+    append_jsonl(path, candidates_line(result))
+    append_jsonl(path, candidates_line(result.model_copy(update={"task_id": "HumanEval/4"})))
+    first, second = _module().load_candidates(path)
+    assert (first.task_id, second.task_id, first.line, second.line) == ("HumanEval/2", "HumanEval/4", 1, 2)
+    assert first.candidates == ["    return number % 1.0\n", "```python\nreturn 1\n```", ""]  # in sample order
+    assert first.passed == [True, False, False]
+    assert [(u.prompt_tokens, u.completion_tokens) for u in first.usage] == [(5, 0), (5, 7), (0, 0)]

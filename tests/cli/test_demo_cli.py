@@ -24,7 +24,11 @@ def test_problem_lists():
 def test_demo_options():
     args = build_parser().parse_args(["demo", "--problems", "0-9", "--n", "8", "--strategy", "adaptive"])
     assert (args.problems, args.n, args.strategy, args.backend) == ("0-9", 8, "adaptive", "auto")
-    assert args.question is None and args.max_tokens == 300 and args.model == "qwen2.5-coder-0.5b"
+    assert args.question is None and args.max_tokens is None and args.model == "qwen2.5-coder-0.5b"
+    # the chat format (a model with a chat template) and the default code selection, unless asked
+    assert (args.format, args.selection, args.write_candidates) == (None, "code", None)
+    old = build_parser().parse_args(["demo", "--format", "fence", "--selection", "best_score"])
+    assert (old.format, old.selection) == ("fence", "best_score")
     with pytest.raises(SystemExit):
         build_parser().parse_args(["demo", "--strategy", "evolve"])
 

@@ -156,3 +156,47 @@ async def test_majority_keeps_behaviours_that_differ_only_in_case():
     samples[2] = sample(2, behaviour="[\"got 'ABC'\"]")
     rows = rows_by_method(await tabulate([record("a", samples)], ns=(1,), vote_n=3))
     assert rows["majority vote of 3"].passed == 0.0
+
+
+class LastOne:
+    """Picks the rollout drawn last (a stand-in for the code selector): its choices are easy to check."""
+
+    name = "last"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def select(self, task, rollouts, verdicts):
+        from agentscale.types import Selection
+
+        self.calls += 1
+        assert task.prompt  # the real task reaches the selector: clustering needs its entry point
+        # a live run's rollouts carry their index; recorded samples come back as ids "s<index>"
+        last = max(rollouts, key=lambda r: r.metadata["index"] if "index" in r.metadata else int(r.id[1:]))
+        return Selection(rollout_id=last.id, reason="last")
+
+
+async def test_the_code_selection_is_recorded_for_every_n_and_tabulated():
+    task = load_humaneval([2])[0]
+    model = FunctionModel(body_by_seed({1: "    return number % 1  # EX\n"}))
+    selector = LastOne()
+    rec = await measure_problem(
+        task,
+        agent=humaneval_agent(model),
+        verifier=ScriptedVerifier("# EX"),
+        scorer=ScriptedVerifier("# EX"),
+        draw=4,
+        selector=selector,
+        ns=(1, 2, 4),
+    )
+    # the draw itself selected with it, then once per N over the first N samples
+    assert rec.draw.selected == 3 and selector.calls == 1 + 3
+    assert rec.code == {1: 0, 2: 1, 4: 3}
+    again = ScalingRecord.model_validate_json(rec.model_dump_json())
+    rows = {r.method: r for r in await tabulate([again.model_dump(mode="json")], ns=(1, 2, 4))}
+    # sample 1 is the only one that passes: chosen among the first 2 only
+    picked = {n: rows[f"best-of-{n}, code selection"].passed for n in (1, 2, 4)}
+    assert picked == {1: 0.0, 2: 1.0, 4: 0.0}
+    assert rows["best-of-4, code selection"].tokens == rec.draw.tokens
+    unrecorded = await tabulate([record("a", rec.draw.samples)], ns=(4,))
+    assert not any("code selection" in r.method for r in unrecorded)

@@ -57,7 +57,7 @@ async def test_best_of_n_selects_by_examples_and_only_scores_with_hidden_tests()
     assert all(not t.tests for t in verifier.seen)
     assert all(t.tests == [TASK.metadata["hidden_test"]] for t in scorer.seen)
     assert len(scorer.seen) == 4
-    assert [s.temperature for s in result.samples] == [0.2, 0.6, 0.8, 1.0]
+    assert [s.temperature for s in result.samples] == [0.8, 0.8, 0.8, 0.8]  # the chat format's (CHAT_DIVERSITY)
     assert [s.seed for s in result.samples] == [0, 1, 2, 3]
     assert result.tokens == sum(s.tokens for s in result.samples) > 0
     kinds = [e["event"] for e in events]

@@ -87,7 +87,8 @@ async def test_a_scaled_workflow_inside_the_users_graph_recalls_and_remembers():
     assert len(agent_model.calls) == 2
     for call in agent_model.calls:
         user_turn, code = call.prompt.split("<|im_start|>assistant\n", 1)
-        assert LESSON in user_turn and code == "```python\n" + TASK.prompt
+        assert LESSON in user_turn and code == ""  # the chat format: the code closes the user's turn
+        assert user_turn.index(LESSON) < user_turn.index(TASK.prompt.rstrip())
     # the bank learned from the task afterwards, with the scale graph's own model
     assert len(state["memories"]) == 1 and len(state["remembered"]) == 1
     assert len(lessons_model.calls) == 1
