@@ -91,7 +91,9 @@ class PlanWave:
         reason: str | None = None
         count = 0
         gain = 0.0
-        if room <= 0:
+        if progress.mode == "verified" and progress.passed:
+            reason = "passed"  # also when the wave that passed was the last one room allowed
+        elif room <= 0:
             reason = "max rollouts"
         elif budget.exhausted:
             reason = "budget"

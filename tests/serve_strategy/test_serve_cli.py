@@ -50,7 +50,6 @@ def test_bad_options_are_one_line():
         [sys.executable, "-m", "agentscale", "serve-strategy", "--strategy", "nope"], capture_output=True, text=True
     )
     assert out.returncode == 1
-    assert out.stderr.strip().splitlines() == [
-        "agentscale: error: unknown strategy 'nope'; choose one of: best_of_n, majority, adaptive, reflect, evolve, "
-        "first_finish"
-    ]
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("agentscale: error: unknown strategy 'nope'; choose one of: best_of_n, majority, ")

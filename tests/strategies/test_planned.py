@@ -54,6 +54,15 @@ async def test_a_verified_pass_stops_it_and_the_best_score_is_chosen():
     assert winner.output == "good"
 
 
+async def test_a_pass_in_the_last_wave_room_allows_is_reported_as_passed():
+    async def agent(task: Task, request: RolloutRequest):
+        return rollout(task, "good" if request.index == 5 else "bad")
+
+    verifier = ScoreVerifier(lambda s: 1.0 if s == "good" else 0.3)
+    state, plans = await _run(agent, Planned(n=6, wave=2), verifier=verifier)
+    assert len(state["rollouts"]) == 6 and state["stop_reason"] == "passed"
+
+
 async def test_a_hopeless_task_stops_when_its_curve_is_flat_or_at_n():
     verifier = ScoreVerifier(lambda s: 0.0)
     flat, _ = await _run(answers("x"), Planned(n=40, wave=4, policy=PlanPolicy(min_gain=0.1)), verifier=verifier)
