@@ -34,8 +34,9 @@ def _host_procs_with(marker: str) -> list[int]:
 
 CHILD = textwrap.dedent(
     """
-    import asyncio, sys
+    import asyncio, faulthandler, signal, sys
     from agentscale.sandboxes import SandboxLimits, open_pool
+    faulthandler.register(signal.SIGUSR1)  # the test asks for the stacks of a child that will not stop
     from agentscale.sandboxes._owner import Owner
 
     async def main():
@@ -204,6 +205,11 @@ async def test_ctrl_c_cleans_up(backend_name, request):
     proc.send_signal(signal.SIGINT)
     try:
         proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGUSR1)
+        time.sleep(2)
+        proc.kill()
+        pytest.fail(f"the child did not stop on SIGINT within 60 s; its stacks and stderr:\n{proc.stderr.read()}")
     finally:
         if proc.poll() is None:
             proc.kill()
