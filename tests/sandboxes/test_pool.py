@@ -37,6 +37,9 @@ CHILD = textwrap.dedent(
     import asyncio, faulthandler, signal, sys
     from agentscale.sandboxes import SandboxLimits, open_pool
     faulthandler.register(signal.SIGUSR1)  # the test asks for the stacks of a child that will not stop
+    # Ctrl-C as a terminal delivers it: a suite started in the background (`cmd &` without job control)
+    # hands its children SIGINT ignored, which is not what this test is about
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from agentscale.sandboxes._owner import Owner
 
     async def main():
