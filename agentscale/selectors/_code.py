@@ -17,8 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from agentscale.protocols import SandboxProvider
-from agentscale.selectors._common import score_of
-from agentscale.types import Rollout, Task, Usage, Verdict
+from agentscale.selectors._common import ok_rollouts, score_of
+from agentscale.types import Rollout, Selection, Task, Usage, Verdict
 from agentscale.verifiers._program import program_for
 from agentscale.verifiers.behaviour import BehaviourTable, Outcome, observe_behaviours
 from agentscale.verifiers.generated_inputs import ModelInputs, ModelWritten, generate_inputs
@@ -33,6 +33,7 @@ __all__ = [
     "programs_of",
     "support",
     "tied_at_top",
+    "top_tie",
     "writer_tokens",
 ]
 
@@ -51,6 +52,20 @@ def tied_at_top(candidates: Sequence[Rollout], verdicts: Mapping[str, Verdict]) 
 
     top = max(rank(r) for r in candidates)
     return [r for r in candidates if rank(r) == top]
+
+
+def top_tie(
+    rollouts: Sequence[Rollout], verdicts: Mapping[str, Verdict]
+) -> tuple[list[Rollout], str, Selection | None]:
+    """The tied top candidates, the reason's head, and the selection when there is no tie to break."""
+    candidates = ok_rollouts(rollouts)
+    if not candidates:
+        return [], "", Selection(rollout_id=None, reason="no candidates")
+    tied = tied_at_top(candidates, verdicts)
+    head = f"{len(tied)} of {len(candidates)} candidates tied at the top verifier score"
+    if len(tied) == 1:
+        return tied, head, Selection(rollout_id=tied[0].id, reason=f"{head}: no tie to break")
+    return tied, head, None
 
 
 def programs_of(task: Task, rollouts: Sequence[Rollout]) -> list[str | None]:

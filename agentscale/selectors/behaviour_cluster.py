@@ -7,8 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from agentscale.protocols import SandboxProvider
-from agentscale.selectors._code import Observation, Observer, describe, support, tied_at_top
-from agentscale.selectors._common import ok_rollouts
+from agentscale.selectors._code import Observation, Observer, describe, support, top_tie
 from agentscale.types import Rollout, Selection, Task, Verdict
 from agentscale.verifiers.generated_inputs import ModelInputs
 
@@ -80,13 +79,9 @@ class BehaviourCluster:
 
     async def select(self, task: Task, rollouts: Sequence[Rollout], verdicts: Mapping[str, Verdict]) -> Selection:
         """Choose the largest behaviour group among the top-scored candidates."""
-        candidates = ok_rollouts(rollouts)
-        if not candidates:
-            return Selection(rollout_id=None, reason="no candidates")
-        tied = tied_at_top(candidates, verdicts)
-        head = f"{len(tied)} of {len(candidates)} candidates tied at the top verifier score"
-        if len(tied) == 1:
-            return Selection(rollout_id=tied[0].id, reason=f"{head}: no tie to break")
+        tied, head, settled = top_tie(rollouts, verdicts)
+        if settled is not None:
+            return settled
         seen = await self.observer().observe(task, tied, rollouts)
         return choose_largest(seen, head)
 

@@ -6,8 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from agentscale.protocols import SandboxProvider
-from agentscale.selectors._code import Group, Observation, Observer, describe, support, tied_at_top
-from agentscale.selectors._common import ok_rollouts
+from agentscale.selectors._code import Group, Observation, Observer, describe, support, top_tie
 from agentscale.selectors.behaviour_cluster import choose_largest
 from agentscale.types import Rollout, Selection, Task, Verdict
 from agentscale.verifiers.generated_inputs import ModelInputs
@@ -85,13 +84,9 @@ class DualAgreement:
 
     async def select(self, task: Task, rollouts: Sequence[Rollout], verdicts: Mapping[str, Verdict]) -> Selection:
         """Choose by dual agreement among the top-scored candidates."""
-        candidates = ok_rollouts(rollouts)
-        if not candidates:
-            return Selection(rollout_id=None, reason="no candidates")
-        tied = tied_at_top(candidates, verdicts)
-        head = f"{len(tied)} of {len(candidates)} candidates tied at the top verifier score"
-        if len(tied) == 1:
-            return Selection(rollout_id=tied[0].id, reason=f"{head}: no tie to break")
+        tied, head, settled = top_tie(rollouts, verdicts)
+        if settled is not None:
+            return settled
         observer = Observer(
             self.sandboxes,
             self.writer,
