@@ -53,6 +53,76 @@ def parse_problems(text: str) -> list[int]:
     return ids
 
 
+def print_baseline(records: list[dict], baselines: list[dict], args: argparse.Namespace) -> None:
+    """The bigger model's one greedy sample against the scaled small model, on the problems both have."""
+    from agentscale.evaluation.humaneval import ProblemResult
+    from agentscale.evaluation.humaneval_scaling import ScalingRecord, replay_adaptive
+
+    scaled = {r["task_id"]: ScalingRecord.model_validate(r) for r in records}
+    by_model: dict[str, dict[str, ProblemResult]] = {}
+    for b in baselines:
+        if b["task_id"] in scaled:
+            by_model.setdefault(b["model"], {})[b["task_id"]] = ProblemResult.model_validate(b["result"])
+    for model, results in by_model.items():
+        ids = sorted(results, key=lambda t: int(t.split("/")[1]))
+        k = len(ids)
+        big = [results[t] for t in ids]
+        small = [scaled[t] for t in ids]
+        draws = [sorted(r.draw.samples, key=lambda s: s.index) for r in small]
+        replays = [replay_adaptive(d) for d in draws]
+
+        def passes(index: int | None, samples: list) -> bool:
+            return any(s.index == index and s.hidden_passed for s in samples)
+
+        n = len(draws[0])
+        rows = [
+            (
+                f"{model}, one greedy sample",
+                sum(r.one_sample_passed for r in big) / k,
+                sum(r.samples[0].tokens for r in big) / k,
+                sum(r.seconds for r in big) / k,
+            ),
+            (
+                f"{args.model}, pass@1 (sample 0)",
+                sum(d[0].hidden_passed for d in draws) / k,
+                sum(d[0].tokens for d in draws) / k,
+                None,
+            ),
+        ]
+        if all(n in r.code for r in small):
+            picks = [(r.code[n], d) for r, d in zip(small, draws, strict=True)]
+            rows.append(
+                (
+                    f"{args.model}, best-of-{n}, code selection",
+                    sum(passes(i, d) for i, d in picks) / k,
+                    sum(sum(s.tokens for s in d) for d in draws) / k,
+                    sum(r.draw.seconds for r in small) / k,
+                )
+            )
+        # adaptive's wall time, estimated from the draw's: the share of the draw's generated tokens it uses
+        adaptive_s = 0.0
+        for (_, used), d, r in zip(replays, draws, small, strict=True):
+            generated = sum(s.completion_tokens for s in d) or 1
+            adaptive_s += r.draw.seconds * sum(s.completion_tokens for s in d[:used]) / generated
+        rows.append(
+            (
+                f"{args.model}, adaptive (waves of 2, max {n}), {sum(u for _, u in replays) / k:.1f} samples",
+                sum(passes(i, d) for (i, _), d in zip(replays, draws, strict=True)) / k,
+                sum(sum(s.tokens for s in d[:u]) for (_, u), d in zip(replays, draws, strict=True)) / k,
+                adaptive_s / k,
+            )
+        )
+        print(f"\nThe next size up against the scaled {args.model}, on the same {k} problems")
+        print(f"{'method':<58}  {'pass':>6}  {'tokens/pb':>9}  {'wall s/pb':>9}")
+        for name, rate, tokens, seconds in rows:
+            wall = f"{seconds:9.1f}" if seconds is not None else f"{'-':>9}"
+            print(f"{name:<58}  {rate:6.1%}  {tokens:9.0f}  {wall}")
+        print(
+            f"wall s: {model} alone on a one-slot server; best-of-{n}: the draw (8 in parallel on 8 slots);\n"
+            "adaptive: estimated as the draw's wall time times the share of its generated tokens it uses."
+        )
+
+
 def print_table(records: list[dict], args: argparse.Namespace) -> None:
     rows = asyncio.run(tabulate(records, ns=args.ns, vote_n=8))
     width = max(len(r.method) for r in rows)
@@ -76,11 +146,6 @@ def print_table(records: list[dict], args: argparse.Namespace) -> None:
 
 async def run(args: argparse.Namespace) -> int:
     from agentscale.datasets import load_humaneval
-    from agentscale.llm import LLM
-    from agentscale.sandboxes import open_pool
-    from agentscale.selectors import code_selection
-    from agentscale.servers import LlamaCppServer
-    from agentscale.verifiers import VisibleTestsVerifier
 
     done = completed(read_jsonl(args.out, kind="scaling")) if args.resume else set()
     if not args.resume and args.out.exists() and args.out.stat().st_size:
@@ -88,6 +153,21 @@ async def run(args: argparse.Namespace) -> int:
         return 2
     tasks = [t for t in load_humaneval(args.problems) if t.id not in done]
     print(f"{len(done)} problems already in {args.out}, {len(tasks)} to go", file=sys.stderr)
+    if tasks:
+        await draw_all(tasks, args)
+    if args.baseline_model:
+        await draw_baseline(args)
+    return 0
+
+
+async def draw_all(tasks: list, args: argparse.Namespace) -> None:
+    """The scaled model's draw of every problem in ``tasks``, one record per problem as it finishes."""
+    from agentscale.llm import LLM
+    from agentscale.sandboxes import open_pool
+    from agentscale.selectors import code_selection
+    from agentscale.servers import LlamaCppServer
+    from agentscale.verifiers import VisibleTestsVerifier
+
     # a private server: a shared one could be stopped under a run that lasts hours
     server = LlamaCppServer(args.model, parallel=8, ctx_size=16384, threads=args.threads, reuse=False)
     async with server, open_pool(args.backend, size=args.sandboxes) as pool:
@@ -129,7 +209,54 @@ async def run(args: argparse.Namespace) -> int:
                     file=sys.stderr,
                     flush=True,
                 )
-    return 0
+
+
+async def draw_baseline(args: argparse.Namespace) -> None:
+    """One greedy sample of ``--baseline-model`` per problem, alone on its own one-slot server (the
+    way a user would serve the bigger model instead of scaling the small one), recorded as
+    ``kind="baseline"`` lines of ``--out``; problems already recorded for that model are skipped."""
+    from agentscale.datasets import load_humaneval
+    from agentscale.evaluation.humaneval import solve
+    from agentscale.llm import LLM
+    from agentscale.sandboxes import open_pool
+    from agentscale.selectors import code_selection
+    from agentscale.servers import LlamaCppServer
+    from agentscale.strategies import Diversity, ScaleContext
+    from agentscale.verifiers import VisibleTestsVerifier
+
+    model = args.baseline_model
+    done = {r["task_id"] for r in read_jsonl(args.out, kind="baseline") if r.get("model") == model}
+    tasks = [t for t in load_humaneval(args.problems) if t.id not in done]
+    print(f"baseline {model}: {len(done)} problems recorded, {len(tasks)} to go", file=sys.stderr)
+    if not tasks:
+        return
+    server = LlamaCppServer(model, parallel=1, ctx_size=4096, threads=args.threads, reuse=False)
+    async with server, open_pool(args.backend, size=args.sandboxes) as pool:
+        options = {"api_base": server.api_base, "timeout": 1800, "max_retries": 1}
+        async with LLM(server.model, profile="completion", **options) as sampler:
+            agent = humaneval_agent(
+                sampler, chat=server.profile == "chat", max_tokens=args.max_tokens, format=args.format
+            )
+            verifier, scorer = code_selection(pool).verifier, VisibleTestsVerifier(pool)
+            greedy = Diversity(temperatures=(0.0,))
+            for i, task in enumerate(tasks):
+                result = await solve(
+                    task,
+                    agent=agent,
+                    verifier=verifier,
+                    scorer=scorer,
+                    n=1,
+                    diversity=greedy,
+                    context=ScaleContext(max_concurrency=1),
+                )
+                result_json = result.model_dump(mode="json")
+                append_jsonl(args.out, {"kind": "baseline", "model": model, "task_id": task.id, "result": result_json})
+                print(
+                    f"[{i + 1}/{len(tasks)}] {task.id} {model} greedy: "
+                    f"{'pass' if result.one_sample_passed else 'fail'}, {result.seconds:.0f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
 
 
 def main() -> int:
@@ -160,6 +287,10 @@ def main() -> int:
         "--write-candidates", type=Path, help="append each problem's samples here, for benchmarks/selection.py"
     )
     parser.add_argument("--model", default="qwen2.5-coder-0.5b")
+    parser.add_argument(
+        "--baseline-model",
+        help="after the draw, one greedy sample per problem of this model alone (e.g. qwen2.5-coder-1.5b)",
+    )
     parser.add_argument("--threads", type=int, help="model server threads (1 keeps a shared CPU from stalling it)")
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--sandboxes", type=int, default=4)
@@ -176,6 +307,9 @@ def main() -> int:
         print(f"no problems recorded in {args.out}", file=sys.stderr)
         return 1
     print_table(records, args)
+    baselines = [b for b in read_jsonl(args.out, kind="baseline") if b["task_id"] in wanted]
+    if baselines:
+        print_baseline(records, baselines, args)
     return 0
 
 

@@ -200,3 +200,44 @@ async def test_the_code_selection_is_recorded_for_every_n_and_tabulated():
     assert rows["best-of-4, code selection"].tokens == rec.draw.tokens
     unrecorded = await tabulate([record("a", rec.draw.samples)], ns=(4,))
     assert not any("code selection" in r.method for r in unrecorded)
+
+
+def test_the_benchmark_prints_the_bigger_model_beside_the_scaled_one(tmp_path):
+    # `--baseline-model` records one greedy sample of the next size up per problem; the table sets it
+    # beside the small model's pass@1, best-of-N and adaptive on the problems both have
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = tmp_path / "he.jsonl"
+    lines = []
+    for number, big_passes in ((0, True), (1, False)):
+        task_id = f"HumanEval/{number}"
+        samples = [sample(0), sample(1, ex=True, hidden=True), sample(2), sample(3)]
+        lines.append(record(task_id, samples, code={4: 1}).model_dump(mode="json"))
+        greedy = ProblemResult(
+            task_id=task_id,
+            strategy="best_of_n",
+            n=1,
+            samples=[sample(0, hidden=big_passes, tokens=50)],
+            selected=0,
+            seconds=4.0,
+        )
+        lines.append({"kind": "baseline", "model": "big-model", "task_id": task_id, "result": greedy.model_dump()})
+    out.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "humaneval_scaling.py"
+    shown = subprocess.run(
+        [sys.executable, str(script), "--tabulate", "--out", str(out), "--problems", "0-1", "--ns", "1,2,4"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    table = shown.split("The next size up")[1]
+    assert "big-model, one greedy sample" in table
+    big = next(line for line in table.splitlines() if line.startswith("big-model"))
+    assert "50.0%" in big and "100" in big and "4.0" in big  # 1 of 2 passes, 100 tokens, 4 s per problem
+    best = next(line for line in table.splitlines() if "best-of-4, code selection" in line)
+    assert "100.0%" in best and "10.0" in best  # sample 1 chosen on both; the draw's 10 s
+    adaptive = next(line for line in table.splitlines() if "adaptive" in line)
+    assert "2.0 samples" in adaptive and "100.0%" in adaptive and "5.0" in adaptive  # half the draw's tokens
