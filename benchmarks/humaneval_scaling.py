@@ -199,7 +199,9 @@ async def draw_all(tasks: list, args: argparse.Namespace) -> None:
                 )
                 append_jsonl(args.out, record)
                 if args.write_candidates:
-                    append_jsonl(args.write_candidates, candidates_line(record.draw))
+                    # format and cap tell benchmarks/allocation.py which draws it may import
+                    shape = {"format": agent.config.prompt_format, "max_tokens": agent.config.token_cap}
+                    append_jsonl(args.write_candidates, candidates_line(record.draw) | shape)
                 drawn = record.draw.samples
                 examples = sum(s.examples_passed for s in drawn)
                 hidden = sum(s.hidden_passed for s in drawn)
