@@ -268,7 +268,13 @@ async def run_repro_tests(
         else:
             run.notes.append(f"exit {result.exit_code}: {_last_line(result.stdout + result.stderr)}")
         # a test that wrote, moved or deleted files must not change what the next one sees
-        await sandbox.run("git reset -q --hard && git clean -fdq", timeout=60)
+        reset = await sandbox.run("git reset -q --hard && git clean -fdq", timeout=60)
+        if not reset.ok:
+            left = len(tests) - len(run.passed)
+            run.passed += [None] * left
+            run.notes += ["not run: the checkout could not be reset"] * left
+            run.error = f"git reset failed ({reset.exit_code}): {_last_line(reset.stderr)}"
+            break
     return run
 
 

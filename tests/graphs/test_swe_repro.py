@@ -75,12 +75,15 @@ class RepoFakeSandbox(FakeSandbox):
 class Provider:
     """Leases a fresh ``RepoFakeSandbox`` per lease; ``outcome(patch name, test name)`` scripts each test run."""
 
-    def __init__(self, outcome):
+    def __init__(self, outcome, *, reset_fails: bool = False):
         self.outcome = outcome
+        self.reset_fails = reset_fails
         self.leased: list[RepoFakeSandbox] = []
 
     def handler(self, argv, files):
         path = argv[-1]
+        if self.reset_fails and path.startswith("git reset"):
+            return ExecResult(exit_code=128, stderr="fatal: index.lock exists")
         if not path.startswith(REPRO_DIR):
             return ExecResult(exit_code=0, stdout="/work\n")  # git init, git apply, git reset
         patch = files.get(".swe/candidate.patch", b"").decode()
@@ -175,6 +178,18 @@ async def test_a_crash_or_a_hang_loses_only_that_test(task, repos):
     assert chosen.rollout_id == rollouts[1].id
     assert chosen.scores == {rollouts[0].id: 1.0, rollouts[1].id: 2.0}
     assert "3 of 4 informative" in chosen.reason and "test 2: every candidate fails it" in chosen.reason
+
+
+async def test_a_checkout_that_cannot_be_reset_makes_the_later_tests_unknown(task, repos):
+    from agentscale.graphs.swe import instance_of, run_repro_tests
+
+    writer = ReproWriter(FakeModel([_test("one"), _test("two")]), count=2)
+    tests = (await writer.write(task)).tests
+    provider = Provider(lambda patch, test: "pass", reset_fails=True)
+    async with provider.lease() as box:
+        run = await run_repro_tests(box, instance_of(task), PATCH["fix"], tests, repos)
+    assert run.passed == [True, None] and "index.lock" in run.error
+    assert run.notes[1] == "not run: the checkout could not be reset"
 
 
 async def test_ties_go_to_the_visible_tests_then_to_copies_then_to_the_earliest(task, repos):

@@ -1,6 +1,7 @@
 """Reproduction-test selection in real Docker sandboxes on a generated fixture task: the gold patch (the
-reverse of the injected bug) and a wrong one, scripted reproduction tests (one reproduces the issue,
-one passes without a fix, one hangs), each patch and the base commit in a fresh container: the fix wins.
+reverse of the injected bug) and a wrong one, scripted reproduction tests (one deletes the package, one
+reproduces the issue, one passes without a fix, one hangs), each patch and the base commit in a fresh
+container: the fix wins.
 
 The model is scripted (no model server): what is tested is that the tests really run against each
 patch, and that the vote, not the input order or the visible tests, picks the fix.
@@ -43,6 +44,10 @@ import inflection
 def test_camelize_upper():
     assert inflection.camelize('special_guest') == 'SpecialGuest'
 ```"""
+DESTROYS = """```python
+import os
+os.remove("inflection/__init__.py")
+```"""
 HANGS = """```python
 import time
 time.sleep(600)
@@ -65,9 +70,10 @@ async def test_the_reproduction_tests_pick_the_fix_in_real_sandboxes():
     task = swe_task(instance)
     # the wrong patch first: the rule (the earliest) and equal verdicts alone would choose it
     rollouts = [Rollout(id="wrong", task_id=IID, output=wrong), Rollout(id="gold", task_id=IID, output=gold)]
-    model = FakeModel([REPRODUCES, ALWAYS_PASSES, HANGS])
+    # the destructive test first: the next one reproduces the issue only if the checkout was restored
+    model = FakeModel([DESTROYS, REPRODUCES, ALWAYS_PASSES, HANGS])
     selector = PatchSelector(None, RepoSource(root=_cache() / "repos"), PythonDeps(_cache() / "deps"),  # type: ignore[arg-type]
-                             writer=ReproWriter(model, count=3), timeout=5)  # fmt: skip
+                             writer=ReproWriter(model, count=4), timeout=5)  # fmt: skip
     try:
         async with open_pool("docker", size=3, limits=SandboxLimits(timeout=120, memory_mb=512)) as pool:
             selector.sandboxes = pool
@@ -78,5 +84,6 @@ async def test_the_reproduction_tests_pick_the_fix_in_real_sandboxes():
         pytest.skip(f"docker unavailable: {exc}")
     assert chosen.rollout_id == "gold", chosen.reason
     assert chosen.scores == {"wrong": 0.0, "gold": 1.0}
-    assert "3 reproduction test(s)" in chosen.reason and "1 of 3 informative" in chosen.reason
-    assert "test 2: passes without any patch" in chosen.reason and "test 3: every candidate fails it" in chosen.reason
+    assert "4 reproduction test(s)" in chosen.reason and "1 of 4 informative" in chosen.reason
+    assert "test 1: passes without any patch" in chosen.reason and "test 3: passes without any patch" in chosen.reason
+    assert "test 4: every candidate fails it" in chosen.reason
