@@ -149,6 +149,10 @@ class PatchSelector:
             return tied[0], f"{rule} (the judge chose none)"
         return by_id[picked.rollout_id], f"{len(tied)} tied: the judge chose ({picked.reason})"
 
+    def written(self, task_id: str) -> WrittenTests | None:
+        """The reproduction tests written for a task so far (``None``: none asked for yet)."""
+        return self._written.get(task_id)
+
     async def _tests(self, task: Task) -> WrittenTests:
         assert self.writer is not None
         if task.id not in self._written:  # one set per task, however often selection runs
