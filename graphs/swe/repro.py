@@ -6,9 +6,10 @@ Three steps, each usable alone:
 - ``ReproWriter.write``: ``count`` model calls (seeds ``seed``, ``seed + 1``, ...), each shown the
   repository's name and the problem statement only, never the code, the hidden tests or a
   candidate; each reply's Python block is one ``ReproTest`` (a pytest file when it defines a
-  ``test_`` function, else a script). Replies without code that parses are dropped, as are
-  repeats. Every call is counted in ``WrittenTests.usage`` (and charged to the run's budget
-  inside a scaled run: the ``select`` node settles a selector's calls).
+  ``test_`` function, else a script). Replies without code that parses, or whose code checks
+  nothing (no ``assert``, test function, ``raise`` or ``exit(``), are dropped, as are repeats.
+  Every call is counted in ``WrittenTests.usage`` (and charged to the run's budget inside a
+  scaled run: the ``select`` node settles a selector's calls).
 - ``run_repro_tests``: in one FRESH sandbox leased for one patch, the checkout at the base commit
   (``prepare_repo``), the patch applied (``None``: the base commit itself), then each test in its
   own process with its own time limit. A test passes when it exits 0 in time. The checkout is
@@ -70,6 +71,7 @@ code and do not copy it; write only the test.
 Reply with one ```python block."""
 _STATEMENT_CHARS = 6000
 _TEST_FN = re.compile(r"^(?:async\s+)?def\s+test", re.MULTILINE)
+_CHECKS = re.compile(r"\bassert\b|\bdef\s+test|\braise\b|\bexit\(")
 
 
 @dataclass(frozen=True)
@@ -183,6 +185,8 @@ class ReproWriter:
             code = extract_code(reply.text, pick="longest").strip()
             if not code or not _parses(code):
                 written.dropped.append(f"call {k + 1}: no Python code that parses")
+            elif not _CHECKS.search(code):  # prose such as "Sure" parses too; a test must be able to fail
+                written.dropped.append(f"call {k + 1}: the code checks nothing (no assert, test, raise or exit)")
             elif any(t.source == code for t in written.tests):
                 written.dropped.append(f"call {k + 1}: the same test as an earlier call")
             else:
@@ -199,7 +203,8 @@ class ReproRun:
         passed: per test, in order: passed, failed (a failure, crash or timeout), or ``None``
             (unknown: the sandbox call itself failed).
         notes: per test, a few words on what happened (exit code, timeout, the last output line).
-        error: why nothing ran (the repository, the sandbox or the patch), else ``""``.
+        error: why some or all tests did not run (the patch does not apply, the checkout could
+            not be reset, the sandbox or the repository failed), else ``""``.
     """
 
     applied: bool = True

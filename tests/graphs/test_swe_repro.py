@@ -211,7 +211,7 @@ async def test_the_writer_sees_the_issue_only_and_a_failed_or_unreadable_call_lo
         seed = call.seed or 0
         if seed == 1:
             raise ModelAPIError("the server went away", model="fake")
-        return ["no code here, sorry", "", _test("one"), _test("one"), _test("two")][seed]
+        return ["Sure", "", _test("one"), _test("one"), _test("two")][seed]
 
     model = FunctionModel(reply)
     written = await ReproWriter(model, count=5).write(task)
@@ -221,6 +221,7 @@ async def test_the_writer_sees_the_issue_only_and_a_failed_or_unreadable_call_lo
     assert [t.index for t in written.tests] == [0, 1] and all(t.kind == "pytest" for t in written.tests)
     assert written.asked == 5 and len(written.dropped) == 3 and written.usage.calls == 4
     assert any("ModelAPIError" in d for d in written.dropped) and any("same test" in d for d in written.dropped)
+    assert any("checks nothing" in d for d in written.dropped)  # "Sure" parses as Python, and tests nothing
     script = await ReproWriter(FakeModel(["```python\nimport calc\nassert calc.add(2, 3) == 5\n```"]), count=1).write(
         task
     )
