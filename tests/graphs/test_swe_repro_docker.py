@@ -47,10 +47,14 @@ def test_camelize_upper():
 DESTROYS = """```python
 import os
 os.remove("inflection/__init__.py")
+assert not os.path.exists("inflection/__init__.py")
 ```"""
 HANGS = """```python
 import time
-time.sleep(600)
+
+
+def test_waits_forever():
+    time.sleep(600)
 ```"""
 
 
