@@ -61,6 +61,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "dual_agreement": "agentscale.selectors.dual_agreement:DualAgreement",
         "code_judge": "agentscale.selectors.code_judge:CodeJudge",
         "code": "agentscale.selectors.code_default:code_selector",
+        "swe_repro": "agentscale.graphs.swe.select:repro_selector",
     },
     "verifiers": {
         "docstring_examples": "agentscale.verifiers.docstring_examples:DocstringExamplesVerifier",

@@ -22,7 +22,12 @@ beside ``--out`` resumes with it):
   draw spent on this task (equal tokens), selected by the visible tests;
 - memory: a real best-of-``--memory-n`` run with a memory bank that lives across the tasks (lessons
   recalled before, distilled after each task, every model call counted), against the draw's first
-  ``--memory-n`` rollouts (memory off, same seeds, same task order).
+  ``--memory-n`` rollouts (memory off, same seeds, same task order);
+- repro: the draw's first N rollouts (N in ``--ns``, N > 1) selected again by ``PatchSelector``
+  (``-c selection=repro``: ``--repro-tests`` reproduction tests written by the model from the issue,
+  voted, the visible tests breaking ties; ``--judge``: the judge among the survivors); one set of
+  tests per task, shared by every N; tokens = the N rollouts' + the tests' (when the N patches
+  needed them) + the judge's.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ from typing import Any
 from agentscale.evaluation import append_jsonl, completed, read_jsonl
 
 FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "swe" / "tasks.jsonl"
-METHODS = ("draw", "evolve", "memory")
+METHODS = ("draw", "evolve", "memory", "repro")
 
 
 def _cache() -> Path:
@@ -100,8 +105,13 @@ async def measure_task(task: Any, runners: dict[str, Any], scorer: Any, args: ar
 
     if "draw" in runners:
         record = await runners["draw"].run(task)
-        out["draw"] = _summary(record, await _resolved(scorer, task, record, cache))
+        resolved = await _resolved(scorer, task, record, cache)
+        out["draw"] = _summary(record, resolved)
         said("draw")
+        if "repro" in runners:
+            out["repro"] = await reselect(task, record, runners["repro"], args.ns, resolved)
+            said_n = ", ".join(f"N={n} {'R' if x['resolved'] else '-'}" for n, x in out["repro"]["by_n"].items())
+            print(f"  {task.id} repro: {said_n}", file=sys.stderr, flush=True)
     if "evolve" in runners:
         base: ScaledRunner = runners["evolve"]
         budget = out.get("draw", {}).get("tokens") or args.evolve_tokens
@@ -115,6 +125,38 @@ async def measure_task(task: Any, runners: dict[str, Any], scorer: Any, args: ar
         out["memory"] = _summary(record, await _resolved(scorer, task, record, cache))
         said("memory")
     return out
+
+
+async def reselect(task: Any, record: Any, selector: Any, ns: list[int], resolved: dict[str, bool]) -> dict[str, Any]:
+    """The draw's first N rollouts selected again by ``selector`` (a ``PatchSelector``), for each N > 1."""
+    from agentscale.budget import usage_ledger
+    from agentscale.types import Rollout, Verdict
+
+    ordered = sorted(record.rollouts, key=lambda r: r.index)
+    rollouts = [Rollout(id=r.id, task_id=task.id, status=r.status, output=r.output, error=r.error,
+                        trajectory=r.trajectory, usage=r.usage) for r in ordered]  # fmt: skip
+    verdicts = {r.id: Verdict(rollout_id=r.id, score=r.verdict.score, passed=r.verdict.passed,
+                              feedback=r.verdict.feedback) for r in ordered if r.verdict}  # fmt: skip
+    by_n: dict[str, Any] = {}
+    for n in (n for n in ns if n > 1):
+        first = rollouts[:n]
+        before = selector.written(task.id)
+        started = time.monotonic()
+        with usage_ledger() as ledger:
+            selection = await selector.select(task, first, verdicts)
+        written = selector.written(task.id)
+        tests = written.usage.total_tokens if written is not None else 0
+        judge = ledger.measured.total_tokens - (tests if before is None and written is not None else 0)
+        needed = "reproduction test(s) written" in selection.reason
+        chosen = next((r for r in ordered if r.id == selection.rollout_id), None)
+        by_n[str(n)] = {
+            "resolved": bool(chosen and resolved.get(chosen.id, False)),
+            "index": chosen.index if chosen else None,
+            "tokens": sum(r.usage.total_tokens for r in first) + (tests if needed else 0) + judge,
+            "seconds": round(time.monotonic() - started, 1),
+            "reason": selection.reason[:600],
+        }
+    return {"by_n": by_n}
 
 
 def _pick(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -137,6 +179,14 @@ def tabulate(records: list[dict[str, Any]], ns: list[int], memory_n: int) -> lis
             wall = f"{sum(d['seconds'] for d in draws) / len(draws):.0f}" if n == max(ns) else "-"
             name = "1 rollout" if n == 1 else f"best-of-{n}, visible tests"
             rows.append((name, best, tokens, wall, f"oracle {oracle:.0%}, random pick {rand:.0%}"))
+    repros = [r["repro"]["by_n"] for r in records if "repro" in r]
+    for n in (n for n in ns if n > 1):
+        runs = [x[str(n)] for x in repros if str(n) in x]
+        if runs:
+            rate = sum(x["resolved"] for x in runs) / len(runs)
+            tokens = sum(x["tokens"] for x in runs) / len(runs)
+            note = "the draw's first rollouts, reselected"
+            rows.append((f"best-of-{n}, reproduction tests", rate, tokens, "-", note))
     for key, name in (("evolve", "evolution, equal tokens"), ("memory", f"best-of-{memory_n}, memory on")):
         runs = [r[key] for r in records if key in r]
         if runs:
@@ -170,6 +220,9 @@ def print_table(records: list[dict[str, Any]], args: argparse.Namespace) -> None
             marks = "".join("R" if x["resolved"] else ("v" if x["visible_passed"] else ".")
                             for x in sorted(r["draw"]["rollouts"], key=lambda x: x["index"]))  # fmt: skip
             parts.append(f"draw [{marks}] {r['draw']['tokens']} tok {r['draw']['seconds']:.0f} s")
+        if "repro" in r:
+            parts.append("repro " + " ".join(f"N={n} {'R' if x['resolved'] else '-'} {x['tokens']} tok"
+                                             for n, x in r["repro"]["by_n"].items()))  # fmt: skip
         for key in ("evolve", "memory"):
             if key in r:
                 parts.append(f"{key} {'R' if r[key]['resolved'] else '-'} {r[key]['tokens']} tok "
@@ -225,6 +278,11 @@ async def run(args: argparse.Namespace) -> int:
                 runners["draw"] = runner("best_of_n", args.draw)
             if "evolve" in methods:
                 runners["evolve"] = runner("evolve", args.evolve_n, policy=EvolvePolicy(generations=8))
+            if "repro" in methods:
+                from agentscale.graphs.swe import repro_selector
+
+                repos, deps = parts.agent.repos, parts.agent.deps
+                runners["repro"] = repro_selector(llm, pool, repos, deps, tests=args.repro_tests, judge=args.judge)
             bank = None
             if "memory" in methods:
                 # BM25 retrieval (no torch needed); lessons are distilled by the same model
@@ -238,7 +296,7 @@ async def run(args: argparse.Namespace) -> int:
                     record = await measure_task(swe_task(instance), runners, scorer, args)
                     append_jsonl(args.out, record)
                     said = [f"{k}: {'resolved' if record[k]['resolved'] else 'not resolved'}, {record[k]['tokens']} tok"
-                            for k in METHODS if k in record]  # fmt: skip
+                            for k in ("draw", "evolve", "memory") if k in record]  # fmt: skip
                     print(f"[{i + 1}/{len(todo)}] {instance.instance_id}: " + "; ".join(said)
                           + f"; {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)  # fmt: skip
             finally:
@@ -253,12 +311,14 @@ def main() -> int:
     parser.add_argument("--limit", type=int, help="only the first K tasks")
     parser.add_argument("--out", type=Path, default=_cache() / "bench" / "swe_scaling.jsonl")
     parser.add_argument("--tabulate", action="store_true", help="only print the table of --out")
-    parser.add_argument("--methods", default=",".join(METHODS), help="draw,evolve,memory (default all)")
+    parser.add_argument("--methods", default=",".join(METHODS), help="draw,evolve,memory,repro (default all)")
     parser.add_argument("--draw", type=int, default=8, help="rollouts of the best-of-N draw (default 8)")
     parser.add_argument("--ns", type=lambda s: [int(x) for x in s.split(",")], default=[1, 4, 8])
     parser.add_argument("--evolve-n", type=int, default=4, help="evolution: rollouts per generation")
     parser.add_argument("--evolve-tokens", type=int, default=200_000, help="evolution's budget without a draw")
     parser.add_argument("--memory-n", type=int, default=4, help="best-of-M with memory")
+    parser.add_argument("--repro-tests", type=int, default=3, help="repro: reproduction tests per task (K)")
+    parser.add_argument("--judge", action="store_true", help="repro: a judge breaks the ties left")
     parser.add_argument("--max-steps", type=int, default=20)
     parser.add_argument("--reply-tokens", type=int, default=512, help="cap on each model reply")
     parser.add_argument("--actions", default="text", choices=("text", "tools", "auto"))

@@ -34,6 +34,7 @@ def test_builtins_satisfy_their_protocols():
         "behaviour_cluster": {"sandboxes": pool},
         "dual_agreement": {"sandboxes": pool, "writer": ModelInputs(model)},
         "code": {"sandboxes": pool},
+        "swe_repro": {"model": model, "sandboxes": pool},
     }
     for name in registry.BUILTINS["selectors"]:
         selector = registry.create("selectors", name, **needs.get(name, {}))

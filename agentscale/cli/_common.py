@@ -272,14 +272,17 @@ async def open_runtime(
         yield Runtime(llm=llm, chat_llm=chat, sandboxes=pool, model=model, api_base=api_base, note=note)
 
 
-def build_runner(args: argparse.Namespace, workflow: Any, runtime: Runtime, settings: Any = None) -> Any:
-    """The ``ScaledRunner`` for ``workflow`` on ``runtime`` with the options' (or the given) settings."""
+def build_runner(
+    args: argparse.Namespace, workflow: Any, runtime: Runtime, settings: Any = None, *, memory: Any = None
+) -> Any:
+    """The ``ScaledRunner`` for ``workflow`` on ``runtime`` with the options' (or the given) settings, and
+    ``memory`` (a memory bank shared by every task the runner solves) when given."""
     from agentscale.evaluation import ScaledRunner
     from agentscale.workflows import WorkflowEnv
 
     settings = settings or settings_from_args(args, workflow, model=runtime.model, api_base=runtime.api_base)
     parts = workflow.build(WorkflowEnv(model=runtime.llm, sandboxes=runtime.sandboxes, options=settings.options))
-    return ScaledRunner(parts, settings, model=runtime.chat_llm, sandboxes=runtime.sandboxes)
+    return ScaledRunner(parts, settings, model=runtime.chat_llm, sandboxes=runtime.sandboxes, memory=memory)
 
 
 def options_text(options: Mapping[str, Any]) -> str:

@@ -6,6 +6,8 @@ rollouts, each in its own sandbox, selected by the visible tests; ``--workers`` 
 time. The chosen patches are appended to ``--out`` in SWE-bench's format as they finish (a rerun
 skips the instances already there); the per-task report goes to ``--runs`` (default
 ``PREDS.runs.jsonl``); a summary table ends the run. Score them with ``agentscale swe eval``.
+With ``--memory BANK`` a memory bank (a SQLite file) lives across the tasks: lessons are recalled
+into every rollout of a task and distilled from its rollouts and verdicts after it.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ __all__ = ["add_run_command"]
 EXAMPLES = """examples:
   agentscale swe run tests/fixtures/swe/tasks.jsonl --out preds.jsonl -n 4 --workers 2
   agentscale swe run tasks.jsonl --out preds.jsonl --strategy evolve -n 4 -c max_steps=20
+  agentscale swe run tasks.jsonl --out preds.jsonl -n 4 --memory swe-bank.db -c selection=repro
   agentscale swe eval preds.jsonl --tasks tasks.jsonl
 """
 
@@ -58,6 +61,11 @@ def add_run_command(commands: Any) -> None:
     cmd.add_argument("--runs", type=Path, help="per-task report (JSONL; default OUT.runs.jsonl)")
     cmd.add_argument("--workers", type=int, default=1, help="instances run at once (default 1)")
     cmd.add_argument("--model-name", help="model_name_or_path in the predictions (default: the model string)")
+    cmd.add_argument(
+        "--memory", type=Path, metavar="BANK",
+        help="a memory bank (SQLite file, created if missing) on across tasks: lessons recalled into each "
+        "rollout, distilled after each task",
+    )  # fmt: skip
     add_scaling_options(cmd)
     add_model_options(cmd)
     # --cache-dir comes with the model options; the repository options without it
@@ -111,12 +119,18 @@ async def _run(args: argparse.Namespace) -> int:
     runs = args.runs or args.out.with_name(args.out.name.removesuffix(".jsonl") + ".runs.jsonl")
     started = time.monotonic()
     pool = max(2, min(16, args.workers * min(args.n or 4, 8)))
-    async with open_runtime(args, workflow, pool_size=pool,
-                            on_status=lambda m: err.print(f"[dim]{escape(m)}[/dim]")) as runtime:  # fmt: skip
+    async with contextlib.AsyncExitStack() as stack:
+        # the bank first: a file that is not one fails before a server or a sandbox starts
+        memory = await stack.enter_async_context(await _open_memory(args.memory)) if args.memory else None
+        runtime = await stack.enter_async_context(open_runtime(
+            args, workflow, pool_size=pool, on_status=lambda m: err.print(f"[dim]{escape(m)}[/dim]")))  # fmt: skip
         settings = settings_from_args(args, workflow, model=runtime.model, api_base=runtime.api_base)
-        runner = build_runner(args, workflow, runtime, settings)
+        runner = build_runner(args, workflow, runtime, settings, memory=memory)
         repos, _ = SWEOptions(**settings.options).sources()
         title = f"swe with {settings.strategy}, n={runner.n}, {args.workers} at a time; {runtime.note}"
+        lessons = await memory.store.count() if memory is not None else 0
+        if memory is not None:
+            title += f"; memory bank {args.memory} ({lessons} lessons)"
         err.print(f"[bold]agentscale swe run[/bold] {escape(title)}; predictions: {escape(str(args.out))}")
         view = BatchView(total=len(instances.instances), title=title, workers=args.workers)
         live = Live(view, console=err, refresh_per_second=2, transient=True) if err.is_terminal else None
@@ -124,6 +138,9 @@ async def _run(args: argparse.Namespace) -> int:
             report = await run_predictions(instances, runner, out=args.out, runs=runs, repos=repos,
                                            model_name=args.model_name or runtime.model, workers=args.workers,
                                            on_event=view.handle)  # fmt: skip
+        if memory is not None:
+            now = await memory.store.count()
+            err.print(f"memory bank {args.memory}: {now} lessons ({now - lessons:+d} in this run)", markup=False)
     Console(highlight=False).print(summary_table(report.records, title=f"swe: {settings.strategy}, n={runner.n}"))
     for key, error in report.errors:
         err.print(f"{key}: {error}", soft_wrap=True, markup=False)
@@ -133,6 +150,19 @@ async def _run(args: argparse.Namespace) -> int:
         markup=False,
     )
     return 1 if report.errors else 0
+
+
+async def _open_memory(path: Path) -> Any:
+    """The memory bank at ``path`` (created when missing; sentence embeddings where installed, else BM25).
+
+    Raises:
+        MemoryBankError: the file cannot be opened or is not a memory bank.
+    """
+    from agentscale.memory import MemoryBank
+
+    path = path.expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return await MemoryBank.open(path)
 
 
 def summary_table(records: list[Any], *, title: str) -> Table:

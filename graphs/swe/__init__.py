@@ -7,6 +7,8 @@
 - ``evaluate``: ``SWEEvaluator`` / ``evaluate_files``, scoring like the SWE-bench harness;
 - ``agent`` / ``tools``: ``SWEAgent`` (``swe_agent``), the agent loop with repository tools in the task's sandbox;
 - ``verify`` / ``workflow``: ``VisibleTests`` (test-based selection), ``HiddenTests`` (scoring), the ``swe`` workflow;
+- ``repro`` / ``select`` / ``summary``: reproduction tests written from the issue and voted on (``ReproWriter``,
+  ``run_repro_tests``, ``repro_vote``), ``PatchSelector`` (votes, visible tests, a judge on ``swe_summary``s);
 - ``generate``: tasks from PyPI sdists by injecting bugs their tests catch (``mutations``, ``statement``, ``pypi``).
 """
 
@@ -39,7 +41,18 @@ from agentscale.graphs.swe.instances import (
 from agentscale.graphs.swe.mutations import Mutation, find_mutations
 from agentscale.graphs.swe.pypi import materialize_repos
 from agentscale.graphs.swe.repos import CommitNotFound, RepoNotFound, RepoSource
+from agentscale.graphs.swe.repro import (
+    ReproRun,
+    ReproTest,
+    ReproVote,
+    ReproWriter,
+    WrittenTests,
+    repro_vote,
+    run_repro_tests,
+)
+from agentscale.graphs.swe.select import PatchSelector, repro_selector
 from agentscale.graphs.swe.statement import write_statement
+from agentscale.graphs.swe.summary import SWESummarizer, swe_summary
 from agentscale.graphs.swe.testrun import TestResult, TestRun, run_tests
 from agentscale.graphs.swe.tools import EditTool, ListFilesTool, RunTool, SearchTool, SubmitTool, ViewTool, swe_tools
 from agentscale.graphs.swe.verify import HiddenTests, VisibleTests, named_tests
@@ -65,6 +78,17 @@ __all__ = [
     "HiddenTests",
     "VisibleTests",
     "named_tests",
+    "PatchSelector",
+    "ReproRun",
+    "ReproTest",
+    "ReproVote",
+    "ReproWriter",
+    "SWESummarizer",
+    "WrittenTests",
+    "repro_selector",
+    "repro_vote",
+    "run_repro_tests",
+    "swe_summary",
     "SWEOptions",
     "SWEWorkflow",
     "default_swe_cache",

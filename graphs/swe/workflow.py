@@ -8,10 +8,13 @@ object) into a task and builds, for a run:
   statement names pass: see ``agentscale.graphs.swe.verify``), for best-of-N, reflection and
   evolution (``Evolve``: the next generation sees the best patches and their test feedback);
 - scorer: ``HiddenTests`` (resolved by ``FAIL_TO_PASS`` and ``PASS_TO_PASS``), never used to select;
-- selector: ``"best_score"`` (the highest visible-test score; the earliest on ties).
+- selector: ``"best_score"`` (the highest visible-test score; the earliest on ties), or with
+  ``selection="repro"`` and/or ``judge=true`` a ``PatchSelector`` (``agentscale.graphs.swe.select``):
+  reproduction tests the model writes from the issue vote (CodeMonkeys-style), the visible tests
+  break ties, then a judge sees the tied patches' diffs and trajectory summaries.
 
-Options (``-c key=value``) are ``SWEOptions``' fields: the agent's (``SWEConfig``) and where
-repositories and dependencies are.
+Options (``-c key=value``) are ``SWEOptions``' fields: the agent's (``SWEConfig``), where
+repositories and dependencies are, and how patches are selected.
 
 Example:
     ```python
@@ -26,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
@@ -57,6 +60,12 @@ class SWEOptions(SWEConfig):
         deps_dir: the cache of ``python_deps`` (``None``: ``default_swe_cache()/deps``).
         test_timeout: wall seconds for one verification or scoring test run.
         named_tests: selection also runs the tests the problem statement names.
+        selection: ``"visible"`` (the visible tests' score) or ``"repro"`` (reproduction tests
+            written from the issue vote first; the visible tests break ties).
+        repro_tests: with ``selection="repro"``, the test-writing calls per task (K).
+        repro_timeout: wall seconds per reproduction test run.
+        judge: the model judges patches still tied after test-based selection (diffs and
+            trajectory summaries, never raw transcripts).
     """
 
     repos_dir: str | None = None
@@ -64,6 +73,10 @@ class SWEOptions(SWEConfig):
     deps_dir: str | None = None
     test_timeout: float = Field(default=300.0, gt=0)
     named_tests: bool = True
+    selection: Literal["visible", "repro"] = "visible"
+    repro_tests: int = Field(default=3, ge=1, le=16)
+    repro_timeout: float = Field(default=60.0, gt=0)
+    judge: bool = False
 
     def agent_config(self) -> SWEConfig:
         """The agent's part of the options."""
@@ -103,7 +116,7 @@ class SWEWorkflow:
         return swe_task(instance)
 
     def build(self, env: WorkflowEnv) -> WorkflowParts:
-        """The agent, ``VisibleTests``, ``HiddenTests`` and ``"best_score"`` (see the module docs).
+        """The agent, ``VisibleTests``, ``HiddenTests`` and the selector (see the module docs).
 
         Raises:
             ConfigError: no sandboxes, or a bad option.
@@ -120,5 +133,16 @@ class SWEWorkflow:
             agent=swe_agent(env.model, repos, options.agent_config(), deps=deps),
             verifier=VisibleTests(env.sandboxes, repos, deps, timeout=timeout, named=options.named_tests),
             scorer=HiddenTests(env.sandboxes, repos, deps, timeout=timeout),
-            selector="best_score",
+            selector=_selector(env, options, repos, deps),
         )
+
+
+def _selector(env: WorkflowEnv, options: SWEOptions, repos: RepoSource, deps: PythonDeps) -> Any:
+    if options.selection == "visible" and not options.judge:
+        return "best_score"
+    from agentscale.graphs.swe.select import repro_selector
+
+    selector = repro_selector(env.model, env.sandboxes, repos, deps, judge=options.judge, timeout=options.repro_timeout,
+                              tests=options.repro_tests if options.selection == "repro" else 0)  # fmt: skip
+    selector.name = "swe_repro" if options.selection == "repro" else "swe_judge"
+    return selector

@@ -42,3 +42,45 @@ def test_best_of_n_is_the_best_visible_score_among_the_first_n():
     assert "oracle 50%, random pick 12%" in rows["best-of-4, visible tests"][4]
     assert rows["evolution, equal tokens"][1] == 1.0
     assert rows["best-of-2, memory on"][1] == 1.0 and rows["best-of-2, memory off"][1] == 0.0
+
+
+async def test_reselection_counts_the_tests_once_written_and_the_judge_each_time():
+    from agentscale.evaluation import RolloutRecord, ScoreRecord
+    from agentscale.graphs.swe.repro import WrittenTests
+    from agentscale.testing import FakeModel
+    from agentscale.types import Selection, Task, Usage
+
+    class Selector:
+        """Writes tests (10 tokens) the first time N > 2 patches are seen; the judge costs a model call."""
+
+        def __init__(self):
+            self.tests: WrittenTests | None = None
+            self.judge = FakeModel(["two words"], cycle=True)  # 1 prompt word + 2 reply words = 3 tokens
+
+        def written(self, task_id):
+            return self.tests
+
+        async def select(self, task, rollouts, verdicts):
+            from agentscale.budget import record_usage
+
+            reason = "1 distinct patch(es)"
+            if len(rollouts) > 2:
+                if self.tests is None:
+                    self.tests = WrittenTests(usage=Usage(prompt_tokens=6, completion_tokens=4, calls=1))
+                    record_usage(self.tests.usage)
+                reason = "3 reproduction test(s) written in 1 call(s)"
+            await self.judge.generate("judge")
+            return Selection(rollout_id=rollouts[-1].id, reason=reason)
+
+    rows = [RolloutRecord(id=f"r{i}", index=i, status="ok", output=f"patch {i}", usage=Usage(prompt_tokens=100),
+                          verdict=ScoreRecord(passed=True, score=1.0)) for i in range(4)]  # fmt: skip
+    record = type("Record", (), {"rollouts": rows})()
+    found = await _module().reselect(Task(id="t", prompt="p"), record, Selector(), [1, 2, 4, 3],
+                                     {"r2": True})  # fmt: skip
+    by_n = found["by_n"]
+    assert list(by_n) == ["2", "4", "3"]  # N = 1 needs no selection
+    assert by_n["2"]["tokens"] == 200 + 3 and not by_n["2"]["resolved"]  # no tests needed: the judge only
+    assert by_n["4"]["tokens"] == 400 + 10 + 3 and by_n["4"]["index"] == 3  # tests written here
+    assert by_n["3"]["tokens"] == 300 + 10 + 3 and by_n["3"]["resolved"]  # the same tests, charged again
+    table = {r[0]: r for r in _module().tabulate([{"task_id": "t", "repro": found}], [2, 3], memory_n=2)}
+    assert table["best-of-3, reproduction tests"][1] == 1.0 and table["best-of-2, reproduction tests"][2] == 203
