@@ -8,6 +8,8 @@ problems.
     .venv/bin/python benchmarks/humaneval_scaling.py --problems 40-62:2 --ns 1,2,4,8 --timed 0 \
         --no-listwise --write-candidates runs/cands.jsonl   # then: benchmarks/selection.py --candidates
     .venv/bin/python benchmarks/humaneval_scaling.py --format fence --selection best_score   # the old pipeline
+    .venv/bin/python benchmarks/humaneval_scaling.py --problems 40-119 --resume --out runs/he.jsonl \
+        --baseline-model qwen2.5-coder-1.5b   # then one greedy sample of the next size up, tabled beside
     .venv/bin/python benchmarks/humaneval_scaling.py --resume --out runs/he.jsonl   # continue a run
     .venv/bin/python benchmarks/humaneval_scaling.py --tabulate --out runs/he.jsonl # table only
 
@@ -24,6 +26,10 @@ return on the docstring inputs. List-wise selection asks the same model to pick 
 Adaptive sampling is replayed on the draw (waves of 2 in sample order, stop on the first sample
 passing the examples, at most 8). Wall times of N=1, N=8 and adaptive come from real scale() runs
 on the first --timed problems. The hidden tests only score; they never select.
+
+``--baseline-model M`` then draws one greedy sample of ``M`` per problem, alone on a one-slot
+server, and the table sets it beside the scaled small model on the same problems (pass rate,
+tokens, wall seconds): scaling the small model pays only where it beats serving the bigger one.
 
 Every problem's raw samples go to the --out JSONL as it finishes; --resume skips the problems
 already there, and a partial file can be tabulated at any time.
