@@ -18,7 +18,7 @@ import re
 import textwrap
 from typing import Literal
 
-__all__ = ["code_blocks", "complete_program", "defines", "extract_code"]
+__all__ = ["code_blocks", "complete_program", "defines", "extract_code", "parses"]
 
 _FENCE_RE = re.compile(
     r"^[ \t]*(```+|~~~+)[ \t]*([\w+#.-]*)[^\n]*\n(.*?)(?:^[ \t]*\1[ \t]*$|\Z)", re.M | re.S
@@ -59,7 +59,8 @@ def _strip_prompts(body: str) -> str:
     return "\n".join(lines)
 
 
-def _parses(code: str) -> bool:
+def parses(code: str) -> bool:
+    """Whether ``code`` is Python that parses (it is not run)."""
     try:
         ast.parse(code)
     except (SyntaxError, ValueError):
@@ -89,7 +90,7 @@ def defines(code: str, name: str) -> bool:
 
 def _bare_code(text: str) -> str:
     """The longest run of lines that parses, starting at the first line that looks like code."""
-    if _parses(text):
+    if parses(text):
         return text.strip("\n")
     lines = text.splitlines()
     starts = [i for i, ln in enumerate(lines) if _CODE_START_RE.match(ln)] or [0]
@@ -101,7 +102,7 @@ def _bare_code(text: str) -> str:
             if len(chunk) <= len(best) or attempts <= 0:
                 break
             attempts -= 1
-            if _parses(chunk):
+            if parses(chunk):
                 best = chunk
                 break
     return best or text.strip("\n")

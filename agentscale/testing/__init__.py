@@ -6,6 +6,14 @@ them for control flow, never as the only test of a feature.
 """
 
 from agentscale.testing._models import FakeModel, FunctionModel, ModelCall, tool_call
-from agentscale.testing._sandbox import FakeSandbox, FakeSandboxProvider
+from agentscale.testing._sandbox import FakeRepoSandbox, FakeSandbox, FakeSandboxProvider
 
-__all__ = ["FakeModel", "FakeSandbox", "FakeSandboxProvider", "FunctionModel", "ModelCall", "tool_call"]
+__all__ = [
+    "FakeModel",
+    "FakeRepoSandbox",
+    "FakeSandbox",
+    "FakeSandboxProvider",
+    "FunctionModel",
+    "ModelCall",
+    "tool_call",
+]

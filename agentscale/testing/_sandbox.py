@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from agentscale.types import ExecResult
 
-__all__ = ["FakeSandbox", "FakeSandboxProvider"]
+__all__ = ["FakeRepoSandbox", "FakeSandbox", "FakeSandboxProvider"]
 
 
 @dataclass
@@ -46,6 +46,23 @@ class FakeSandbox:
 
     def __repr__(self) -> str:
         return f"FakeSandbox(files={sorted(self.files)}, commands={len(self.commands)})"
+
+
+@dataclass
+class FakeRepoSandbox(FakeSandbox):
+    """A ``FakeSandbox`` that also takes a checkout (``put_archive``, kept as ``files["<checkout>"]``)
+    and records ``commit_baseline`` as a ``["<commit>", message]`` command; its diff is empty."""
+
+    __test__ = False
+
+    async def put_archive(self, archive: bytes) -> None:
+        self.files["<checkout>"] = archive
+
+    async def commit_baseline(self, message: str = "baseline") -> None:
+        self.commands.append(["<commit>", message])
+
+    async def git_diff(self) -> str:
+        return ""
 
 
 @dataclass

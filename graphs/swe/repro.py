@@ -34,14 +34,13 @@ Example:
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from agentscale.code import extract_code
+from agentscale.code import extract_code, parses
 from agentscale.errors import BudgetExhausted, ModelError, SandboxError
 from agentscale.graphs.swe.agent import instance_of
 from agentscale.graphs.swe.deps import PythonDeps
@@ -125,14 +124,6 @@ class WrittenTests:
     usage: Usage = field(default_factory=Usage)
 
 
-def _parses(code: str) -> bool:
-    try:
-        ast.parse(code)
-    except (SyntaxError, ValueError):
-        return False
-    return True
-
-
 @dataclass
 class ReproWriter:
     """Asks the model for reproduction tests from the issue text (see the module docs).
@@ -183,7 +174,7 @@ class ReproWriter:
                 raise reply
             written.usage = written.usage + reply.usage
             code = extract_code(reply.text, pick="longest").strip()
-            if not code or not _parses(code):
+            if not code or not parses(code):
                 written.dropped.append(f"call {k + 1}: no Python code that parses")
             elif not _CHECKS.search(code):  # prose such as "Sure" parses too; a test must be able to fail
                 written.dropped.append(f"call {k + 1}: the code checks nothing (no assert, test, raise or exit)")

@@ -28,7 +28,7 @@ from agentscale.graphs.swe import (
 from agentscale.graphs.swe.repro import REPRO_DIR
 from agentscale.selectors import RecursiveTournament
 from agentscale.strategies import ScaleContext, scale
-from agentscale.testing import FakeModel, FakeSandbox, FunctionModel
+from agentscale.testing import FakeModel, FakeRepoSandbox, FunctionModel
 from agentscale.types import ExecResult
 from agentscale.workflows import WorkflowEnv
 
@@ -57,28 +57,13 @@ def repos(tmp_path):
     return RepoSource({"me/calc": str(tmp_path)})  # a plain folder: no git runs on the host either
 
 
-class RepoFakeSandbox(FakeSandbox):
-    """A ``FakeSandbox`` that also takes the checkout (``put_archive``) and commits."""
-
-    __test__ = False
-
-    async def put_archive(self, archive: bytes) -> None:
-        self.files["<checkout>"] = archive
-
-    async def commit_baseline(self, message: str = "baseline") -> None:
-        self.commands.append(["<commit>", message])
-
-    async def git_diff(self) -> str:
-        return ""
-
-
 class Provider:
-    """Leases a fresh ``RepoFakeSandbox`` per lease; ``outcome(patch name, test name)`` scripts each test run."""
+    """Leases a fresh ``FakeRepoSandbox`` per lease; ``outcome(patch name, test name)`` scripts each test run."""
 
     def __init__(self, outcome, *, reset_fails: bool = False):
         self.outcome = outcome
         self.reset_fails = reset_fails
-        self.leased: list[RepoFakeSandbox] = []
+        self.leased: list[FakeRepoSandbox] = []
 
     def handler(self, argv, files):
         path = argv[-1]
@@ -96,7 +81,7 @@ class Provider:
 
     @asynccontextmanager
     async def lease(self):
-        box = RepoFakeSandbox(handler=self.handler)
+        box = FakeRepoSandbox(handler=self.handler)
         self.leased.append(box)
         yield box
 

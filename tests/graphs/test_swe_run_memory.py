@@ -16,32 +16,17 @@ import json
 from agentscale.cli import main, swe_run
 from agentscale.cli._common import Runtime
 from agentscale.memory import MemoryBank
-from agentscale.testing import FakeSandbox, FunctionModel
+from agentscale.testing import FakeRepoSandbox, FunctionModel
 from agentscale.types import ExecResult
 
 LESSON = [{"title": "Check calc arithmetic", "description": "when calc add returns a wrong sum",
            "content": "Read the calc add function and run it on the issue's example before submitting."}]  # fmt: skip
 
 
-class RepoFakeSandbox(FakeSandbox):
-    """A ``FakeSandbox`` that also takes a checkout and commits (the agent's preparation)."""
-
-    __test__ = False
-
-    async def put_archive(self, archive: bytes) -> None:
-        self.files["<checkout>"] = archive
-
-    async def commit_baseline(self, message: str = "baseline") -> None:
-        self.commands.append(["<commit>", message])
-
-    async def git_diff(self) -> str:
-        return ""
-
-
 class Provider:
     @contextlib.asynccontextmanager
     async def lease(self):
-        yield RepoFakeSandbox(handler=lambda argv, files: ExecResult(exit_code=0, stdout="/work\n"))
+        yield FakeRepoSandbox(handler=lambda argv, files: ExecResult(exit_code=0, stdout="/work\n"))
 
 
 def _instance(iid: str) -> dict:
