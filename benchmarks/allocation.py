@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/allocation.py --problems 0,40,42 --out-dir /tmp/a   # a quick check
     .venv/bin/python benchmarks/allocation.py --phase table                    # the tables of what is recorded
     .venv/bin/python benchmarks/allocation.py --no-draw --hours 8              # only problems drawn elsewhere
+    .venv/bin/python benchmarks/allocation.py --select 0-119:4 --hours 1       # judge every 4th problem only
 
 Three comparisons; the docstring examples (run in a sandbox) are the verifier every method sees,
 HumanEval's hidden tests only score the final choice:
@@ -263,13 +264,16 @@ async def run(args: argparse.Namespace) -> int:
                     append_jsonl(out, record)
                     progress.report(record, None, started)
 
+            def judged_here(task: Any) -> bool:
+                return args.select is None or int(task.id.split("/")[1]) in args.select
+
             async def selections() -> None:
                 while time.monotonic() < deadline:
                     searched = {r["task_id"]: r for r in read_jsonl(out, kind="search")}
                     done = {r["task_id"] for r in read_jsonl(out, kind="select")}
-                    to_select = [t for t in tasks if t.id in searched and t.id not in done]
+                    to_select = [t for t in tasks if t.id in searched and t.id not in done and judged_here(t)]
                     if not to_select:
-                        if len(searched) >= len(tasks) or search_task.done():
+                        if len(searched) >= len(tasks) or search_task.done() or not any(map(judged_here, tasks)):
                             return
                         await asyncio.sleep(30)
                         continue
@@ -519,6 +523,11 @@ def main() -> int:
     )  # fmt: skip
     parser.add_argument("--no-draw", dest="draw", action="store_false", help="wait for --candidates instead")
     parser.add_argument("--hours", type=float, default=24.0, help="stop starting problems after this long")
+    parser.add_argument(
+        "--select",
+        type=parse_problems,
+        help="judge (RTV, list-wise) only these problems, e.g. 0-119:4 (default: every searched one)",
+    )
     parser.add_argument("--model", default="qwen2.5-coder-0.5b")
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--sandboxes", type=int, default=4)
