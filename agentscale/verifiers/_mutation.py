@@ -58,6 +58,8 @@ def _list_variants(xs: list | tuple, rng: random.Random) -> Iterator[list | tupl
     if kind is list:
         yield []
         yield items[::-1]
+        if len(items) >= 3:  # the same elements, neighbours parted: programs that only compare adjacent ones differ
+            yield items[::2] + items[1::2]
         if items:
             yield items[:-1]
             yield items[1:]
@@ -149,6 +151,8 @@ def mutate_calls(calls: Sequence[str], entry: str, *, limit: int = 24, seed: int
         for position, (ok, value) in enumerate(values):
             if ok:
                 streams.append(_position_stream(entry, sources, kw, position, value, rng))
+        if not node.keywords and len(values) >= 2:
+            streams.append(_tie_stream(entry, sources, values))
     seen = set(calls)
     out: list[str] = []
     while streams and len(out) < limit:
@@ -175,6 +179,29 @@ def _position_stream(
         else:
             k = position - len(args)
             yield render(entry, args, kw[:k] + [(kw[k][0], source)] + kw[k + 1 :])
+
+
+def _same_size(value: object) -> object:
+    """A value as large as ``value`` but different (strings case-swapped, or reversed when caseless)."""
+    if isinstance(value, str):
+        swapped = value.swapcase()
+        return swapped if swapped != value else value[::-1]
+    if isinstance(value, list | tuple):
+        return type(value)(_same_size(v) for v in value)
+    return value
+
+
+def _tie_stream(entry: str, args: list[str], values: list[tuple[bool, object]]) -> Iterator[str]:
+    """Calls where one argument is made equal to another of the same type, then equal in size but
+    different: ties between arguments ("if they are equal, return the first") are where programs
+    that agree on every example often part."""
+    for i, (ok_i, a) in enumerate(values):
+        for j, (ok_j, b) in enumerate(values):
+            if i == j or not (ok_i and ok_j) or type(a) is not type(b) or isinstance(a, bool):
+                continue
+            for variant in (a, _same_size(a)):
+                if variant != b:
+                    yield render(entry, args[:j] + [literal_source(variant)] + args[j + 1 :], [])
 
 
 _TYPED: dict[str, object] = {

@@ -100,6 +100,18 @@ def test_mutations_are_type_aware_and_change_one_argument():
     assert len(calls) == len(set(calls))
 
 
+def test_mutations_part_neighbours_and_tie_arguments():
+    # a list's elements with neighbours parted (programs that compare only adjacent elements differ)
+    calls = mutate_calls(["f([1, 2, 3, 4, 5])"], "f")
+    lists = [ast.literal_eval(ast.parse(c, mode="eval").body.args[0]) for c in calls]
+    assert [1, 3, 5, 2, 4] in lists
+    # two arguments of one type made equal, then equal in size but different ("if equal, the first")
+    calls = mutate_calls(["g(['hi', 'admin'], ['hI', 'Hi'])", "h(12, 15)"], "g", limit=200)
+    assert "g(['hi', 'admin'], ['hi', 'admin'])" in calls and "g(['hi', 'admin'], ['HI', 'ADMIN'])" in calls
+    assert "g(['hI', 'Hi'], ['hI', 'Hi'])" in calls
+    assert "h(12, 12)" in mutate_calls(["h(12, 15)"], "h", limit=200)
+
+
 def test_mutations_are_bounded_and_reproducible():
     long_list = "f(" + repr(list(range(200))) + ")"
     calls = mutate_calls([long_list, "f([1])"], "f", limit=10, seed=3)
