@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -180,7 +181,8 @@ class ScaledRunner:
     """Solves tasks of one workflow with one strategy, each into a ``TaskRecord``.
 
     Args:
-        parts: the workflow's agent, verifier, scorer and selector (``Workflow.build``).
+        parts: the workflow's agent, verifier, scorer and selector (``Workflow.build``); its
+            ``diversity`` goes to the strategy unless ``settings.strategy_options`` set one.
         settings: the strategy, its ``n`` and selector, budgets, and what the records say.
         model: the run's model (``ScaleContext.model``): LLM selectors, judges, reflection.
         sandboxes: leases sandboxes to agents that want one.
@@ -206,6 +208,10 @@ class ScaledRunner:
         self.model = model
         self.sandboxes = sandboxes
         strategy = resolve_strategy(settings.strategy, settings.n, **settings.strategy_options)
+        takes_diversity = dataclasses.is_dataclass(strategy) and hasattr(strategy, "diversity")
+        if parts.diversity is not None and takes_diversity and "diversity" not in settings.strategy_options:
+            # sample at the temperatures the workflow's prompt was measured with, unless the run chose its own
+            strategy = dataclasses.replace(strategy, diversity=parts.diversity)
         self.n = settings.n if settings.n is not None else getattr(strategy, "n", None)
         selector = make_selector(settings.selector, model) if settings.selector else parts.selector
         self.selector_name = settings.selector or _name_of(parts.selector)

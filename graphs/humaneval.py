@@ -338,4 +338,5 @@ class HumanEvalWorkflow:
             verifier=chosen.verifier,
             scorer=HiddenTestsScorer(env.sandboxes),
             selector=chosen.selector,
+            diversity=config.diversity,  # the fence format's temperature ladder, chat's T=0.8
         )

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from agentscale.errors import ConfigError
 from agentscale.evaluation import RunSettings, ScaledRunner
 from agentscale.graphs.chat import ChatWorkflow
+from agentscale.strategies import Diversity
 from agentscale.testing import FakeModel, FunctionModel
 from agentscale.workflows import WorkflowEnv
 
@@ -64,3 +67,27 @@ def test_bad_settings_fail_when_the_runner_is_made():
         runner(FakeModel([]), strategy_options={"wave": 2})
     with pytest.raises(ConfigError, match="bad chat options"):
         runner(FakeModel([]), options={"temperature": 9})
+
+
+async def test_the_workflows_measured_temperatures_reach_the_strategy_unless_the_run_sets_its_own():
+    model = FakeModel(["4"], cycle=True)
+    parts = ChatWorkflow().build(WorkflowEnv(model=model))
+    parts = dataclasses.replace(parts, diversity=Diversity(temperatures=(0.2, 1.0), seed=7))
+    task = ChatWorkflow().task("2+2?")
+    record = await ScaledRunner(parts, RunSettings(workflow="chat", model="fake", n=4), model=model).run(task)
+    assert [(r.temperature, r.seed) for r in record.rollouts] == [(0.2, 7), (1.0, 8), (0.2, 9), (1.0, 10)]
+    assert sorted(c.temperature for c in model.calls) == [0.2, 0.2, 1.0, 1.0]  # what the model was asked
+
+    own = {"diversity": Diversity(temperatures=(0.5,))}
+    settings = RunSettings(workflow="chat", model="fake", n=2, strategy_options=own)
+    record = await ScaledRunner(parts, settings, model=model).run(task)
+    assert [(r.temperature, r.seed) for r in record.rollouts] == [(0.5, 0), (0.5, 1)]
+
+
+def test_the_humaneval_workflow_declares_its_formats_temperatures():
+    from agentscale.graphs.humaneval import HumanEvalWorkflow
+
+    env = dict(model=FakeModel([]), sandboxes=object())
+    fence = HumanEvalWorkflow().build(WorkflowEnv(**env, options={"format": "fence"}))
+    chat = HumanEvalWorkflow().build(WorkflowEnv(**env, options={"format": "chat"}))
+    assert fence.diversity.temperatures == (0.2, 0.6, 0.8, 1.0) and chat.diversity.temperatures == (0.8,)
