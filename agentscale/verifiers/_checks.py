@@ -170,23 +170,3 @@ def parse_literal_prefix(text: str, *, max_cuts: int = 60) -> str | None:
         if tail.strip() and not tail.lstrip().startswith("="):
             best = _literal_or_none(tail.strip().rstrip("."))
     return best
-    candidates: list[str] = []
-    for cut in _cut_points(text)[:max_cuts]:
-        chunk = text[:cut].strip().rstrip(",;").strip()
-        if chunk.endswith(".") and not chunk[:-1].rstrip().endswith("."):
-            candidates.append(chunk[:-1].rstrip())  # a sentence's full stop, not "1."
-        candidates.append(chunk)
-    # "19 - 5 - 6 = 8": the value after the last lone "=" is the answer
-    if "=" in text:
-        tail = text.split("\n", 1)[0].rsplit("=", 1)[-1]
-        if tail.strip() and not tail.lstrip().startswith("="):
-            candidates.append(tail.strip().rstrip("."))
-    for chunk in candidates:
-        if not chunk:
-            continue
-        if chunk.lower() in _PROSE_CONSTANTS:  # "=> true" in prose means True
-            return _PROSE_CONSTANTS[chunk.lower()]
-        tree = _parse_expr(chunk)
-        if tree is not None and is_safe_literal(tree):
-            return chunk
-    return None

@@ -6,8 +6,10 @@ Real docstrings write examples in many ways; this reads the ones seen in HumanEv
   ``Traceback`` for an expected exception, and ``>>> f(1) == 2`` with no output line);
 - an arrow or sign after a call: ``f(x) == y``, ``f(x) => y``, ``f(x) ==> y``, ``f(x) -> y``,
   ``f(x) ➞ y``, ``f(x) = y``, ``f(x)  # returns y``;
-- words after a call: ``f(x) returns y``, ``f(x) should return y``, ``f(x) should be y``;
-- a sentence naming the arguments: ``For lst = [1, 2] the output should be 3``;
+- words after a call: ``f(x) returns y``, ``f(x) should return y``, ``f(x) should be y``, and
+  ``f(x) is y`` when the literal ``y`` ends the line (so ``f(5) is 2 times slower`` is prose);
+- a sentence naming the arguments: ``For lst = [1, 2] the output should be 3``, ``If s = "ab",
+  the output is 2``, ``Given n = 3, the expected result is 6``;
 - ``Example 1: Input: [4,2,3]  Output: [2, 1]`` blocks (positional or ``name = value`` inputs).
 
 Calls must have literal arguments and the expected value must be a literal (see
@@ -213,7 +215,7 @@ _CLOSE = {"(": ")", "[": "]", "{": "}"}
 _CALL_RE = re.compile(r"(?<![\w.])([A-Za-z_]\w*)\(")
 _OP_RE = re.compile(
     r"[ \t]*(?:#[ \t]*)?(?:==>|=>|==|-->|->|→|➞|⇒|=(?!=)|"
-    r"(?:(?:should|will|must)\s+)?(?:returns?|be|give|gives|output|outputs|yields?)\b|evaluates\s+to\b)"
+    r"(?:(?:should|will|must)\s+)?(?:returns?|be|give|gives|output|outputs|yields?)\b|evaluates\s+to\b|is\b)"
     r"[ \t:]*",
     re.IGNORECASE,
 )
@@ -264,6 +266,13 @@ def _value_text(text: str, start: int) -> str:
     return text[start : min(len(text), start + _MAX_VALUE) if line_end == -1 else line_end]
 
 
+def _whole_line_literal(text: str, start: int) -> str | None:
+    """The rest of the line from ``start`` when all of it (but a full stop) is one literal."""
+    end = text.find("\n", start)
+    rest = text[start : len(text) if end == -1 else end].strip().rstrip(".,;").strip()
+    return rest if rest and parse_literal_prefix(rest) == rest else None
+
+
 def _call_examples(text: str, entry_point: str | None, names: set[str], examples: Examples) -> None:
     known = set(names) | ({entry_point} if entry_point else set())
     found: list[tuple[str, str, str]] = []  # (function name, call source, expected source)
@@ -291,6 +300,8 @@ def _call_examples(text: str, entry_point: str | None, names: set[str], examples
         if op is None:
             continue
         call = text[match.start() : end]
+        if op[0].strip(" \t:#").lower() == "is" and _whole_line_literal(text, op.end()) is None:
+            continue  # "f(1) is 1" is an example; "f(5) is 2 times slower" or "f(n) is fast" is prose
         try:
             call_tree = ast.parse(" ".join(call.split()), mode="eval").body
         except SyntaxError:
@@ -328,8 +339,8 @@ def _call_examples(text: str, entry_point: str | None, names: set[str], examples
 # --- sentences and Input/Output blocks ---------------------------------------------------------
 
 _FOR_RE = re.compile(
-    r"\bFor\s+(?P<assigns>[A-Za-z_]\w*\s*=[^\n]*?)\s*,?\s+the\s+(?:output|result|answer|return(?:ed)?\s+value)"
-    r"\s+(?:should|will|must|would)\s+be\s*:?\s*(?P<value>[^\n]*)",
+    r"\b(?:For|If|When|Given)\s+(?P<assigns>[A-Za-z_]\w*\s*=[^\n]*?)\s*,?\s+(?:then\s+)?the\s+(?:expected\s+)?"
+    r"(?:output|result|answer|return(?:ed)?\s+value)\s+(?:is|(?:should|will|must|would)\s+be)\s*:?\s*(?P<value>[^\n]*)",
     re.IGNORECASE,
 )
 _INPUT_RE = re.compile(r"\bInput\s*:", re.IGNORECASE)

@@ -258,3 +258,22 @@ def test_entry_point_defaults_to_the_last_function():
         'def g(s, c):\n    """For s = "ab", c = "b" the result should be "a"."""\n'
     )
     assert [(c.code, c.expected) for c in extract_examples(prompt).checks] == [('g(s="ab", c="b")', '"a"')]
+
+
+def test_is_and_if_sentences_and_prose_that_only_looks_like_them():
+    doc = _doc(
+        """Doc.
+    f("a") is 1
+    If s = "ee", the output is 2.
+    Given s = "o", then the expected result is 1
+    f("aaaaa") is 5 times slower than f("a")
+    Note: f(n) is fast. f("") is 0.""",
+        "f(s)",
+    )
+    ex = extract_examples(doc, "f")
+    assert sorted((c.code, c.expected) for c in ex.checks) == [
+        ('f("")', "0"),
+        ('f("a")', "1"),
+        ('f(s="ee")', "2"),
+        ('f(s="o")', "1"),
+    ]
