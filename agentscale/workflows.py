@@ -15,9 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentscale.protocols import Model, SandboxProvider, Selector, Verifier
+
+if TYPE_CHECKING:
+    from agentscale.strategies import Diversity
 
 __all__ = ["WorkflowEnv", "WorkflowParts"]
 
@@ -51,13 +54,13 @@ class WorkflowParts:
             answer), for pass rates in batches and benchmarks; never used to select.
         selector: the selector that suits the workflow (an object or a registry name); ``None``
             leaves the strategy's default.
-        diversity: the temperatures and seeds the agent's prompt was measured with (an
-            ``agentscale.strategies.Diversity``); a runner gives it to a strategy that samples
-            and was not given one. ``None``: the strategy's default.
+        diversity: the temperatures and seeds the agent's prompt was measured with; a runner
+            gives it to a strategy that samples and was not given one. ``None``: the strategy's
+            default.
     """
 
     agent: Any
     verifier: Verifier | None = None
     scorer: Verifier | None = None
     selector: Selector | str | None = None
-    diversity: Any = None
+    diversity: Diversity | None = None

@@ -266,11 +266,11 @@ def _value_text(text: str, start: int) -> str:
     return text[start : min(len(text), start + _MAX_VALUE) if line_end == -1 else line_end]
 
 
-def _whole_line_literal(text: str, start: int) -> str | None:
-    """The rest of the line from ``start`` when all of it (but a full stop) is one literal."""
+def _literal_ends_line(text: str, start: int) -> bool:
+    """Whether the rest of the line from ``start`` is one literal (and at most a full stop)."""
     end = text.find("\n", start)
     rest = text[start : len(text) if end == -1 else end].strip().rstrip(".,;").strip()
-    return rest if rest and parse_literal_prefix(rest) == rest else None
+    return bool(rest) and parse_literal_prefix(rest) == rest
 
 
 def _call_examples(text: str, entry_point: str | None, names: set[str], examples: Examples) -> None:
@@ -300,7 +300,7 @@ def _call_examples(text: str, entry_point: str | None, names: set[str], examples
         if op is None:
             continue
         call = text[match.start() : end]
-        if op[0].strip(" \t:#").lower() == "is" and _whole_line_literal(text, op.end()) is None:
+        if op[0].strip(" \t:#").lower() == "is" and not _literal_ends_line(text, op.end()):
             continue  # "f(1) is 1" is an example; "f(5) is 2 times slower" or "f(n) is fast" is prose
         try:
             call_tree = ast.parse(" ".join(call.split()), mode="eval").body
