@@ -7,6 +7,8 @@ and wall seconds per task, and best-of-4 with the memory bank on against off.
     .venv/bin/python benchmarks/workflows.py --section miniwob                    # 10 MiniWoB++ tasks
     .venv/bin/python benchmarks/workflows.py --section all --tabulate             # tables of what is done
     .venv/bin/python benchmarks/workflows.py --section math --tabulate --json     # the same as JSON
+    .venv/bin/python benchmarks/workflows.py --section math --problems 50 --model qwen2.5-coder-1.5b \
+        --no-draw --timed 50 --no-memory --out-dir DIR                          # the next size up, one rollout
 
 How it measures, per task (problem, question or MiniWoB++ episode):
 
@@ -205,7 +207,9 @@ async def run_suite(suite: Suite, model: Any, args: argparse.Namespace) -> None:
     done = {(r["task"], r["method"]) for r in records}
     bank_path = args.out_dir / f"{suite.kind}-memory.db"
     for i, task in enumerate(suite.tasks):
-        todo: list[tuple[str, Any]] = [("draw", lambda t: measure_draw(suite, t, budget=args.budget))]
+        todo: list[tuple[str, Any]] = []
+        if getattr(args, "draw", True):
+            todo.append(("draw", lambda t: measure_draw(suite, t, budget=args.budget)))
         if i < args.timed:
             todo.append(("one", lambda t: measure_one(suite, t, budget=args.budget)))
         if args.memory:
@@ -245,6 +249,18 @@ def summarize(kind: str, records: list[dict[str, Any]]) -> dict[str, Any]:
     def tokens(n: int, key: str = "tokens") -> float | None:
         return _mean([sum(s[key] for s in r["samples"][:n]) for r in draws])
 
+    if not draws and by["one"]:  # a --no-draw run (e.g. the next size up): real single rollouts only
+        ones = list(by["one"].values())
+        rows.append(
+            {
+                "method": "one rollout",
+                "score": _mean([r["score"] for r in ones]),
+                "tokens": _mean([r["tokens"] for r in ones]),
+                "gen": _mean([r["gen"] for r in ones]),
+                "wall": _mean([r["seconds"] for r in ones]),
+                "wall_from": f"real single runs on {len(ones)} tasks (no draw)",
+            }
+        )
     if draws:
         one_wall = _mean([r["seconds"] for r in by["one"].values()])
         rows.append(
@@ -285,8 +301,8 @@ def summarize(kind: str, records: list[dict[str, Any]]) -> dict[str, Any]:
     errors = sum(s["status"] != "ok" for r in draws for s in r["samples"])
     stops = Counter(str(s.get("stop") or s["status"]) for r in draws for s in r["samples"])
     return {
-        "section": kind, "tasks": len(draws), "rollout_errors": errors, "stops": dict(stops.most_common()),
-        "rows": rows, "memory": memory,
+        "section": kind, "tasks": len(draws) or len(by["one"]), "drawn": len(draws) * DRAW,
+        "rollout_errors": errors, "stops": dict(stops.most_common()), "rows": rows, "memory": memory,
     }  # fmt: skip
 
 
@@ -302,7 +318,7 @@ def render(summary: dict[str, Any]) -> str:
     fmt = lambda v, spec: format(v, spec) if v is not None else format("-", ">" + spec.split(".")[0])  # noqa: E731 - a one-line helper
     lines = [
         f"\n{summary['section']}: {summary['tasks']} tasks, {summary['rollout_errors']} failed rollouts "
-        f"of {summary['tasks'] * DRAW}. {SCORING[summary['section']]}",
+        f"of {summary['drawn']} drawn. {SCORING[summary['section']]}",
         f"{'method':<24} {'score':>6} {'tokens/task':>11} {'gen/task':>8} {'wall s/task':>11}  wall from",
     ]
     for r in summary["rows"]:
@@ -394,6 +410,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=None, help="agent steps per rollout (the workflow's default)")
     parser.add_argument("--timed", type=int, default=3, help="real single-rollout runs on the first K tasks")
     parser.add_argument("--no-memory", dest="memory", action="store_false", help="skip the memory comparison")
+    parser.add_argument(
+        "--no-draw",
+        dest="draw",
+        action="store_false",
+        help="skip the draw of 8: with --timed K, only real single rollouts (the next size up, as a baseline)",
+    )
     parser.add_argument("--budget", type=int, default=400_000, help="tokens per task and method")
     parser.add_argument("--model", default="qwen2.5-coder-0.5b")
     parser.add_argument("--parallel", type=int, default=8, help="llama-server slots")
@@ -413,7 +435,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.tabulate:
         asyncio.run(run(args, sections))
     summaries = [summarize(s, read_records(args.out_dir / f"{s}.jsonl")) for s in sections]
-    summaries = [s for s in summaries if s["tasks"] or s["memory"]]
+    summaries = [s for s in summaries if s["rows"] or s["memory"]]
     if args.json:
         print(json.dumps(summaries, indent=1))
     else:

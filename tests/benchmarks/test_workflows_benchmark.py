@@ -92,3 +92,20 @@ async def test_the_draw_is_read_at_n_1_4_8_scored_resumed_and_tabulated(tmp_path
     table = wb.render(summary)
     assert "majority@4" in table and "best-of-4, memory on" in table and "2 tasks" in table
     assert json.loads(json.dumps(summary)) == summary  # --json prints it as is
+
+
+async def test_no_draw_runs_only_real_single_rollouts_and_tabulates_them(tmp_path):
+    # the next size up as a baseline: one real rollout per task, nothing drawn
+    model, pool = FunctionModel(policy), FakeSandboxProvider(handler=printed)
+    args = argparse.Namespace(out_dir=tmp_path, timed=2, memory=False, budget=100_000, draw=False)
+    await wb.run_suite(suite(model, pool), model, args)
+    records = wb.read_records(tmp_path / "math.jsonl")
+    assert [(r["task"], r["method"]) for r in records] == [("gsm_symbolic/0", "one"), ("gsm_symbolic/1", "one")]
+    assert len(model.calls) == 2  # rollout 0 of each task answers without a program: one call each
+
+    summary = wb.summarize("math", records)
+    assert summary["tasks"] == 2 and summary["drawn"] == 0
+    (row,) = summary["rows"]
+    assert row["method"] == "one rollout" and row["score"] == 0.0  # rollout 0 guesses wrong
+    assert row["tokens"] == sum(r["tokens"] for r in records) / 2
+    assert "no draw" in row["wall_from"] and "0 drawn" in wb.render(summary)
