@@ -336,7 +336,7 @@ def render(summary: dict[str, Any]) -> str:
     if summary["stops"]:
         said = ", ".join(f"{why} {count}" for why, count in summary["stops"].items())
         lines.append(f"how the drawn rollouts ended: {said} (final = an answer; steps/tokens/seconds = a limit)")
-    if summary["rows"]:
+    if summary["drawn"]:
         lines.append(
             f"N = 1 and 4 are read off the first 1 and 4 of the {DRAW} rollouts drawn per task (seeds 0-7, "
             "the rollouts a real run with those seeds draws); tokens = prompt + completion\n"
