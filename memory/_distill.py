@@ -208,8 +208,11 @@ class Distiller:
         completion = await model.generate(messages, temperature=0.0, max_tokens=self.max_tokens)
         raw = parse_items(completion.text, self.max_items)
         if not raw:
-            log.warning("memory distillation (%s) for task %s gave no readable items: %.300r",
-                        mode, task.id, completion.text)  # fmt: skip
+            text = completion.text or ""
+            shown = text if len(text) <= 320 else f"{text[:200]} ... {text[-120:]}"
+            cut = " (cut off by max_tokens)" if "length" in (getattr(completion, "finish_reasons", None) or []) else ""
+            log.warning("memory distillation (%s) for task %s gave no readable items%s: %r",
+                        mode, task.id, cut, shown)  # fmt: skip
             return [], judged
         used = [j.rollout.id for j in judged if j.passed is not None]
         source = MemorySource(task_id=task.id, rollout_ids=used, outcome=mode, model=completion.model or None)

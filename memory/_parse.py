@@ -98,6 +98,21 @@ def _from_sections(text: str) -> list[dict[str, str]]:
     return [n for raw in items if (n := _normalise(raw))]
 
 
+def _complete_objects(text: str) -> list[Any]:
+    """The JSON objects that parse whole in ``text``, outermost only: what is left of a list cut
+    short by the reply's token limit (the last item cut mid-string is lost, the ones before kept)."""
+    decoder, found, pos = json.JSONDecoder(), [], text.find("{")
+    while pos >= 0:
+        try:
+            value, end = decoder.raw_decode(text, pos)
+        except ValueError:
+            pos = text.find("{", pos + 1)
+            continue
+        found.append(value)
+        pos = text.find("{", end)
+    return found
+
+
 def parse_items(text: str, max_items: int) -> list[dict[str, str]]:
     """Memory items found in a model's reply: dicts with title, description, content, kind.
 
@@ -116,6 +131,9 @@ def parse_items(text: str, max_items: int) -> list[dict[str, str]]:
         items = _from_json(value)
         if items:
             return items[:max_items]
+    items = _from_json(_complete_objects(text))
+    if items:
+        return items[:max_items]
     return _from_sections(text)[:max_items]
 
 

@@ -204,3 +204,15 @@ async def test_remember_without_model_only_credits_recalled_items():
     assert await bank.remember(TASK, _rollouts("x"), _verdicts(False)) == []
     item = await bank.store.get(stored[0].id)
     assert (item.uses, item.failures) == (1, 1)
+
+
+def test_parse_keeps_the_whole_items_of_a_reply_cut_by_the_token_limit():
+    # a 0.5B's lessons often run past max_tokens: the items before the cut are still lessons
+    reply = (
+        '```json\n[\n  {"title": "Print the answer", "description": "arithmetic", "content": "Compute, print."},\n'
+        '    {"title": "Name the units", "description": "units", "content": "Keep the units of'
+    )
+    items = parse_items(reply, 3)
+    assert [i["title"] for i in items] == ["Print the answer"]
+    wrapped = '{"memories": [{"title": "A", "content": "a."}, {"title": "B", "content": "b."}, {"title": "C", "con'
+    assert [i["title"] for i in parse_items(wrapped, 3)] == ["A", "B"]
