@@ -208,7 +208,7 @@ async def run_suite(suite: Suite, model: Any, args: argparse.Namespace) -> None:
     bank_path = args.out_dir / f"{suite.kind}-memory.db"
     for i, task in enumerate(suite.tasks):
         todo: list[tuple[str, Any]] = []
-        if getattr(args, "draw", True):
+        if args.draw:
             todo.append(("draw", lambda t: measure_draw(suite, t, budget=args.budget)))
         if i < args.timed:
             todo.append(("one", lambda t: measure_one(suite, t, budget=args.budget)))

@@ -210,7 +210,7 @@ class Distiller:
         if not raw:
             text = completion.text or ""
             shown = text if len(text) <= 320 else f"{text[:200]} ... {text[-120:]}"
-            cut = " (cut off by max_tokens)" if "length" in (getattr(completion, "finish_reasons", None) or []) else ""
+            cut = " (cut off by max_tokens)" if completion.finish_reasons[:1] == ["length"] else ""
             log.warning("memory distillation (%s) for task %s gave no readable items%s: %r",
                         mode, task.id, cut, shown)  # fmt: skip
             return [], judged

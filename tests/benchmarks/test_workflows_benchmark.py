@@ -58,7 +58,7 @@ def suite(model, pool, settings=None):
 
 async def test_the_draw_is_read_at_n_1_4_8_scored_resumed_and_tabulated(tmp_path):
     model, pool = FunctionModel(policy), FakeSandboxProvider(handler=printed)
-    args = argparse.Namespace(out_dir=tmp_path, timed=1, memory=True, budget=100_000)
+    args = argparse.Namespace(out_dir=tmp_path, timed=1, memory=True, budget=100_000, draw=True)
     await wb.run_suite(suite(model, pool), model, args)
     records = wb.read_records(tmp_path / "math.jsonl")
     assert [(r["task"], r["method"]) for r in records] == [
