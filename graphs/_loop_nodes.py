@@ -31,7 +31,7 @@ from agentscale.rollout import RolloutContext
 from agentscale.strategies.context import as_task
 from agentscale.types import Message, Provenance, Rollout, RolloutRequest, Task, Usage
 
-__all__ = ["LoopInput", "LoopState", "Nodes", "route_act", "route_tools"]
+__all__ = ["FinalCheck", "LoopInput", "LoopState", "Nodes", "route_act", "route_tools"]
 
 Stop = Literal["final", "steps", "tokens", "seconds", "error", "budget"]
 
@@ -75,6 +75,7 @@ class LoopState(LoopInput, total=False):
         rollout: the finished ``Rollout`` (what ``scale()`` reads).
         previous_action: the last action run, as a vote key (a repeat of it is pointed out).
         compactions: model calls whose request was compacted to fit ``LoopConfig.context_tokens``.
+        refusals: final answers the graph's ``check_final`` refused so far.
     """
 
     trajectory: Annotated[list[Message], operator.add]
@@ -91,6 +92,12 @@ class LoopState(LoopInput, total=False):
     rollout: Rollout
     previous_action: str
     compactions: int
+    refusals: int
+
+
+FinalCheck = Callable[[str, Sequence[Message]], str | None]
+"""Checks a final answer against the trajectory so far: ``None`` accepts it, a message refuses it
+(the model reads the message and goes on; see ``LoopConfig.final_refusals``)."""
 
 
 def run_of(runtime: Runtime[Any]) -> RolloutContext:
@@ -112,6 +119,14 @@ def _clip(text: str, limit: int) -> str:
     return f"{text[:head]}\n[... {cut} characters cut: the observation had {len(text)}; print less ...]\n{text[-tail:]}"
 
 
+def _only_first(actions: Sequence[Action], keep: int) -> list[dict[str, Any]]:
+    """The first ``keep`` actions; each later one is answered with an error instead of run (a native
+    call needs an answer under its own id)."""
+    said = f"not run: only {keep} action{'s' if keep > 1 else ''} per step; look at the result first, then act again"
+    return [asdict(a) if i < keep or a.error else asdict(Action(a.tool, a.arguments, a.call_id, said))
+            for i, a in enumerate(actions)]
+
+
 def route_act(state: LoopState) -> str:
     """After ``act``: run the step's actions, or finish."""
     return "run_tools" if state.get("pending") else "finish"
@@ -131,6 +146,7 @@ class Nodes:
             and no tool has that name).
         config: limits, prompt and action format.
         answer: extracts the short answer from the final output (``None``: no ``answer``).
+        check_final: refuses a final answer with a message, up to ``config.final_refusals`` times.
     """
 
     def __init__(
@@ -139,6 +155,7 @@ class Nodes:
         tools: Sequence[Tool],
         config: LoopConfig,
         answer: Callable[[str], str | None] | None = None,
+        check_final: FinalCheck | None = None,
     ) -> None:
         names = [t.name for t in tools]
         if len(set(names)) != len(names):
@@ -151,6 +168,14 @@ class Nodes:
         self.by_name = {t.name: t for t in tools}
         self.config = config
         self.answer = answer
+        self.check_final = check_final
+
+    def _refusal(self, output: str, state: LoopState, trajectory: Sequence[Message] = ()) -> str | None:
+        """Why ``check_final`` refuses this final answer, while refusals are left; ``None`` accepts it."""
+        if self.check_final is None or state.get("refusals", 0) >= self.config.final_refusals:
+            return None
+        short = (self.answer(output) if self.answer is not None else None) or output
+        return self.check_final(short, [*(state.get("trajectory") or []), *trajectory])
 
     def _model(self, run: RolloutContext) -> Model:
         model = self.model or run.model
@@ -276,7 +301,14 @@ class Nodes:
             "compactions": compactions,
         }
         if reply.final is not None:
-            update.update(output=reply.final, stop="final", error=None)
+            refusal = self._refusal(reply.final, state)
+            if refusal is None:
+                update.update(output=reply.final, stop="final", error=None)
+            else:  # answered by a message, as a malformed action is; the step counts
+                update.update(pending=[asdict(Action("", call_id="", error=refusal))],
+                              refusals=state.get("refusals", 0) + 1)
+        elif cfg.calls_per_step is not None and len(reply.actions) > cfg.calls_per_step:
+            update["pending"] = _only_first(reply.actions, cfg.calls_per_step)
         return update
 
     async def _run_one(self, action: Action, run: RolloutContext, left: float | None) -> str:
@@ -318,9 +350,13 @@ class Nodes:
                 text = f"Error: {action.error}"
             elif action.tool == cfg.final_tool:
                 answer = str(action.arguments.get("answer", ""))
-                update.update(output=answer, stop="final", error=None)
-                messages.append(self._observation(state, action, "Final answer recorded."))
-                break
+                refusal = self._refusal(answer, state, messages)
+                if refusal is None:
+                    update.update(output=answer, stop="final", error=None)
+                    messages.append(self._observation(state, action, "Final answer recorded."))
+                    break
+                update["refusals"] = state.get("refusals", 0) + 1
+                text = f"Error: {refusal}"
             else:
                 left = (
                     None

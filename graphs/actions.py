@@ -296,6 +296,22 @@ def _embedded_call(text: str, tools: Sequence[Tool]) -> dict[str, Any] | None:
     }
 
 
+def _leading_calls(text: str, tools: Sequence[Tool]) -> list[dict[str, Any]] | None:
+    """The whole ``{"name": TOOL, "arguments": ...}`` objects a reply cut at its token cap begins
+    with (small models write a plan of calls one per line until the cap); the cut one is dropped."""
+    body = text.lstrip()
+    decoder, at, end = json.JSONDecoder(), 0, 0
+    while at < len(body) and body[at] in "{[":
+        try:
+            _, end = decoder.raw_decode(body, at)
+        except ValueError:
+            break
+        at = end
+        while at < len(body) and body[at] in " \t\r\n,":
+            at += 1
+    return bare_tool_calls(body[:end], [t.name for t in tools]) if end else None
+
+
 def _fenced_call(text: str, tools: Sequence[Tool]) -> dict[str, Any] | None:
     blocks = list(FENCE.finditer(text))
     if len(blocks) != 1 or not blocks[0][1]:
@@ -323,11 +339,12 @@ def parse_tool_calls(
     """
     if not calls:
         fallback = _fenced_call(text, tools) or _embedded_call(text, tools)
-        if fallback is None and truncated:
+        leading = _leading_calls(text, tools) if fallback is None and truncated else None
+        if fallback is None and leading is None and truncated:
             return Reply({"role": "assistant", "content": text}, [Action("", call_id="", error=CUT_OFF)])
-        if fallback is None:
+        if fallback is None and leading is None:
             return Reply({"role": "assistant", "content": text}, final=text)
-        calls = [fallback]
+        calls = leading or [fallback]
     message: Message = {"role": "assistant", "content": text or None, "tool_calls": [dict(c) for c in calls]}
     actions = []
     for call in calls:

@@ -46,13 +46,13 @@ from typing import Any
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
-from agentscale.graphs._loop_nodes import LoopInput, LoopState, Nodes, route_act, route_tools, run_of
+from agentscale.graphs._loop_nodes import FinalCheck, LoopInput, LoopState, Nodes, route_act, route_tools, run_of
 from agentscale.graphs.loop_config import LoopConfig
 from agentscale.protocols import Model, Tool
 from agentscale.rollout import RolloutContext
 from agentscale.types import Rollout, Task
 
-__all__ = ["LoopInput", "LoopState", "ToolAgent", "build_agent_graph", "loop_agent", "run_of"]
+__all__ = ["FinalCheck", "LoopInput", "LoopState", "ToolAgent", "build_agent_graph", "loop_agent", "run_of"]
 
 
 def build_agent_graph(
@@ -61,6 +61,7 @@ def build_agent_graph(
     tools: Sequence[Tool] = (),
     config: LoopConfig | None = None,
     answer: Callable[[str], str | None] | None = None,
+    check_final: FinalCheck | None = None,
     checkpointer: Any = None,
     store: Any = None,
     name: str = "agent_loop",
@@ -74,6 +75,10 @@ def build_agent_graph(
         config: limits, prompt and action format (``LoopConfig()`` by default).
         answer: extracts the short answer from the final output into ``Rollout.answer`` (e.g.
             ``agentscale.answers.extract_answer``); ``None`` leaves it unset.
+        check_final: checks a final answer (its short form, when ``answer`` is given) against the
+            trajectory; a message it returns refuses the answer (the model reads it and goes on),
+            at most ``config.final_refusals`` times. E.g. the web agent refuses an answer that is
+            on no page it read.
         checkpointer: a LangGraph checkpointer (a crashed loop resumes at its last step).
         store: a LangGraph store, for tools that use one.
         name: the graph's name.
@@ -86,7 +91,7 @@ def build_agent_graph(
         ConfigError: two tools share a name.
     """
     cfg = config or LoopConfig()
-    nodes = Nodes(model, tools, cfg, answer)
+    nodes = Nodes(model, tools, cfg, answer, check_final)
     builder = StateGraph(LoopState, context_schema=RolloutContext, input_schema=LoopInput)
     builder.add_node("start", nodes.start)
     builder.add_node("act", nodes.act)
@@ -140,11 +145,12 @@ def loop_agent(
     config: LoopConfig | None = None,
     *,
     answer: Callable[[str], str | None] | None = None,
+    check_final: FinalCheck | None = None,
 ) -> ToolAgent:
     """A ``ToolAgent`` over a new loop graph (``build_agent_graph``'s arguments).
 
     Example:
         ``scale(loop_agent(llm, [PythonTool()]), "best_of_n", n=4, verifier=v)``
     """
-    graph = build_agent_graph(model=model, tools=tools, config=config, answer=answer)
+    graph = build_agent_graph(model=model, tools=tools, config=config, answer=answer, check_final=check_final)
     return ToolAgent(graph, wants_sandbox=any(getattr(t, "needs_sandbox", False) for t in tools))

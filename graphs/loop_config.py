@@ -40,6 +40,12 @@ class LoopConfig(BaseModel):
             a trajectory whose estimate exceeds it minus ``reply_tokens`` is compacted before the
             call (old observations shortened, with a note: ``agentscale.graphs.compaction``)
             instead of the request failing. ``None``: never compacted.
+        calls_per_step: at most this many of a reply's actions run; each later one is answered
+            with an error saying it was not run (for tools whose result changes what comes next,
+            as a browser's pages do; small models fire a whole plan of calls at once). ``None``:
+            all run, in order.
+        final_refusals: how many times the graph's ``check_final`` may refuse a final answer (the
+            model reads why and goes on); after that an answer is accepted as it is.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -56,6 +62,8 @@ class LoopConfig(BaseModel):
     plain_final: bool = False
     final_tool: str | None = Field(default=FINAL_TOOL, pattern=r"^[A-Za-z0-9_-]{1,64}$")
     context_tokens: int | None = Field(default=None, ge=256)
+    calls_per_step: int | None = Field(default=None, ge=1)
+    final_refusals: int = Field(default=1, ge=0)
 
     @model_validator(mode="after")
     def _room_for_the_request(self) -> LoopConfig:

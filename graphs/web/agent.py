@@ -34,6 +34,7 @@ from agentscale.graphs.loop import build_agent_graph
 from agentscale.graphs.loop_config import LoopConfig
 from agentscale.graphs.web.session import WebLimits, WebSession
 from agentscale.graphs.web.tools import web_tools
+from agentscale.graphs.web.verify import START_PAGE, unread_answer
 from agentscale.protocols import Model
 from agentscale.rollout import RolloutContext
 from agentscale.strategies.context import as_task
@@ -64,6 +65,9 @@ class WebConfig(BaseModel):
         reply_tokens: cap on each reply's tokens.
         max_seconds: wall seconds per rollout.
         observation_chars: longest observation the loop passes on.
+        calls_per_step: actions run per reply (one: each page decides the next step; ``None``: all).
+        final_refusals: how many times an answer that is on no page read is sent back (the model
+            reads why and looks further); ``0``: any answer ends the rollout.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -77,12 +81,15 @@ class WebConfig(BaseModel):
     reply_tokens: int = Field(default=256, ge=1)
     max_seconds: float = Field(default=600.0, gt=0)
     observation_chars: int = Field(default=3000, ge=200)
+    calls_per_step: int | None = Field(default=1, ge=1)
+    final_refusals: int = Field(default=1, ge=0)
 
     def loop(self) -> LoopConfig:
         """The loop's settings."""
         return LoopConfig(actions=self.actions, system=self.system, max_steps=self.max_steps,
                           reply_tokens=self.reply_tokens, max_seconds=self.max_seconds,
-                          observation_chars=self.observation_chars, tool_timeout=self.limits.timeout + 5)
+                          observation_chars=self.observation_chars, tool_timeout=self.limits.timeout + 5,
+                          calls_per_step=self.calls_per_step, final_refusals=self.final_refusals)
 
 
 _LEAD = re.compile(r"^\s*(?:final answer|the answer is|answer)\s*[:=-]?\s*", re.IGNORECASE)
@@ -118,7 +125,8 @@ class WebAgent:
             start = task.metadata.get("start_url")
             if cfg.open_start and start:
                 seen = task.model_copy(update={"prompt": f"{task.prompt}\n\n{await _first_page(web, str(start))}"})
-            graph = build_agent_graph(model=self.model, tools=web_tools(web), config=cfg.loop(), answer=short_answer)
+            graph = build_agent_graph(model=self.model, tools=web_tools(web), config=cfg.loop(), answer=short_answer,
+                                     check_final=unread_answer)
             state = await graph.ainvoke({"task": seen, "request": run.request}, context=run)
             rollout: Rollout = state["rollout"]
             visits = list(web.visits)
@@ -127,7 +135,7 @@ class WebAgent:
 
 async def _first_page(web: WebSession, url: str) -> str:
     try:
-        return f"You are on this page:\n\n{web.render(await web.open(url))}"
+        return f"{START_PAGE}\n\n{web.render(await web.open(url))}"
     except ToolError as exc:  # the model reads why, and may try another way
         return f"The start page could not be opened: {exc}"
 

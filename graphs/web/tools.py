@@ -37,6 +37,7 @@ class OpenURL:
         "properties": {"url": {"type": "string", "description": "the page's URL, e.g. http://127.0.0.1:8000/"}},
         "required": ["url"],
     })
+    example: Mapping[str, Any] = field(default_factory=lambda: {"url": "http://127.0.0.1:8000/contact"})
 
     async def __call__(self, arguments: Mapping[str, Any], run: RolloutContext) -> str:
         """Open ``arguments["url"]``."""
@@ -56,6 +57,7 @@ class FollowLink:
         "properties": {"number": {"type": "integer", "description": "the link's number"}},
         "required": ["number"],
     })
+    example: Mapping[str, Any] = field(default_factory=lambda: {"number": 3})
 
     async def __call__(self, arguments: Mapping[str, Any], run: RolloutContext) -> str:
         """Follow the link."""
@@ -75,6 +77,7 @@ class FindInPage:
         "properties": {"text": {"type": "string", "description": "the word or phrase to look for"}},
         "required": ["text"],
     })
+    example: Mapping[str, Any] = field(default_factory=lambda: {"text": "opening hours"})
 
     async def __call__(self, arguments: Mapping[str, Any], run: RolloutContext) -> str:
         """Search the current page."""
@@ -100,6 +103,7 @@ class SubmitForm:
         },
         "required": ["fields"],
     })
+    example: Mapping[str, Any] = field(default_factory=lambda: {"form": 1, "fields": {"q": "opening hours"}})
 
     async def __call__(self, arguments: Mapping[str, Any], run: RolloutContext) -> str:
         """Send the form."""

@@ -11,28 +11,57 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agentscale.answers import answers_match, extract_answer, normalize_answer
-from agentscale.types import Rollout, Task, Verdict
+from agentscale.types import Message, Rollout, Task, Verdict
 
-__all__ = ["ObservedAnswer", "WebAnswerScorer", "observations_of"]
+__all__ = ["ObservedAnswer", "WebAnswerScorer", "observations_of", "seen_on_a_page", "unread_answer"]
 
 
-def observations_of(rollout: Rollout) -> str:
-    """The text of the rollout's observations: tool messages, and (text format) ``Observation:`` turns."""
+START_PAGE = "You are on this page:"
+"""Heads the start page the web agent is shown below the question."""
+
+
+def observations_of(rollout: Rollout | Sequence[Message]) -> str:
+    """The text of the pages a rollout (or a trajectory) was shown: tool results (tool messages, and
+    in the text format ``Observation:`` turns) and the start page below the question. Errors (a
+    refused action, a refused answer) and the question itself are not pages."""
     parts = []
-    for message in rollout.trajectory:
+    for message in rollout.trajectory if isinstance(rollout, Rollout) else rollout:
         role, content = message.get("role"), message.get("content")
-        if not isinstance(content, str):
+        if not isinstance(content, str) or role not in ("tool", "user"):
             continue
-        if role == "tool" or (role == "user" and (message.get("name") or "You are on this page" in content)):
+        if role == "user" and not message.get("name"):
+            if START_PAGE in content:
+                parts.append(content[content.index(START_PAGE):])
+            continue
+        if not content.removeprefix("Observation:").lstrip().startswith("Error:"):
             parts.append(content)
     return "\n".join(parts)
 
 
 def _words(text: str) -> str:
     return " ".join(re.findall(r"[\w@.$-]+", text.lower()))
+
+
+def seen_on_a_page(answer: str, observations: str) -> bool:
+    """Whether ``answer`` (or the answer extracted from it: "It opened in 2005." gives 2005) occurs
+    in ``observations`` as whole words, ignoring case and spacing."""
+    seen = f" {_words(observations)} "
+    forms = {_words(answer), _words(extract_answer(answer) or "")} - {""}
+    return any(f" {form} " in seen for form in forms)
+
+
+def unread_answer(answer: str, trajectory: Sequence[Message]) -> str | None:
+    """The web agent's check of its own final answer (``build_agent_graph(check_final=...)``): a
+    refusal when the answer is on no page the trajectory read, else ``None``. Small models answer
+    from the question alone or copy an example; one refusal sends them to look."""
+    if seen_on_a_page(answer, observations_of(trajectory)):
+        return None
+    return (f"the answer {answer.strip()!r:.80} is on no page you have read. Find the page that says it: "
+            "follow a link [n] that leads there, or search the site; then answer exactly as that page writes it.")
 
 
 @dataclass
@@ -53,9 +82,7 @@ class ObservedAnswer:
             why = "no final answer" if rollout.ok else f"the rollout failed: {rollout.error or rollout.status}"
             return Verdict(rollout_id=rollout.id, score=0.0, passed=False, feedback=why.capitalize() + ".",
                            verifier=self.name)
-        seen = f" {_words(observations_of(rollout))} "
-        forms = {_words(answer), _words(extract_answer(answer) or "")} - {""}  # "It opened in 2005." -> 2005
-        found = any(f" {form} " in seen for form in forms)
+        found = seen_on_a_page(answer, observations_of(rollout))
         feedback = (f"The answer {answer!r} appears on a page you read." if found else
                     f"The answer {answer!r} does not appear on any page you read: find it on a page first.")
         return Verdict(rollout_id=rollout.id, score=1.0 if found else 0.0, passed=found, feedback=feedback,

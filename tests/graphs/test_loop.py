@@ -435,3 +435,80 @@ async def test_plain_final_takes_a_bare_reply_as_the_answer():
     agent = loop_agent(FakeModel(["391"]), [PythonTool()], LoopConfig(actions="text", plain_final=True))
     rollout = await agent(TASK)
     assert rollout.output == "391" and rollout.metadata["stop"] == "final"
+
+
+def on_a_page(answer, trajectory):
+    """A check_final for the tests: the answer must be in an observation (tool result)."""
+    seen = " ".join(str(m.get("content")) for m in trajectory if m.get("role") == "tool" or m.get("name"))
+    return None if answer in seen else f"{answer!r} is in no result yet: look it up"
+
+
+async def test_check_final_sends_an_unseen_answer_back_once_then_takes_the_next():
+    # text format: a made-up answer is refused, the model looks, and the answer it then gives stands
+    model = FakeModel(["Final answer: 400", "```python\nprint(17 * 23)\n```", "Final answer: 391"])
+    graph = build_agent_graph(model=model, tools=[PythonTool()], config=LoopConfig(actions="text"),
+                              check_final=on_a_page)  # fmt: skip
+    state = await graph.ainvoke({"task": TASK}, context=RolloutContext(sandbox=printing()))
+    rollout = state["rollout"]
+    assert rollout.output == "391" and rollout.metadata["steps"] == 3
+    assert rollout.trajectory[3] == {"role": "user", "content": "Error: '400' is in no result yet: look it up"}
+    # refusals are capped (final_refusals=1): a second unseen answer ends the rollout as it is
+    stubborn = build_agent_graph(model=FakeModel(["Final answer: 400"], cycle=True), tools=[PythonTool()],
+                                 config=LoopConfig(actions="text"), check_final=on_a_page)  # fmt: skip
+    rollout = (await stubborn.ainvoke({"task": TASK}))["rollout"]
+    assert rollout.output == "400" and rollout.metadata["steps"] == 2
+    never = build_agent_graph(model=FakeModel(["Final answer: 400"]), tools=[PythonTool()],
+                              config=LoopConfig(actions="text", final_refusals=0), check_final=on_a_page)  # fmt: skip
+    assert (await never.ainvoke({"task": TASK}))["rollout"].metadata["steps"] == 1
+
+
+async def test_check_final_answers_a_refused_final_tool_call_under_its_id():
+    model = FakeModel([
+        {"content": "", "tool_calls": [tool_call("final_answer", {"answer": "41"})]},
+        {"content": "", "tool_calls": [tool_call("add", {"a": 40, "b": 1})]},
+        {"content": "", "tool_calls": [tool_call("final_answer", {"answer": "41"})]},
+    ])  # fmt: skip
+    agent = loop_agent(model, [function_tool(add)], LoopConfig(actions="tools"), check_final=on_a_page)
+    rollout = await agent(TASK)
+    assert rollout.output == "41" and rollout.metadata["steps"] == 3
+    refused = rollout.trajectory[3]
+    assert refused["role"] == "tool" and refused["tool_call_id"] == rollout.trajectory[2]["tool_calls"][0]["id"]
+    assert refused["content"] == "Error: '41' is in no result yet: look it up"
+
+
+async def test_calls_per_step_runs_the_first_calls_and_answers_the_rest_unrun():
+    model = FakeModel([
+        {"content": "", "tool_calls": [tool_call("add", {"a": 40, "b": 1}), tool_call("add", {"a": 1, "b": 1}),
+                                       tool_call("final_answer", {"answer": "2"})]},
+        {"content": "", "tool_calls": [tool_call("final_answer", {"answer": "41"})]},
+    ])  # fmt: skip
+    agent = loop_agent(model, [function_tool(add)], LoopConfig(actions="tools", calls_per_step=1))
+    rollout = await agent(TASK)
+    assert rollout.output == "41" and rollout.metadata["steps"] == 2
+    ids = [c["id"] for c in rollout.trajectory[2]["tool_calls"]]
+    answers = rollout.trajectory[3:6]
+    assert [m["tool_call_id"] for m in answers] == ids and answers[0]["content"] == "41"
+    assert all(m["content"].startswith("Error: not run: only 1 action per step") for m in answers[1:])
+
+
+async def test_a_cut_reply_of_bare_json_calls_runs_its_whole_calls():
+    plan = '{"name": "add", "arguments": {"a": 40, "b": 1}}\n{"name": "add", "arguments": {"a": 1, "b": 1}}\n{"na'
+
+    def cut(call):
+        return plan if len(call.prompt) == 2 else "41"
+
+    class Truncating(FunctionModel):
+        async def generate(self, prompt, **kw):
+            out = await super().generate(prompt, **kw)
+            return out.model_copy(update={"finish_reasons": ["length"] if out.text.startswith("{") else ["stop"]})
+
+    agent = loop_agent(Truncating(cut), [function_tool(add)], LoopConfig(actions="tools", calls_per_step=1))
+    rollout = await agent(TASK)
+    assert rollout.output == "41"
+    assert [c["function"]["name"] for c in rollout.trajectory[2]["tool_calls"]] == ["add", "add"]
+    assert rollout.trajectory[3]["content"] == "41" and "not run" in rollout.trajectory[4]["content"]
+    # a cut reply that holds no whole call is still an error, not an answer
+    broken = loop_agent(Truncating(lambda call: '{"name": "ad' if len(call.prompt) == 2 else "1"),
+                        [function_tool(add)], LoopConfig(actions="tools"))  # fmt: skip
+    rollout = await broken(TASK)
+    assert "cut off" in rollout.trajectory[3]["content"] and rollout.output == "1"

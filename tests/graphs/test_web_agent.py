@@ -23,6 +23,7 @@ from agentscale.graphs.web import (
     site_tasks,
     web_agent,
 )
+from agentscale.graphs.web.verify import START_PAGE, observations_of, unread_answer
 from agentscale.rollout import RolloutContext
 from agentscale.testing import FakeModel, FunctionModel, tool_call
 from agentscale.types import Rollout, Task
@@ -87,6 +88,7 @@ async def test_mistakes_and_hostile_pages_are_observations(site):
         ("open_url", {"url": "/edge/json"}),
         ("submit_form", {"fields": {"nope": "x"}}),
         ("final_answer", {"answer": "unknown"}),
+        ("final_answer", {"answer": "unknown"}),
     )
     config = WebConfig(actions="tools", max_steps=12, limits=WebLimits(timeout=1.0, max_bytes=50_000))
     rollout = await web_agent(model, config)(task, RolloutContext())
@@ -101,6 +103,8 @@ async def test_mistakes_and_hostile_pages_are_observations(site):
     assert "169.254.169.254 is not an allowed host" in seen[6]
     assert '"population": 38000' in seen[7]
     assert "has no forms" in seen[8]
+    # an answer on no page read is sent back once (the model is told to look), then taken as it is
+    assert seen[9].startswith("Error: the answer 'unknown' is on no page you have read")
     # the unanswerable answer is not on any page it read
     assert not (await ObservedAnswer().verify(task, rollout)).passed
 
@@ -219,3 +223,30 @@ def test_langgraph_json_lists_the_web_graphs():
         module_spec.loader.exec_module(module)
         graph = getattr(module, attr)({"configurable": {"api_base": "http://127.0.0.1:1/v1"}})
         assert {"browse", "play"} & set(graph.get_graph().nodes)
+
+
+def test_only_pages_count_as_read():
+    trajectory = [
+        {"role": "system", "content": "Answer with the short answer only, e.g. 42."},
+        {"role": "user", "content": f"How big is Riverside Park?\n\n{START_PAGE}\n\nParks [5] | Riverside Park: 14 ha"},
+        {"role": "assistant", "content": "Final answer: Riverside"},
+        {"role": "user", "content": "Error: no action found: reply with `Final answer: <answer>`"},
+        {"role": "tool", "tool_call_id": "c1", "name": "follow_link", "content": "Error: There is no link 99"},
+        {"role": "user", "name": "find_in_page", "content": "Observation:\nOpened | 1962"},
+    ]
+    seen = observations_of(trajectory)
+    assert "14 ha" in seen and "1962" in seen
+    assert "How big" not in seen and "<answer>" not in seen and "link 99" not in seen
+    assert unread_answer("14 ha", trajectory) is None and unread_answer("It opened in 1962.", trajectory) is None
+    for made_up in ("42", "How big", "answer", "99"):  # the prompt, an example, the errors are no pages
+        assert "is on no page you have read" in unread_answer(made_up, trajectory)
+
+
+async def test_an_answer_from_no_page_is_sent_back_and_the_agent_looks(site):
+    task = site_tasks(site.url, ["fair-park-year"])[0]
+    model = calls(("final_answer", {"answer": "1998"}), ("follow_link", {"number": 6}), ("follow_link", {"number": 9}),
+                  ("follow_link", {"number": 8}), ("follow_link", {"number": 8}), ("final_answer", {"answer": "2005"}))
+    rollout = await web_agent(model, WebConfig(actions="tools"))(task, RolloutContext())
+    assert rollout.answer == "2005" and rollout.metadata["steps"] == 6
+    assert observations(rollout)[0].startswith("Error: the answer '1998' is on no page you have read")
+    assert (await WebAnswerScorer().verify(task, rollout)).passed
