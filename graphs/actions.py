@@ -345,15 +345,27 @@ def parse_tool_calls(
         if fallback is None and leading is None:
             return Reply({"role": "assistant", "content": text}, final=text)
         calls = leading or [fallback]
-    message: Message = {"role": "assistant", "content": text or None, "tool_calls": [dict(c) for c in calls]}
-    actions = []
+    kept, actions = [], []
     for call in calls:
         fn = call.get("function") or {}
         name, raw, cid = str(fn.get("name") or ""), fn.get("arguments") or "{}", call.get("id") or _new_call_id()
         try:
             arguments = json.loads(raw) if isinstance(raw, str) else raw
         except json.JSONDecodeError as exc:
-            actions.append(Action(name, {}, cid, f"the arguments of {name} are not valid JSON: {exc}"))
-            continue
-        actions.append(_checked(tools, name, arguments, cid))
+            arguments, error = raw, f"the arguments of {name} are not valid JSON: {exc}"
+        else:
+            error = None
+        tool = _named(tools, name)
+        param = body_parameter(tool) if tool is not None else None
+        if not isinstance(arguments, dict) and param is not None and isinstance(arguments, str | int | float):
+            arguments, error = {param: str(arguments)}, None  # final_answer("2"): the one string parameter
+        if error is not None:
+            actions.append(Action(name, {}, cid, error))
+        else:
+            actions.append(_checked(tools, name, arguments, cid))
+        # the message goes back to the server with the next request; chat templates parse each call's
+        # arguments as a JSON object, and one that is not fails the whole request
+        shown = arguments if isinstance(arguments, dict) else {"unparsed_arguments": raw}
+        kept.append({**call, "id": cid, "function": {**fn, "name": name, "arguments": json.dumps(shown)}})
+    message: Message = {"role": "assistant", "content": text or None, "tool_calls": kept}
     return Reply(message, actions)

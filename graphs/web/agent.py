@@ -92,13 +92,16 @@ class WebConfig(BaseModel):
                           calls_per_step=self.calls_per_step, final_refusals=self.final_refusals)
 
 
-_LEAD = re.compile(r"^\s*(?:final answer|the answer is|answer)\s*[:=-]?\s*", re.IGNORECASE)
+_LEAD = re.compile(r"^\W*(?:the final answer is|final answer|the answer is|answer)\b\W*?\s*[:=-]?\s*", re.IGNORECASE)
 
 
 def short_answer(output: str) -> str | None:
-    """The final answer's short form: its first line, without "Answer:" or surrounding quotes and
-    a trailing full stop (kept as text: ``B12`` and ``555-0142`` are answers, not numbers)."""
-    line = next((ln for ln in output.strip().splitlines() if ln.strip()), "")
+    """The final answer's short form: the last line that says it ("Answer: ...", "The final answer
+    is ...") or else the first line, without that lead, surrounding quotes and a trailing full stop
+    (kept as text: ``B12`` and ``555-0142`` are answers, not numbers)."""
+    lines = [ln for ln in output.strip().splitlines() if ln.strip()]
+    said = [ln for ln in lines if _LEAD.match(ln) and _LEAD.sub("", ln).strip()]
+    line = said[-1] if said else (lines[0] if lines else "")
     line = _LEAD.sub("", line).strip().strip("\"'`*").rstrip(".").strip()
     return line or None
 

@@ -188,6 +188,16 @@ async def test_malformed_native_calls_are_answered_under_their_ids():
     assert "not valid JSON" in replies[1]["content"]
     assert "'b' is a required property" in replies[2]["content"]
     assert rollout.output == "Done: 0"
+    # what goes back to the server holds JSON objects only: chat templates parse every call's
+    # arguments, and one that is not an object fails the next request
+    assert json.loads(calls[1]["function"]["arguments"]) == {"unparsed_arguments": "{not json"}
+
+
+async def test_a_bare_string_for_a_tools_one_string_parameter_is_that_parameter():
+    model = FakeModel([{"content": "", "tool_calls": [tool_call("final_answer", "No pages match.")]}])
+    rollout = await loop_agent(model, [function_tool(add)], LoopConfig(actions="tools"))(TASK)
+    assert rollout.output == "No pages match." and rollout.metadata["stop"] == "final"
+    assert json.loads(rollout.trajectory[2]["tool_calls"][0]["function"]["arguments"]) == {"answer": "No pages match."}
 
 
 async def test_a_tool_that_hangs_becomes_a_timeout_observation():

@@ -169,6 +169,9 @@ def test_short_answers():
     assert short_answer("Answer: B12.\nbecause the catalogue says so") == "B12"
     assert short_answer("The answer is 'Helen Okafor'") == "Helen Okafor"
     assert short_answer("  ") is None
+    # the line that says the answer, after the working; "Answered" is no lead
+    assert short_answer("I searched for it:\n1. opened the form\n\nThe final answer is: 4 hours.") == "4 hours"
+    assert short_answer("Answered in 2005") == "Answered in 2005"
 
 
 async def test_answer_checks():
