@@ -46,10 +46,15 @@ def _words(text: str) -> str:
     return " ".join(re.findall(r"[\w@.$-]+", text.lower()))
 
 
+# what the renderer adds to a page: link numbers ("Parks [11]"), form markers ("[form 1]", "[link 4]")
+_MARKERS = re.compile(r"\[(?:\d+|form \d+|link \d+)\]")
+
+
 def seen_on_a_page(answer: str, observations: str) -> bool:
     """Whether ``answer`` (or the answer extracted from it: "It opened in 2005." gives 2005) occurs
-    in ``observations`` as whole words, ignoring case and spacing."""
-    seen = f" {_words(observations)} "
+    in ``observations`` as whole words, ignoring case and spacing. Link numbers and form markers
+    are not the page's words: "11" is not on a page because its eleventh link reads "Parks [11]"."""
+    seen = f" {_words(_MARKERS.sub(' ', observations))} "
     forms = {_words(answer), _words(extract_answer(answer) or "")} - {""}
     return any(f" {form} " in seen for form in forms)
 

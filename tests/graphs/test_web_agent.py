@@ -154,9 +154,13 @@ async def test_majority_over_rollouts_under_scale(site):
 
 async def test_the_graph_alone_and_in_scale(site):
     task = site_tasks(site.url, ["parks-riverside-area"])[0]
-    model = FakeModel([{"content": "", "tool_calls": [tool_call("follow_link", {"number": 11})]},
-                       {"content": "", "tool_calls": [tool_call("follow_link", {"number": 8})]},
-                       {"content": "", "tool_calls": [tool_call("final_answer", {"answer": "14"})]}], cycle=True)
+    script = {2: ("follow_link", {"number": 11}), 4: ("follow_link", {"number": 8})}  # by the prompt's length
+
+    def step(call):  # each rollout follows its own script, however the two interleave
+        name, args = script.get(len(call.prompt), ("final_answer", {"answer": "14"}))
+        return {"content": "", "tool_calls": [tool_call(name, args)]}
+
+    model = FunctionModel(step)
     graph = build_web_graph(model=model, config=WebConfig(actions="tools"))
     state = await graph.ainvoke({"task": task})
     assert state["rollout"].answer == "14"
@@ -241,7 +245,7 @@ def test_only_pages_count_as_read():
     assert "14 ha" in seen and "1962" in seen
     assert "How big" not in seen and "<answer>" not in seen and "link 99" not in seen
     assert unread_answer("14 ha", trajectory) is None and unread_answer("It opened in 1962.", trajectory) is None
-    for made_up in ("42", "How big", "answer", "99"):  # the prompt, an example, the errors are no pages
+    for made_up in ("42", "How big", "answer", "99", "5"):  # the prompt, an example, errors, link numbers
         assert "is on no page you have read" in unread_answer(made_up, trajectory)
 
 
