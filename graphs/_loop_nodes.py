@@ -196,6 +196,8 @@ class Nodes:
         system = self.config.system.strip()
         if actions == "text":
             system = f"{system}\n\n{tools_prompt(self.tools, final_tool=self.config.final_tool)}".strip()
+            if self.config.text_example.strip():
+                system = f"{system}\n\n{self.config.text_example.strip()}"
         user = render_request(task, request)
         if self.config.instruction.strip():
             user = f"{user}\n\n{self.config.instruction.strip()}"

@@ -196,6 +196,42 @@ def _final_line(text: str) -> str | None:
     return text[found.start(1) :].strip() or None
 
 
+def _line_action(text: str, tools: Sequence[Tool]) -> Action | None:
+    """The action of a reply without a fence whose last line names a tool and gives its arguments
+    in words: ``follow_link 3``, ``Follow link 3``, ``go_back()``, ``find_in_page: opening hours``.
+
+    Weak models drift into this once they have seen a few observations. Only a tool with no
+    parameters or one parameter qualifies; the rest of the line is that parameter (an integer
+    parameter takes only a number), or a JSON object of the tool's arguments."""
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    if not lines:
+        return None
+    last = lines[-1].strip("`*_ ")
+    for tool in tools:
+        words = r"[\s_]+".join(re.escape(w) for w in re.split(r"[_\s]+", tool.name) if w)
+        match = re.fullmatch(rf"{words}\s*(?:[:=(]\s*)?(.*?)\s*\)?\.?", last, re.IGNORECASE)
+        if match is None:
+            continue
+        rest = match[1].strip().strip("\"'")
+        props = tool.parameters.get("properties") or {}
+        if rest.startswith("{"):
+            try:
+                return _checked(tools, tool.name, json.loads(rest))
+            except json.JSONDecodeError:
+                return None
+        if not props:
+            return _checked(tools, tool.name, {}) if not rest else None
+        if len(props) != 1 or not rest:
+            return None
+        ((name, spec),) = props.items()
+        kind = spec.get("type", "string") if isinstance(spec, Mapping) else "string"
+        if kind == "integer":
+            number = re.fullmatch(r"\[?(\d+)\]?", rest)
+            return _checked(tools, tool.name, {name: int(number[1])}) if number else None
+        return _checked(tools, tool.name, {name: rest}) if kind == "string" else None
+    return None
+
+
 def _as_arguments(body: str, param: str) -> dict[str, Any]:
     try:
         value = json.loads(body)
@@ -224,6 +260,8 @@ def parse_text_reply(text: str, tools: Sequence[Tool], *, truncated: bool = Fals
         final = _final_line(text)
         if final is not None:
             return Reply(message, final=final)
+        if (line := _line_action(text, tools)) is not None:
+            return Reply(message, [line])
         if truncated:
             return Reply(message, [Action("", call_id="", error=CUT_OFF)])
         if plain_final and text.strip():

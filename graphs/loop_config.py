@@ -44,6 +44,9 @@ class LoopConfig(BaseModel):
             with an error saying it was not run (for tools whose result changes what comes next,
             as a browser's pages do; small models fire a whole plan of calls at once). ``None``:
             all run, in order.
+        text_example: a worked example of a few steps in the text format, added below the tools'
+            instructions when the loop acts in that format (small models copy a demonstration far
+            better than they follow a description); ``""``: none.
         final_refusals: how many times the graph's ``check_final`` may refuse a final answer (the
             model reads why and goes on); after that an answer is accepted as it is.
     """
@@ -64,6 +67,7 @@ class LoopConfig(BaseModel):
     context_tokens: int | None = Field(default=None, ge=256)
     calls_per_step: int | None = Field(default=None, ge=1)
     final_refusals: int = Field(default=1, ge=0)
+    text_example: str = ""
 
     @model_validator(mode="after")
     def _room_for_the_request(self) -> LoopConfig:

@@ -50,6 +50,19 @@ WEB_SYSTEM = (
 )
 """The web agent's system prompt (the loop adds the tools' instructions in the text format)."""
 
+WEB_TEXT_EXAMPLE = """Example, on another site:
+Question: When does the museum open on Sundays?
+You are on this page: ... Home [1] | Visit [2] | Shop [3] ...
+Your reply: Opening hours are for visitors, so they should be under Visit.
+```follow_link
+{"number": 2}
+```
+Observation: Page: Plan your visit ... Saturday | 09:00 ... Sunday | 10:30 ...
+Your reply: The page says Sunday | 10:30.
+Final answer: 10:30"""
+"""A worked example the text format shows below the tools (one link followed, then the answer as
+the page writes it)."""
+
 
 class WebConfig(BaseModel):
     """The web agent's settings.
@@ -61,6 +74,7 @@ class WebConfig(BaseModel):
         open_start: open the task's ``metadata["start_url"]`` before the first step.
         actions: the loop's action format (``"auto"``, ``"tools"``, ``"text"``).
         system: the system prompt.
+        text_example: a worked example shown in the text format ("" for none).
         max_steps: model turns per rollout.
         reply_tokens: cap on each reply's tokens.
         max_seconds: wall seconds per rollout.
@@ -77,6 +91,7 @@ class WebConfig(BaseModel):
     open_start: bool = True
     actions: str = "auto"
     system: str = WEB_SYSTEM
+    text_example: str = WEB_TEXT_EXAMPLE
     max_steps: int = Field(default=8, ge=1)
     reply_tokens: int = Field(default=256, ge=1)
     max_seconds: float = Field(default=600.0, gt=0)
@@ -89,7 +104,8 @@ class WebConfig(BaseModel):
         return LoopConfig(actions=self.actions, system=self.system, max_steps=self.max_steps,
                           reply_tokens=self.reply_tokens, max_seconds=self.max_seconds,
                           observation_chars=self.observation_chars, tool_timeout=self.limits.timeout + 5,
-                          calls_per_step=self.calls_per_step, final_refusals=self.final_refusals)
+                          calls_per_step=self.calls_per_step, final_refusals=self.final_refusals,
+                          text_example=self.text_example)
 
 
 _LEAD = re.compile(r"^\W*(?:the final answer is|final answer|the answer is|answer)\b\W*?\s*[:=-]?\s*", re.IGNORECASE)

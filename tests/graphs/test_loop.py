@@ -522,3 +522,42 @@ async def test_a_cut_reply_of_bare_json_calls_runs_its_whole_calls():
                         [function_tool(add)], LoopConfig(actions="tools"))  # fmt: skip
     rollout = await broken(TASK)
     assert "cut off" in rollout.trajectory[3]["content"] and rollout.output == "1"
+
+
+async def square(n: int) -> int:
+    """Square an integer."""
+    return n * n
+
+
+async def nothing() -> str:
+    """Do nothing."""
+    return "done"
+
+
+WORDED_TOOLS = [PythonTool(), function_tool(square), function_tool(nothing)]
+
+
+@pytest.mark.parametrize(
+    ("reply", "observed"),
+    [
+        ("square 7", "49"),
+        ("I will square it.\nSquare: 7", "49"),
+        ("square([7])", "49"),
+        ('square {"n": 7}', "49"),
+        ("nothing()", "done"),
+        ("Nothing", "done"),
+        ("python print(391)", "391"),
+    ],
+)
+async def test_a_tool_named_in_words_on_the_last_line_is_that_call_in_the_text_format(reply, observed):
+    sandbox = printing()
+    agent = text_agent([reply, "Final answer: 391"], tools=WORDED_TOOLS)
+    rollout = await agent(TASK, RolloutContext(sandbox=sandbox))
+    assert rollout.trajectory[3]["content"] == f"Observation:\n{observed}" and rollout.output == "391"
+
+
+@pytest.mark.parametrize("reply", ["square seven", "Square it, then add one", "nothing 5", "I like python"])
+async def test_words_that_are_no_call_stay_a_format_error(reply):
+    agent = text_agent([reply, "Final answer: 391"], tools=WORDED_TOOLS)
+    rollout = await agent(TASK, RolloutContext(sandbox=printing()))
+    assert rollout.trajectory[3]["content"].startswith("Error: no action found")
