@@ -170,9 +170,12 @@ class Nodes:
         self.answer = answer
         self.check_final = check_final
 
-    def _refusal(self, output: str, state: LoopState, trajectory: Sequence[Message] = ()) -> str | None:
-        """Why ``check_final`` refuses this final answer, while refusals are left; ``None`` accepts it."""
-        if self.check_final is None or state.get("refusals", 0) >= self.config.final_refusals:
+    def _refusal(
+        self, output: str, state: LoopState, trajectory: Sequence[Message] = (), refused: int = 0
+    ) -> str | None:
+        """Why ``check_final`` refuses this final answer, while refusals are left (``refused``: so far
+        in this step); ``None`` accepts it."""
+        if self.check_final is None or state.get("refusals", 0) + refused >= self.config.final_refusals:
             return None
         short = (self.answer(output) if self.answer is not None else None) or output
         return self.check_final(short, [*(state.get("trajectory") or []), *trajectory])
@@ -352,12 +355,13 @@ class Nodes:
                 text = f"Error: {action.error}"
             elif action.tool == cfg.final_tool:
                 answer = str(action.arguments.get("answer", ""))
-                refusal = self._refusal(answer, state, messages)
+                refused = update.get("refusals", state.get("refusals", 0)) - state.get("refusals", 0)
+                refusal = self._refusal(answer, state, messages, refused)
                 if refusal is None:
                     update.update(output=answer, stop="final", error=None)
                     messages.append(self._observation(state, action, "Final answer recorded."))
                     break
-                update["refusals"] = state.get("refusals", 0) + 1
+                update["refusals"] = state.get("refusals", 0) + refused + 1
                 text = f"Error: {refusal}"
             else:
                 left = (
