@@ -60,3 +60,28 @@ async def test_the_model_plays_a_miniwob_episode(llm):
         assert "Task: Click button ONE." in rollout.trajectory[1]["content"]
         verdict = await EpisodeReward().verify(task, rollout)
         assert verdict.passed == (rollout.metadata["done"] and rollout.metadata["reward"] > 0)
+
+
+async def test_a_call_with_arguments_that_are_not_json_does_not_break_the_next_request(llm):
+    """llama-server refuses a whole request (HTTP 500) whose history holds a tool call with non-JSON
+    arguments; the loop sends such a call back with JSON-object arguments, so the rollout goes on."""
+    from agentscale.testing import FakeModel, tool_call
+
+    class BrokenFirstCall:  # the first reply scripted (a broken call), every later one from the real model
+        def __init__(self) -> None:
+            self.script = FakeModel([{"content": "", "tool_calls": [tool_call("follow_link", "three")]}])
+            self.real_calls = 0
+
+        async def generate(self, prompt, **kwargs):
+            if not self.script.calls:
+                return await self.script.generate(prompt, **kwargs)
+            self.real_calls += 1
+            return await llm.generate(prompt, **kwargs)
+
+    model = BrokenFirstCall()
+    with SiteServer() as site:
+        task = web_task("How many hectares is Riverside Park?", site.url + "/parks/", "14")
+        config = WebConfig(actions="tools", max_steps=2, reply_tokens=64, limits=WebLimits(max_chars=1200))
+        rollout = await web_agent(model, config)(task, None)
+    assert "not valid JSON" in rollout.trajectory[3]["content"]  # the broken call, answered
+    assert model.real_calls == 1 and rollout.status == "ok" and rollout.metadata["stop"] != "error"
