@@ -170,15 +170,13 @@ class Nodes:
         self.answer = answer
         self.check_final = check_final
 
-    def _refusal(
-        self, output: str, state: LoopState, trajectory: Sequence[Message] = (), refused: int = 0
-    ) -> str | None:
-        """Why ``check_final`` refuses this final answer, while refusals are left (``refused``: so far
-        in this step); ``None`` accepts it."""
-        if self.check_final is None or state.get("refusals", 0) + refused >= self.config.final_refusals:
+    def _refusal(self, output: str, refusals: int, trajectory: Sequence[Message]) -> str | None:
+        """Why ``check_final`` refuses this final answer while refusals are left (``refusals``: made
+        so far); ``None`` accepts it."""
+        if self.check_final is None or refusals >= self.config.final_refusals:
             return None
         short = (self.answer(output) if self.answer is not None else None) or output
-        return self.check_final(short, [*(state.get("trajectory") or []), *trajectory])
+        return self.check_final(short, trajectory)
 
     def _model(self, run: RolloutContext) -> Model:
         model = self.model or run.model
@@ -306,7 +304,7 @@ class Nodes:
             "compactions": compactions,
         }
         if reply.final is not None:
-            refusal = self._refusal(reply.final, state)
+            refusal = self._refusal(reply.final, state.get("refusals", 0), state.get("trajectory") or [])
             if refusal is None:
                 update.update(output=reply.final, stop="final", error=None)
             else:  # answered by a message, as a malformed action is; the step counts
@@ -355,13 +353,13 @@ class Nodes:
                 text = f"Error: {action.error}"
             elif action.tool == cfg.final_tool:
                 answer = str(action.arguments.get("answer", ""))
-                refused = update.get("refusals", state.get("refusals", 0)) - state.get("refusals", 0)
-                refusal = self._refusal(answer, state, messages, refused)
+                refusals = update.get("refusals", state.get("refusals", 0))
+                refusal = self._refusal(answer, refusals, [*(state.get("trajectory") or []), *messages])
                 if refusal is None:
                     update.update(output=answer, stop="final", error=None)
                     messages.append(self._observation(state, action, "Final answer recorded."))
                     break
-                update["refusals"] = state.get("refusals", 0) + refused + 1
+                update["refusals"] = refusals + 1
                 text = f"Error: {refusal}"
             else:
                 left = (

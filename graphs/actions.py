@@ -203,10 +203,9 @@ def _line_action(text: str, tools: Sequence[Tool]) -> Action | None:
     Weak models drift into this once they have seen a few observations. Only a tool with no
     parameters or one parameter qualifies; the rest of the line is that parameter (an integer
     parameter takes only a number), or a JSON object of the tool's arguments."""
-    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
-    if not lines:
+    if not text.strip():
         return None
-    last = lines[-1].strip("`*_ ")
+    last = text.strip().splitlines()[-1].strip("`*_ ")
     for tool in tools:
         words = r"[\s_]+".join(re.escape(w) for w in re.split(r"[_\s]+", tool.name) if w)
         match = re.fullmatch(rf"{words}\s*(?:[:=(]\s*)?(.*?)\s*\)?\.?", last, re.IGNORECASE)
