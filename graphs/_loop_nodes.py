@@ -13,7 +13,7 @@ import asyncio
 import operator
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Annotated, Any, Literal, TypedDict
 
 from langgraph.errors import GraphBubbleUp
@@ -33,7 +33,7 @@ from agentscale.types import Message, Provenance, Rollout, RolloutRequest, Task,
 
 __all__ = ["FinalCheck", "LoopInput", "LoopState", "Nodes", "route_act", "route_tools"]
 
-Stop = Literal["final", "steps", "tokens", "seconds", "error", "budget"]
+Stop = Literal["final", "steps", "tokens", "seconds", "repeating", "error", "budget"]
 
 _EVENT_CHARS = 500
 
@@ -70,7 +70,8 @@ class LoopState(LoopInput, total=False):
         output: the final answer's text (``""`` when the loop stopped without one).
         answer: the short answer extracted from ``output`` (where the graph was given an extractor).
         stop: why the loop ended: ``"final"`` (an answer), ``"steps"``, ``"tokens"``, ``"seconds"``
-            (a limit), ``"error"`` (the model call failed) or ``"budget"`` (the run's budget ran out).
+            (a limit), ``"repeating"`` (``LoopConfig.repeat_limit``), ``"error"`` (the model call
+            failed) or ``"budget"`` (the run's budget ran out).
         error: what went wrong, for ``"error"`` and ``"budget"``; which limit, for limits.
         rollout: the finished ``Rollout`` (what ``scale()`` reads).
         previous_action: the last action run, as a vote key (a repeat of it is pointed out).
@@ -125,6 +126,40 @@ def _only_first(actions: Sequence[Action], keep: int) -> list[dict[str, Any]]:
     said = f"not run: only {keep} action{'s' if keep > 1 else ''} per step; look at the result first, then act again"
     return [asdict(a) if i < keep or a.error else asdict(Action(a.tool, a.arguments, a.call_id, said))
             for i, a in enumerate(actions)]
+
+
+def _said(message: Message) -> tuple[str, list[tuple[str, str]]]:
+    """An assistant message's text and calls (without their ids)."""
+    calls = [(str((c.get("function") or {}).get("name")), str((c.get("function") or {}).get("arguments")))
+             for c in message.get("tool_calls") or []]  # fmt: skip
+    return str(message.get("content") or "").strip(), calls
+
+
+def _steps(trajectory: Sequence[Message]) -> list[tuple[Message, list[Message]]]:
+    """The trajectory's steps: each assistant message with the observations that answered it."""
+    steps: list[tuple[Message, list[Message]]] = []
+    for message in trajectory:
+        if message.get("role") == "assistant":
+            steps.append((message, []))
+        elif steps:
+            steps[-1][1].append(message)
+    return steps
+
+
+def _repeats(trajectory: Sequence[Message], reply: Message) -> int:
+    """How many steps right before ``reply`` said exactly what it says and were answered exactly
+    as the step before them (observations aside from the note that points out a repeat): the
+    model is in a loop the observations do not change."""
+    def seen(observations: list[Message]) -> list[str]:
+        return [str(m.get("content") or "").replace(f"\n{REPEATED}", "") for m in observations]
+
+    steps = _steps(trajectory)
+    count = 0
+    for message, observations in reversed(steps):
+        if _said(message) != _said(reply) or seen(observations) != seen(steps[-1][1]):
+            break
+        count += 1
+    return count
 
 
 def route_act(state: LoopState) -> str:
@@ -303,6 +338,12 @@ class Nodes:
             "pending": [asdict(a) for a in reply.actions],
             "compactions": compactions,
         }
+        repeats = _repeats(state.get("trajectory") or [], reply.message)
+        if cfg.repeat_limit is not None and repeats + 1 >= cfg.repeat_limit:
+            # a model caught in a loop says the same thing whatever it is told: stop spending on it
+            update.update(pending=[], stop="repeating",
+                          error=f"repeating: the model sent the same reply {repeats + 1} times in a row")  # fmt: skip
+            return update
         if reply.final is not None:
             refusal = self._refusal(reply.final, state.get("refusals", 0), state.get("trajectory") or [])
             if refusal is None:
@@ -360,6 +401,7 @@ class Nodes:
                     messages.append(self._observation(state, action, "Final answer recorded."))
                     break
                 update["refusals"] = refusals + 1
+                action = replace(action, error=refusal)  # said as a malformed action is, in either format
                 text = f"Error: {refusal}"
             else:
                 left = (
@@ -372,6 +414,8 @@ class Nodes:
                 if key == state.get("previous_action"):
                     text += f"\n{REPEATED}"
                 update["previous_action"] = key
+                if action.note:
+                    text += f"\n{action.note}"
             if step == cfg.max_steps - 1:
                 text += "\n(This was your second-to-last step: give your final answer in the next reply.)"
             message = self._observation(state, action, text)
@@ -409,7 +453,7 @@ class Nodes:
                 "steps": state.get("steps", 0),
                 "actions": state.get("actions"),
                 **({"compactions": state["compactions"]} if state.get("compactions") else {}),
-                **({"limit": state.get("error")} if stop in ("steps", "tokens", "seconds") else {}),
+                **({"limit": state.get("error")} if stop in ("steps", "tokens", "seconds", "repeating") else {}),
             },
         )
         return {"rollout": rollout, "output": output, "answer": answer}

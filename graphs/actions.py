@@ -15,7 +15,10 @@ Two formats, chosen per model (``LoopConfig.actions``):
   A tool with a single string parameter takes the block's body as that parameter (``code`` for
   the Python tool); other tools take a JSON object of arguments. A fenced
   ``{"name": ..., "arguments": {...}}`` object is read as a call too. The final answer is the
-  ``final_answer`` tool (```` ```final_answer ````) or a ``Final answer: ...`` line.
+  ``final_answer`` tool (```` ```final_answer ````) or a ``Final answer: ...`` line. What small
+  models write instead is read too: the tool's name on the block's first line, a closing fence at
+  the end of the body's last line, a last line naming a tool in words (``follow_link 3``), and
+  several action blocks in one reply (the first runs; its observation says the rest did not).
 
 Whatever is wrong with an action (no fence, several fences, an unknown tool, bad JSON,
 arguments the tool's schema refuses) becomes an ``Action`` with ``error`` set: the loop shows
@@ -31,7 +34,7 @@ import json
 import re
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from agentscale.actions import FENCE, FENCE_ALIASES, canonical_action, canonical_arguments, last_action
@@ -75,12 +78,14 @@ class Action:
         call_id: the native call's id (text actions get a fresh one); ``""`` for an error about a
             reply that made no call (answered by a ``user`` message in either format).
         error: what is wrong with the action, said so the model can fix it; ``None`` when valid.
+        note: added below the action's observation (e.g. that the reply's later actions did not run).
     """
 
     tool: str
     arguments: dict[str, Any] = field(default_factory=dict)
     call_id: str = field(default_factory=_new_call_id)
     error: str | None = None
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -239,8 +244,70 @@ def _as_arguments(body: str, param: str) -> dict[str, Any]:
     return value if isinstance(value, dict) and set(value) == {param} else {param: body}
 
 
+_GLUED_FENCE = re.compile(r"(?<=\S)```[ \t]*$", re.MULTILINE)
+"""A closing fence written at the end of a line of the body (`...}```): small models do this."""
+
+_NO_TOOL_INFO = ("", "json", "text", "txt", "plaintext")
+"""Info strings that name no tool: the body's own first line may name it (```` ```\nsearch\n{...} ````)."""
+
+
+def _blocks(text: str) -> list[tuple[str, str, bool]]:
+    """The reply's fenced blocks as ``(info string, body, closed)``."""
+    text = _GLUED_FENCE.sub("\n```", text)
+    return [(m[1], m[2], m[0].rstrip().endswith("```") and m[0].count("```") >= 2) for m in FENCE.finditer(text)]
+
+
+def _tool_named_inside(lang: str, body: str, tools: Sequence[Tool]) -> tuple[str, str]:
+    """``(tool, rest of the body)`` for a block that names no tool in its info string but on its
+    first line; else ``(lang, body)`` as they are."""
+    if lang.lower() not in _NO_TOOL_INFO:
+        return lang, body
+    first, _, rest = body.lstrip("\n").partition("\n")
+    name = first.strip().rstrip(":").strip()
+    tool = _named(tools, name) if re.fullmatch(r"[\w.+-]+", name) else None
+    return (tool.name, rest) if tool is not None else (lang, body)
+
+
+def _names_tool(lang: str, body: str, tools: Sequence[Tool]) -> bool:
+    """Whether a block is an action (it names a tool), not code shown for illustration."""
+    lang, body = _tool_named_inside(lang, body, tools)
+    if _named(tools, lang) is not None:
+        return True
+    return lang.lower() in _NO_TOOL_INFO and bool(bare_tool_calls(body.strip(), [t.name for t in tools]))
+
+
+def _block_action(lang: str, body: str, closed: bool, truncated: bool, tools: Sequence[Tool]) -> Action:
+    """The action one fenced block asks for (``error`` set when it is malformed)."""
+    if not closed and truncated:
+        return Action(lang, error="the reply was cut off before its block was closed; keep actions short")
+    lang, body = _tool_named_inside(lang, body.rstrip("\n"), tools)
+    if lang.lower() in _NO_TOOL_INFO:
+        calls = bare_tool_calls(body, [t.name for t in tools])
+        if calls and len(calls) == 1:
+            fn = calls[0]["function"]
+            return _checked(tools, fn["name"], json.loads(fn["arguments"] or "{}"))
+        names = ", ".join(f"```{t.name}" for t in tools)
+        return Action(lang, error=f"the block names no tool: open it with one of {names}")
+    tool = _named(tools, lang)
+    if tool is None:
+        return _checked(tools, lang, {})
+    param = body_parameter(tool)
+    if param is not None:
+        # the body is the parameter, unless it is exactly the arguments object ({"code": "..."})
+        return _checked(tools, tool.name, _as_arguments(body, param))
+    try:
+        arguments = json.loads(body) if body.strip() else {}
+    except json.JSONDecodeError as exc:
+        return Action(tool.name, error=f"the body of ```{tool.name} must be a JSON object of arguments: {exc}")
+    return _checked(tools, tool.name, arguments)
+
+
 def parse_text_reply(text: str, tools: Sequence[Tool], *, truncated: bool = False, plain_final: bool = False) -> Reply:
     """Read a reply in the text format.
+
+    One action per reply: when a reply holds several blocks that name tools, the first one runs
+    and its observation says the others did not (``Action.note``); blocks that name no tool beside
+    one that does are code shown for illustration, not actions.
 
     Args:
         text: the model's reply.
@@ -254,7 +321,7 @@ def parse_text_reply(text: str, tools: Sequence[Tool], *, truncated: bool = Fals
         or one malformed ``Action`` whose ``error`` says what to do instead.
     """
     message: Message = {"role": "assistant", "content": text}
-    blocks = [(m[1], m[2], m[0].rstrip().endswith("```") and m[0].count("```") >= 2) for m in FENCE.finditer(text)]
+    blocks = _blocks(text)
     if not blocks:
         final = _final_line(text)
         if final is not None:
@@ -268,38 +335,22 @@ def parse_text_reply(text: str, tools: Sequence[Tool], *, truncated: bool = Fals
         hint = f"end your reply with one fenced block naming a tool, or with a line `{FINAL_MARKER} <answer>`"
         return Reply(message, [Action("", call_id="", error=f"no action found: {hint}")])
     if len(blocks) > 1:
-        langs = ", ".join(f"```{lang}" if lang else "``` (unnamed)" for lang, _, _ in blocks)
-        return Reply(
-            message,
-            [Action("", error=f"{len(blocks)} fenced blocks found ({langs}); reply with exactly one action per turn")],
-        )
-    lang, body, closed = blocks[0]
-    if not closed and truncated:
-        return Reply(
-            message, [Action(lang, error="the reply was cut off before its block was closed; keep actions short")]
-        )
-    body = body.rstrip("\n")
-    if not lang or lang.lower() == "json":
-        calls = bare_tool_calls(body, [t.name for t in tools])
-        if calls and len(calls) == 1:
-            fn = calls[0]["function"]
-            return Reply(message, [_checked(tools, fn["name"], json.loads(fn["arguments"] or "{}"))])
-        names = ", ".join(f"```{t.name}" for t in tools)
-        return Reply(message, [Action(lang, error=f"the block names no tool: open it with one of {names}")])
-    tool = _named(tools, lang)
-    if tool is None:
-        return Reply(message, [_checked(tools, lang, {})])
-    param = body_parameter(tool)
-    if param is not None:
-        # the body is the parameter, unless it is exactly the arguments object ({"code": "..."})
-        return Reply(message, [_checked(tools, tool.name, _as_arguments(body, param))])
-    try:
-        arguments = json.loads(body) if body.strip() else {}
-    except json.JSONDecodeError as exc:
-        return Reply(
-            message, [Action(tool.name, error=f"the body of ```{tool.name} must be a JSON object of arguments: {exc}")]
-        )
-    return Reply(message, [_checked(tools, tool.name, arguments)])
+        named = [b for b in blocks if _names_tool(b[0], b[1], tools)]
+        if not named:
+            langs = ", ".join(f"```{lang}" if lang else "``` (unnamed)" for lang, _, _ in blocks)
+            return Reply(
+                message,
+                [Action("", error=f"{len(blocks)} fenced blocks found ({langs}) and none names a tool; "
+                                  "reply with exactly one action per turn")],  # fmt: skip
+            )
+        action = _block_action(*named[0], truncated, tools)
+        if len(named) > 1 and not action.error:
+            rest = ", ".join(_tool_named_inside(lang, body, tools)[0] or "?" for lang, body, _ in named[1:])
+            action = replace(action, note=f"(Only the first action of your reply ran; the other {len(named) - 1} "
+                                          f"({rest}) did not. One action per reply: send the next one after "
+                                          "reading this result.)")  # fmt: skip
+        return Reply(message, [action])
+    return Reply(message, [_block_action(*blocks[0], truncated, tools)])
 
 
 def _embedded_call(text: str, tools: Sequence[Tool]) -> dict[str, Any] | None:

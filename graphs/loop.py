@@ -23,8 +23,9 @@ observation is a ``user`` message ``"Observation:\\n..."`` whose ``name`` is the
 ``run.emit`` (``{"step", "role", "content", ...}``) for live views.
 
 How it ends is data: ``Rollout.metadata["stop"]`` is ``"final"`` (an answer: ``output``, and
-``answer`` when the graph has an extractor), ``"steps"``, ``"tokens"`` or ``"seconds"`` (a limit:
-``status="ok"``, empty ``output``, ``metadata["limit"]`` says which), ``"error"`` (the model call
+``answer`` when the graph has an extractor), ``"steps"``, ``"tokens"``, ``"seconds"`` or
+``"repeating"`` (a limit: ``status="ok"``, empty ``output``, ``metadata["limit"]`` says which; the
+last is the same reply ``LoopConfig.repeat_limit`` times in a row), ``"error"`` (the model call
 failed: ``status="error"``) or ``"budget"`` (the run's budget ran out: ``status="budget"``).
 
 Example:

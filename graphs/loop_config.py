@@ -49,6 +49,10 @@ class LoopConfig(BaseModel):
             better than they follow a description); ``""``: none.
         final_refusals: how many times the graph's ``check_final`` may refuse a final answer (the
             model reads why and goes on); after that an answer is accepted as it is.
+        repeat_limit: the rollout ends (``stop="repeating"``, no answer) when the model sends the
+            same reply this many times in a row: a small model caught in a loop repeats itself
+            whatever the observations say, and would spend the rest of its steps on it. ``None``:
+            never.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -67,6 +71,7 @@ class LoopConfig(BaseModel):
     context_tokens: int | None = Field(default=None, ge=256)
     calls_per_step: int | None = Field(default=None, ge=1)
     final_refusals: int = Field(default=1, ge=0)
+    repeat_limit: int | None = Field(default=3, ge=2)
     text_example: str = ""
 
     @model_validator(mode="after")

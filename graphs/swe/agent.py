@@ -29,7 +29,9 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import re
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -46,10 +48,10 @@ from agentscale.graphs.swe.tools import ENV_FILE, SubmitTool, swe_tools
 from agentscale.graphs.swe.workspace import prepare_repo
 from agentscale.protocols import Model
 from agentscale.rollout import RolloutContext
-from agentscale.types import Rollout, Task
+from agentscale.types import Message, Rollout, Task
 
-__all__ = ["SUBMIT_TOOL", "SWE_INSTRUCTION", "SWE_SYSTEM", "SWEAgent", "SWEConfig", "instance_of", "swe_agent",
-           "swe_task"]  # fmt: skip
+__all__ = ["SUBMIT_TOOL", "SWE_INSTRUCTION", "SWE_SYSTEM", "SWEAgent", "SWEConfig", "changed_nothing", "instance_of",
+           "swe_agent", "swe_task"]  # fmt: skip
 
 SUBMIT_TOOL = "submit"
 """The tool that ends a SWE rollout (its patch is the checkout's diff, not the tool's argument)."""
@@ -90,6 +92,19 @@ class SWEConfig(LoopConfig):
     def loop(self) -> LoopConfig:
         """The loop's part of the settings."""
         return LoopConfig(**self.model_dump(exclude={"command_timeout"}))
+
+
+_CHANGED = re.compile(r"^(?:Observation:\s*)?(?:Edited|Created) ")
+
+
+def changed_nothing(answer: str, trajectory: Sequence[Message]) -> str | None:
+    """The SWE agent's ``check_final``: a submit before any edit went through is sent back once
+    (small models "submit" a fix they only described); ``None`` once a file was changed."""
+    for message in trajectory:
+        if message.get("name") == "edit" and _CHANGED.match(str(message.get("content") or "")):
+            return None
+    return ("no file is changed yet, so the issue is still there: find the code it is about "
+            "(search, view), change it with edit, then submit. If you changed files another way, submit again.")
 
 
 def swe_task(instance: SWEInstance) -> Task:
@@ -185,5 +200,6 @@ def swe_agent(
         config=cfg.loop(),
         checkpointer=checkpointer,
         name="swe",
+        check_final=changed_nothing,
     )
     return SWEAgent(graph, repos, deps)

@@ -82,6 +82,8 @@ class WebConfig(BaseModel):
         calls_per_step: actions run per reply (one: each page decides the next step; ``None``: all).
         final_refusals: how many times an answer that is on no page read is sent back (the model
             reads why and looks further); ``0``: any answer ends the rollout.
+        repeat_limit: the same reply answered the same way this many times in a row ends the
+            rollout (``LoopConfig.repeat_limit``); ``None``: never.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -98,6 +100,7 @@ class WebConfig(BaseModel):
     observation_chars: int = Field(default=3000, ge=200)
     calls_per_step: int | None = Field(default=1, ge=1)
     final_refusals: int = Field(default=1, ge=0)
+    repeat_limit: int | None = Field(default=3, ge=2)
 
     def loop(self) -> LoopConfig:
         """The loop's settings."""
@@ -105,7 +108,7 @@ class WebConfig(BaseModel):
                           reply_tokens=self.reply_tokens, max_seconds=self.max_seconds,
                           observation_chars=self.observation_chars, tool_timeout=self.limits.timeout + 5,
                           calls_per_step=self.calls_per_step, final_refusals=self.final_refusals,
-                          text_example=self.text_example)
+                          text_example=self.text_example, repeat_limit=self.repeat_limit)
 
 
 _LEAD = re.compile(r"^\W*(?:the final answer is|final answer|the answer is|answer)\b\W*?\s*[:=-]?\s*", re.IGNORECASE)

@@ -40,7 +40,9 @@ async def test_a_trajectory_that_outgrows_the_context_is_compacted_not_failed():
             return "Final answer: done"
         return '```dump\n{"n": 150}\n```'  # about 7,000 characters an observation
 
-    config = LoopConfig(actions="text", context_tokens=4096, reply_tokens=256, max_steps=10, observation_chars=8000)
+    # the same call answered the same way would end the rollout as repeating: off, to reach the context
+    config = LoopConfig(actions="text", context_tokens=4096, reply_tokens=256, max_steps=10, observation_chars=8000,
+                        repeat_limit=None)
     agent = loop_agent(FunctionModel(model), [function_tool(dump)], config)
     rollout = await agent(Task(prompt="dump a lot"), RolloutContext())
     assert rollout.status == "ok" and rollout.output == "done"

@@ -124,7 +124,7 @@ async def test_step_limit_ends_the_rollout_as_data():
     ("reply", "said"),
     [
         ("Let me think about it.", "no action found"),
-        ("```python\nprint(1)\n```\nand\n```python\nprint(2)\n```", "2 fenced blocks found"),
+        ("```ruby\nputs 1\n```\nand\n```ruby\nputs 2\n```", "2 fenced blocks found (```ruby, ```ruby) and none names"),
         ("```ruby\nputs 1\n```", "unknown tool 'ruby'; the tools are: python, add, final_answer"),
         ("```add\n{'a': 1}\n```", "must be a JSON object of arguments"),
         ('```add\n{"a": 1}\n```', "bad arguments for add: 'b' is a required property"),
@@ -141,6 +141,61 @@ async def test_malformed_text_actions_get_a_readable_error(reply, said):
     assert error["content"].startswith("Error: ") and said in error["content"]
     assert rollout.output == "391" and rollout.metadata["steps"] == 2  # the bad step counted, then it went on
     assert sandbox.commands == []  # nothing ran
+
+
+async def test_several_action_blocks_run_the_first_and_say_the_rest_did_not():
+    # small models write a whole plan (view, edit, run) in one reply; mini-swe-agent refuses it all
+    reply = '```add\n{"a": 1, "b": 2}\n```\n```add\n{"a": 5, "b": 5}\n```\n```final_answer\n10\n```'
+    agent = text_agent([reply, "Final answer: 3"], tools=[function_tool(add)])
+    rollout = await agent(TASK)
+    observation = rollout.trajectory[3]
+    assert observation["name"] == "add" and observation["content"].startswith("Observation:\n3\n")
+    assert "the other 2 (add, final_answer) did not" in observation["content"]
+    assert rollout.output == "3" and rollout.metadata["steps"] == 2  # the final_answer block was not taken
+
+
+async def test_code_shown_beside_an_action_block_is_not_an_action():
+    reply = "The fix:\n```python\nreturn a + b\n```\nFirst I look:\n```add\n{\"a\": 2, \"b\": 2}\n```"
+    agent = text_agent([reply, "Final answer: 4"], tools=[function_tool(add)])
+    rollout = await agent(TASK)
+    assert rollout.trajectory[3]["content"] == "Observation:\n4"
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        '```\nadd\n{"a": 2, "b": 3}\n```',  # the tool on the block's first line
+        '```json\nadd:\n{"a": 2, "b": 3}\n```',
+        '```add\n{"a": 2, "b": 3}```\n\nThen I answer.',  # the closing fence glued to the body
+        '```\nadd\n{"a": 2, "b": 3}```',
+    ],
+)
+async def test_what_small_models_write_for_a_block_is_read(reply):
+    agent = text_agent([reply, "Final answer: 5"], tools=[function_tool(add)])
+    rollout = await agent(TASK)
+    assert rollout.trajectory[3]["content"] == "Observation:\n5"
+
+
+async def test_the_same_reply_answered_the_same_way_ends_the_rollout():
+    agent = text_agent(["```ruby\nputs 1\n```"] * 10, max_steps=10)
+    rollout = await agent(TASK)
+    assert rollout.status == "ok" and rollout.output == "" and rollout.metadata["stop"] == "repeating"
+    assert rollout.metadata["steps"] == 3 and "3 times in a row" in rollout.metadata["limit"]
+    # off: the step limit ends it
+    agent = text_agent(["```ruby\nputs 1\n```"] * 10, max_steps=5, repeat_limit=None)
+    assert (await agent(TASK)).metadata["stop"] == "steps"
+
+
+async def test_the_same_reply_with_new_observations_goes_on():
+    clock = iter(range(100))
+
+    def tick() -> int:
+        """The next tick."""
+        return next(clock)
+
+    agent = text_agent(["```tick\n{}\n```"] * 4 + ["Final answer: 4"], tools=[function_tool(tick)], max_steps=6)
+    rollout = await agent(TASK)
+    assert rollout.output == "4" and rollout.metadata["steps"] == 5
 
 
 async def test_json_tool_call_in_a_fence_is_read_in_the_text_format():

@@ -95,15 +95,19 @@ async def test_edits_that_do_not_apply_fail_loudly_and_change_nothing(task, repo
         _block("edit", {"path": "calc.py", "search": "return a - b", "replace": "return a + b"}),
         _block("edit", {"path": "nope.py", "search": "x", "replace": "y"}),
         _block("edit", {"path": "../etc/passwd", "search": "x", "replace": "y"}),
+        _block("submit", "fixed it"),
         _block("submit", "gave up"),
     ])  # fmt: skip
     rollout = await swe_agent(model, repos, SWEConfig(actions="text"))(task, RolloutContext(sandbox=sandbox))
-    missing, ambiguous, no_file, outside = _observations(rollout)[:4]
+    missing, ambiguous, no_file, outside, refused = _observations(rollout)[:5]
     assert "search text was not found in calc.py" in missing and "line 2:     return a - b" in missing
     assert "occurs 2 times in calc.py (at lines 2, 6)" in ambiguous
     assert "nope.py: no such file" in no_file
     assert "relative to the repository root" in outside
+    # a submit before any edit went through is sent back once, then taken
+    assert refused.startswith("Error: no file is changed yet")
     assert rollout.status == "ok" and rollout.output == ""  # nothing changed: an empty patch
+    assert rollout.metadata["submitted"] and rollout.metadata["message"] == "gave up"
 
 
 async def test_native_tool_calls_work_too(task, repos, sandbox):
@@ -136,7 +140,7 @@ async def test_native_tool_calls_work_too(task, repos, sandbox):
 
 async def test_a_command_that_hangs_is_stopped_and_the_loop_goes_on(task, repos, sandbox):
     model = FakeModel([_block("run", "sleep 30"), _block("run", "echo still here"), _block("submit", "x")])
-    config = SWEConfig(actions="text", command_timeout=0.5)
+    config = SWEConfig(actions="text", command_timeout=0.5, final_refusals=0)  # no edit: take the submit
     rollout = await swe_agent(model, repos, config)(task, RolloutContext(sandbox=sandbox))
     hung, after = _observations(rollout)[:2]
     assert "timed out after 0.5 s" in hung

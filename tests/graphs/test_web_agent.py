@@ -120,7 +120,8 @@ async def test_the_step_limit_ends_a_wandering_rollout(site):
 async def test_the_page_limit_is_per_rollout(site):
     task = site_tasks(site.url, ["hall-capacity"])[0]
     model = FakeModel([{"content": "", "tool_calls": [tool_call("follow_link", {"number": 1})]}], cycle=True)
-    agent = web_agent(model, WebConfig(actions="tools", max_steps=4, limits=WebLimits(max_pages=3)))
+    # link 1 leads to the same page each time: repeat_limit off, or the loop ends it as repeating
+    agent = web_agent(model, WebConfig(actions="tools", max_steps=4, limits=WebLimits(max_pages=3), repeat_limit=None))
     for _ in range(2):  # a second rollout starts with a fresh count
         seen = observations(await agent(task, RolloutContext()))
         assert [("page limit is reached" in o) for o in seen] == [False, False, True, True]
