@@ -47,6 +47,8 @@ REPEATED = (
     "give your final answer, or do something different.)"
 )
 
+SECOND_TO_LAST = "(This was your second-to-last step: give your final answer in the next reply.)"
+
 
 class LoopInput(TypedDict, total=False):
     """What the loop graph is invoked with: ``{"task": ..., "request": ...}`` (``request`` optional)."""
@@ -146,19 +148,25 @@ def _steps(trajectory: Sequence[Message]) -> list[tuple[Message, list[Message]]]
     return steps
 
 
-def _repeats(trajectory: Sequence[Message], reply: Message) -> int:
-    """How many steps right before ``reply`` said exactly what it says and were answered exactly
-    as the step before them (observations aside from the note that points out a repeat): the
-    model is in a loop the observations do not change."""
-    def seen(observations: list[Message]) -> list[str]:
-        return [str(m.get("content") or "").replace(f"\n{REPEATED}", "") for m in observations]
+def _seen(observations: list[Message]) -> list[str]:
+    """What a step's observations said, without the notes the loop adds about repeats and limits."""
+    return [str(m.get("content") or "").replace(f"\n{REPEATED}", "").replace(f"\n{SECOND_TO_LAST}", "")
+            for m in observations]  # fmt: skip
 
-    steps = _steps(trajectory)
-    count = 0
-    for message, observations in reversed(steps):
-        if _said(message) != _said(reply) or seen(observations) != seen(steps[-1][1]):
-            break
-        count += 1
+
+def _repeats(trajectory: Sequence[Message], reply: Message) -> int:
+    """How many times in a row the steps before ``reply`` went round the same cycle that ``reply``
+    starts again: the same replies answered by the same observations (a cycle of one step is the
+    same reply, answered the same way, over and over). The model is in a loop that what it is told
+    does not break."""
+    steps = [(_said(message), _seen(observations)) for message, observations in _steps(trajectory)]
+    said = _said(reply)
+    period = next((k for k in range(1, len(steps) + 1) if steps[-k][0] == said), None)
+    if period is None:
+        return 0
+    cycle, count, end = steps[-period:], 1, len(steps) - period
+    while end >= period and steps[end - period : end] == cycle:
+        count, end = count + 1, end - period
     return count
 
 
@@ -417,7 +425,7 @@ class Nodes:
                 if action.note:
                     text += f"\n{action.note}"
             if step == cfg.max_steps - 1:
-                text += "\n(This was your second-to-last step: give your final answer in the next reply.)"
+                text += f"\n{SECOND_TO_LAST}"
             message = self._observation(state, action, text)
             messages.append(message)
             run.emit(

@@ -49,10 +49,11 @@ class LoopConfig(BaseModel):
             better than they follow a description); ``""``: none.
         final_refusals: how many times the graph's ``check_final`` may refuse a final answer (the
             model reads why and goes on); after that an answer is accepted as it is.
-        repeat_limit: the rollout ends (``stop="repeating"``, no answer) when the model sends the
-            same reply this many times in a row: a small model caught in a loop repeats itself
-            whatever the observations say, and would spend the rest of its steps on it. ``None``:
-            never.
+        repeat_limit: the rollout ends (``stop="repeating"``, no answer) when the model starts the
+            same cycle of steps this many times in a row, each time answered the same way (a cycle
+            of one step: the same reply, the same observation). A small model caught in a loop
+            repeats itself whatever the observations say, and would spend the rest of its steps
+            on it. ``None``: never.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)

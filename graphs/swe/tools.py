@@ -36,6 +36,9 @@ ENV_FILE = ".swe/env.sh"
 VIEW_LINES = 200
 """The most lines one ``view`` shows."""
 
+VIEW_MIN_LINES = 30
+"""The fewest lines one ``view`` shows (where the file has them)."""
+
 _LIST_ENTRIES = 300
 _SEARCH_MATCHES = 100
 _PRUNE = r"\( -name .git -o -name .swe -o -name __pycache__ -o -name '*.egg-info' \) -prune -o"
@@ -157,7 +160,9 @@ class SearchTool:
 
 @dataclass
 class ViewTool:
-    """``view(path, start, end)``: numbered lines ``start``..``end`` of a file (1-based, inclusive)."""
+    """``view(path, start, end)``: numbered lines ``start``..``end`` of a file (1-based, inclusive),
+    at least ``VIEW_MIN_LINES`` of them (a shorter range is widened downwards) and at most
+    ``VIEW_LINES``."""
 
     name: str = "view"
     description: str = f"Show a file's lines with their numbers (at most {VIEW_LINES} lines per call)."
@@ -181,7 +186,8 @@ class ViewTool:
             raise ToolError(f"end ({end}) is before start ({start})")
         if start > len(lines):
             raise ToolError(f"{path} has {len(lines)} lines; start ({start}) is past its end")
-        end = min(end, start + VIEW_LINES - 1, len(lines))
+        # a few lines show nothing of the function around them: small models ask for 230-232
+        end = min(max(end, start + VIEW_MIN_LINES - 1), start + VIEW_LINES - 1, len(lines))
         width = len(str(end))
         shown = [f"{i:>{width}}| {lines[i - 1]}" for i in range(start, end + 1)]
         more = f"\n[lines {end + 1}-{len(lines)} not shown]" if end < len(lines) else ""

@@ -110,7 +110,7 @@ async def test_answer_extractor_fills_rollout_answer():
 
 
 async def test_step_limit_ends_the_rollout_as_data():
-    agent = text_agent(["```python\nprint(1)\n```"] * 3, max_steps=3)
+    agent = text_agent(["```python\nprint(1)\n```"] * 3, max_steps=3, repeat_limit=None)  # else: repeating
     rollout = await agent(TASK, RolloutContext(sandbox=printing("1\n")))
     assert rollout.status == "ok" and rollout.output == "" and rollout.answer is None
     assert rollout.metadata["stop"] == "steps" and rollout.metadata["steps"] == 3
@@ -184,6 +184,26 @@ async def test_the_same_reply_answered_the_same_way_ends_the_rollout():
     # off: the step limit ends it
     agent = text_agent(["```ruby\nputs 1\n```"] * 10, max_steps=5, repeat_limit=None)
     assert (await agent(TASK)).metadata["stop"] == "steps"
+
+
+async def test_a_cycle_of_steps_answered_the_same_way_ends_the_rollout():
+    # view, a failing edit, a malformed block, and round again (seen from the 1.5B on a SWE task)
+    cycle = ['```add\n{"a": 1, "b": 1}\n```', "```add\n{'a': 1}\n```", "```copy\nx\n```"]
+    agent = text_agent(['```add\n{"a": 0, "b": 0}\n```', *cycle * 5], tools=[function_tool(add)], max_steps=20)
+    rollout = await agent(TASK)
+    assert rollout.metadata["stop"] == "repeating" and rollout.metadata["steps"] == 8  # the cycle's third start
+    # the same replies with a different answer once break the cycle: it goes on
+    def add_or_not(a: int, b: int) -> int:
+        """Adds; the second time it is asked, fails."""
+        calls.append(1)
+        if len(calls) == 2:
+            raise ValueError("busy")
+        return a + b
+
+    calls = []
+    agent = text_agent([*cycle * 3, "Final answer: 2"], tools=[function_tool(add_or_not, name="add")], max_steps=20)
+    rollout = await agent(TASK)
+    assert rollout.output == "2" and rollout.metadata["steps"] == 10
 
 
 async def test_the_same_reply_with_new_observations_goes_on():

@@ -150,7 +150,7 @@ async def test_a_command_that_hangs_is_stopped_and_the_loop_goes_on(task, repos,
 async def test_a_runaway_agent_stops_at_the_step_limit_and_keeps_its_diff(task, repos, sandbox):
     edit = _block("edit", {"path": "calc.py", "search": "def sub(a, b):", "replace": "def sub(a, b):  # x"})
     model = FakeModel([edit, *[_block("list_files", {"path": "."})] * 50])
-    rollout = await swe_agent(model, repos, SWEConfig(actions="text", max_steps=4))(
+    rollout = await swe_agent(model, repos, SWEConfig(actions="text", max_steps=4, repeat_limit=None))(
         task, RolloutContext(sandbox=sandbox)
     )
     assert rollout.status == "ok" and rollout.metadata["stop"] == "steps" and rollout.metadata["submitted"] is False
@@ -177,3 +177,15 @@ def test_the_task_shows_the_issue_and_hides_the_gold_patch(repo):
                        problem_statement="add is wrong", FAIL_TO_PASS=["test_calc.py::test_add"])  # fmt: skip
     task = swe_task(inst)
     assert task.prompt == "add is wrong" and "GOLD" not in json.dumps(task.model_dump())
+
+
+async def test_view_shows_at_least_a_window_of_lines(sandbox):
+    from agentscale.graphs.swe.tools import VIEW_MIN_LINES, ViewTool
+
+    await sandbox.run(["true"], files={"long.py": "".join(f"x{i} = {i}\n" for i in range(1, 101))}, timeout=30)
+    run = RolloutContext(sandbox=sandbox)
+    shown = await ViewTool()({"path": "long.py", "start": 40, "end": 42}, run)  # small models ask for 3 lines
+    assert shown.startswith(f"long.py (lines 40-{40 + VIEW_MIN_LINES - 1} of 100):")
+    assert f"{40 + VIEW_MIN_LINES - 1}| x69 = 69" in shown and "x70 = 70" not in shown
+    tail = await ViewTool()({"path": "long.py", "start": 95, "end": 96}, run)
+    assert tail.startswith("long.py (lines 95-100 of 100):") and "not shown" not in tail

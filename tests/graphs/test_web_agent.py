@@ -112,7 +112,8 @@ async def test_mistakes_and_hostile_pages_are_observations(site):
 async def test_the_step_limit_ends_a_wandering_rollout(site):
     task = site_tasks(site.url, ["hall-capacity"])[0]
     model = FakeModel([{"content": "", "tool_calls": [tool_call("go_back", {})]}], cycle=True)
-    rollout = await web_agent(model, WebConfig(actions="tools", max_steps=3))(task, RolloutContext())
+    config = WebConfig(actions="tools", max_steps=3, repeat_limit=None)  # else: it ends as repeating
+    rollout = await web_agent(model, config)(task, RolloutContext())
     assert rollout.metadata["stop"] == "steps" and rollout.output == "" and rollout.answer is None
     assert all("no earlier page" in o for o in observations(rollout))
 
