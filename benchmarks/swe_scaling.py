@@ -4,9 +4,10 @@ SWE tasks, with tokens and wall seconds per task.
 
     .venv/bin/python benchmarks/swe_scaling.py                              # the 33 fixture tasks (hours)
     .venv/bin/python benchmarks/swe_scaling.py --limit 1 --draw 2 --ns 1,2 --memory-n 2 --max-steps 4
+    .venv/bin/python benchmarks/swe_scaling.py --sample 8 --preset agent    # 8 tasks across the packages
     .venv/bin/python benchmarks/swe_scaling.py --tabulate                   # the table of --out so far
 
-Per task, in the task file's order (``--tasks``, ``--limit``), appended to ``--out`` as it finishes
+Per task, in the task file's order (``--tasks``, ``--sample``, ``--limit``), appended to ``--out`` as it finishes
 (a rerun skips the tasks already there, so a killed run resumes; the memory bank's SQLite file
 beside ``--out`` resumes with it):
 
@@ -231,6 +232,14 @@ def print_table(records: list[dict[str, Any]], args: argparse.Namespace) -> None
     print("R = resolved by the hidden tests, v = passed the visible tests only, . = neither")
 
 
+def spread(items: list[Any], k: int | None) -> list[Any]:
+    """``k`` items spread evenly through ``items`` (the first, then every ``len/k``-th), in their
+    order: a sample of a task file that is sorted by package covers every package."""
+    if not k or k >= len(items):
+        return items
+    return [items[(i * len(items)) // k] for i in range(k)]
+
+
 async def run(args: argparse.Namespace) -> int:
     from agentscale.evaluation import RunSettings, ScaledRunner
     from agentscale.graphs.swe import HiddenTests, load_instances, materialize_repos, swe_task
@@ -245,7 +254,7 @@ async def run(args: argparse.Namespace) -> int:
     tasks = load_instances(args.tasks)
     for bad in tasks.errors:
         print(f"{args.tasks}:{bad.line}: {bad.error}", file=sys.stderr)
-    instances = list(tasks.instances.values())[: args.limit]
+    instances = spread(list(tasks.instances.values()), args.sample)[: args.limit]
     done = completed(read_jsonl(args.out, kind="swe_scaling"))
     todo = [i for i in instances if i.instance_id not in done]
     print(f"{len(instances) - len(todo)} tasks already in {args.out}, {len(todo)} to go", file=sys.stderr)
@@ -309,6 +318,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=Path, default=FIXTURE, help="SWE-bench JSONL (default: the fixture set)")
     parser.add_argument("--limit", type=int, help="only the first K tasks")
+    parser.add_argument("--sample", type=int, help="K tasks spread evenly through the file (every package)")
     parser.add_argument("--out", type=Path, default=_cache() / "bench" / "swe_scaling.jsonl")
     parser.add_argument("--tabulate", action="store_true", help="only print the table of --out")
     parser.add_argument("--methods", default=",".join(METHODS), help="draw,evolve,memory,repro (default all)")

@@ -334,8 +334,11 @@ def parse_text_reply(text: str, tools: Sequence[Tool], *, truncated: bool = Fals
             return Reply(message, final=text.strip())
         hint = f"end your reply with one fenced block naming a tool, or with a line `{FINAL_MARKER} <answer>`"
         return Reply(message, [Action("", call_id="", error=f"no action found: {hint}")])
+    named = [b for b in blocks if _names_tool(b[0], b[1], tools)]
+    if not named and (final := _final_line(text)) is not None:
+        # code shown beside the answer, or the answer itself fenced: ```\nFinal answer: 42\n```
+        return Reply(message, final=_GLUED_FENCE.sub("", final).strip().removesuffix("```").strip())
     if len(blocks) > 1:
-        named = [b for b in blocks if _names_tool(b[0], b[1], tools)]
         if not named:
             langs = ", ".join(f"```{lang}" if lang else "``` (unnamed)" for lang, _, _ in blocks)
             return Reply(

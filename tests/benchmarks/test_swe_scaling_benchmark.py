@@ -84,3 +84,10 @@ async def test_reselection_counts_the_tests_once_written_and_the_judge_each_time
     assert by_n["3"]["tokens"] == 300 + 10 + 3 and by_n["3"]["resolved"]  # the same tests, charged again
     table = {r[0]: r for r in _module().tabulate([{"task_id": "t", "repro": found}], [2, 3], memory_n=2)}
     assert table["best-of-3, reproduction tests"][1] == 1.0 and table["best-of-2, reproduction tests"][2] == 203
+
+
+def test_a_sample_is_spread_through_the_task_file():
+    spread = _module().spread
+    assert spread(list(range(33)), 8) == [0, 4, 8, 12, 16, 20, 24, 28]  # every package of the fixture set
+    assert spread(list(range(5)), None) == spread(list(range(5)), 9) == [0, 1, 2, 3, 4]
+    assert spread(list(range(10)), 1) == [0]

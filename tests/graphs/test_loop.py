@@ -636,3 +636,17 @@ async def test_words_that_are_no_call_stay_a_format_error(reply):
     agent = text_agent([reply, "Final answer: 391"], tools=WORDED_TOOLS)
     rollout = await agent(TASK, RolloutContext(sandbox=printing()))
     assert rollout.trajectory[3]["content"].startswith("Error: no action found")
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "I checked it:\n```python\nprint(17 * 23)\n```\nFinal answer: 391",  # code shown, then the answer
+        "```\nFinal answer: 391\n```",  # the answer fenced
+        "```\nFinal answer: 391```",
+    ],
+)
+async def test_a_final_answer_line_beside_blocks_that_name_no_tool_is_the_answer(reply):
+    agent = text_agent([reply], tools=[function_tool(add)])
+    rollout = await agent(TASK)
+    assert rollout.output == "391" and rollout.metadata["steps"] == 1
