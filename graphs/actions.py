@@ -210,7 +210,15 @@ def _line_action(text: str, tools: Sequence[Tool]) -> Action | None:
     parameter takes only a number), or a JSON object of the tool's arguments."""
     if not text.strip():
         return None
-    last = text.strip().splitlines()[-1].strip("`*_ ")
+    lines = [line.strip("`*_ ") for line in text.strip().splitlines()]
+    found = _named_line(lines[-1], tools)
+    if found is None and len(lines) > 1 and _named(tools, lines[-2].rstrip(":").strip()) is not None:
+        found = _named_line(f"{lines[-2]} {lines[-1]}", tools)  # the tool alone on a line, its argument below
+    return found
+
+
+def _named_line(last: str, tools: Sequence[Tool]) -> Action | None:
+    """The action of one line that names a tool and gives its arguments (see ``_line_action``)."""
     for tool in tools:
         words = r"[\s_]+".join(re.escape(w) for w in re.split(r"[_\s]+", tool.name) if w)
         match = re.fullmatch(rf"{words}\s*(?:[:=(]\s*)?(.*?)\s*\)?\.?", last, re.IGNORECASE)
@@ -403,6 +411,43 @@ def _leading_calls(text: str, tools: Sequence[Tool]) -> list[dict[str, Any]] | N
     return bare_tool_calls(body[:end], [t.name for t in tools]) if end else None
 
 
+_CALL_NAME = re.compile(r'"name"\s*:\s*"([^"]+)"')
+_CALL_START = re.compile(r'^(?:```\w*\s*)?\{\s*"name"\s*:\s*"([^"]+)"')
+
+
+def _object_spans(text: str) -> list[tuple[int, int]]:
+    """Where the whole JSON objects in ``text`` are."""
+    decoder, spans, at = json.JSONDecoder(), [], text.find("{")
+    while at != -1:
+        try:
+            _, end = decoder.raw_decode(text, at)
+        except ValueError:
+            at = text.find("{", at + 1)
+            continue
+        spans.append((at, end))
+        at = text.find("{", end)
+    return spans
+
+
+def _broken_call(text: str, tools: Sequence[Tool]) -> str | None:
+    """What is wrong with a reply without calls that tried one in text and failed: JSON naming an
+    offered tool that does not parse, or a reply that is a call to an unknown tool. Such a reply is
+    no answer (small models break a call's JSON, or invent a tool's name)."""
+    known = {t.name for t in tools}
+    names = list(_CALL_NAME.finditer(text))
+    if "<tool_call>" in text and not names:
+        return 'the tool call could not be read: call a tool with a JSON object {"name": ..., "arguments": {...}}'
+    spans = _object_spans(text)
+    for match in names:
+        if match[1] in known and not any(a <= match.start() < b for a, b in spans):
+            return (f"the call to {match[1]} could not be read: its JSON is broken. Call it again with "
+                    "valid JSON arguments, or answer in plain words when you know the answer.")  # fmt: skip
+    start = _CALL_START.match(text.strip())
+    if start and start[1] not in known and re.search(r'"(?:arguments|parameters)"\s*:', text):
+        return f"unknown tool {start[1]!r}; the tools are: {', '.join(t.name for t in tools) or 'none'}"
+    return None
+
+
 def _fenced_call(text: str, tools: Sequence[Tool]) -> dict[str, Any] | None:
     blocks = list(FENCE.finditer(text))
     if len(blocks) != 1 or not blocks[0][1]:
@@ -425,8 +470,9 @@ def parse_tool_calls(
     that is one fenced block naming a tool (small models often write the code instead of calling
     the tool), or that holds exactly one ``{"name": TOOL, "arguments": ...}`` object among prose, is
     read as that call, given an id, and kept in the message's ``tool_calls``. A reply
-    without calls that was cut at its token cap (``truncated``) is not an answer: it gets an error
-    (an ``Action`` with no ``call_id``, answered by a ``user`` message).
+    without calls that was cut at its token cap (``truncated``), or that tried a call in text and
+    broke it (JSON naming an offered tool that does not parse, a call to an unknown tool), is not an
+    answer: it gets an error (an ``Action`` with no ``call_id``, answered by a ``user`` message).
     """
     if not calls:
         fallback = _fenced_call(text, tools) or _embedded_call(text, tools)
@@ -434,6 +480,8 @@ def parse_tool_calls(
         if fallback is None and leading is None and truncated:
             return Reply({"role": "assistant", "content": text}, [Action("", call_id="", error=CUT_OFF)])
         if fallback is None and leading is None:
+            if (broken := _broken_call(text, tools)) is not None:
+                return Reply({"role": "assistant", "content": text}, [Action("", call_id="", error=broken)])
             return Reply({"role": "assistant", "content": text}, final=text)
         calls = leading or [fallback]
     kept, actions = [], []

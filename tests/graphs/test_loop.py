@@ -622,6 +622,8 @@ WORDED_TOOLS = [PythonTool(), function_tool(square), function_tool(nothing)]
         ("nothing()", "done"),
         ("Nothing", "done"),
         ("python print(391)", "391"),
+        ("square\n7", "49"),  # the tool alone on a line, its argument on the next (seen from the 1.5B)
+        ("I look it up.\nsquare:\n7", "49"),
     ],
 )
 async def test_a_tool_named_in_words_on_the_last_line_is_that_call_in_the_text_format(reply, observed):
@@ -650,3 +652,26 @@ async def test_a_final_answer_line_beside_blocks_that_name_no_tool_is_the_answer
     agent = text_agent([reply], tools=[function_tool(add)])
     rollout = await agent(TASK)
     assert rollout.output == "391" and rollout.metadata["steps"] == 1
+
+
+@pytest.mark.parametrize(
+    ("reply", "said"),
+    [
+        ('{"name": "add", "arguments": {"a": 40, "b": 1}', "the call to add could not be read"),  # one } short
+        ('I will add.\n{"name": "add", "arguments": {"a": 40 "b": 1}}', "the call to add could not be read"),
+        ('{"name": "search_form", "arguments": {"query": "x"}}', "unknown tool 'search_form'; the tools are: add"),
+        ("<tool_call>\nadd 40 1\n</tool_call>", "the tool call could not be read"),
+    ],
+)
+async def test_a_call_tried_in_text_and_broken_is_no_answer_in_the_native_format(reply, said):
+    model = FakeModel([reply, {"content": "", "tool_calls": [tool_call("final_answer", {"answer": "41"})]}])
+    rollout = await loop_agent(model, [function_tool(add)], LoopConfig(actions="tools"))(TASK)
+    assert rollout.output == "41" and rollout.metadata["steps"] == 2
+    error = rollout.trajectory[3]
+    assert error["role"] == "user" and error["content"].startswith("Error: ") and said in error["content"]
+
+
+async def test_json_that_is_no_call_is_still_an_answer_in_the_native_format():
+    answer = '{"name": "Alice", "age": 3}'  # names no tool and has no arguments: an answer that is JSON
+    rollout = await loop_agent(FakeModel([answer]), [function_tool(add)], LoopConfig(actions="tools"))(TASK)
+    assert rollout.output == answer and rollout.metadata["steps"] == 1
