@@ -20,6 +20,7 @@ from langgraph.errors import GraphBubbleUp
 from langgraph.runtime import Runtime
 
 from agentscale.actions import canonical_action
+from agentscale.budget import charged_generate
 from agentscale.errors import BudgetExhausted, ConfigError, ToolError
 from agentscale.graphs.actions import Action, parse_text_reply, parse_tool_calls, tool_definition, tools_prompt
 from agentscale.graphs.compaction import compact
@@ -302,7 +303,11 @@ class Nodes:
             messages = sent
         try:
             async with asyncio.timeout(left):
-                completion = await model.generate(
+                # checked against the run's budget before the call and charged after it: a scaled
+                # run's rollouts stop mid-trajectory when its budget is spent, not at their own limits
+                completion = await charged_generate(
+                    model,
+                    run.budget,
                     messages,
                     temperature=request.temperature,
                     seed=None if request.seed is None else request.seed + step - 1,

@@ -361,6 +361,20 @@ async def test_budget_exhausted_mid_loop_is_a_budget_stop():
     assert rollout.status == "budget" and rollout.metadata["stop"] == "budget"
 
 
+async def test_the_runs_budget_stops_rollouts_mid_trajectory():
+    # each call costs FakeModel's usage; the run's budget runs out during the rollouts, not after them
+    model = FakeModel(["```python\nprint(1)\n```"] * 50, cycle=True)
+    pool = FakeSandboxProvider(handler=lambda argv, files: ExecResult(exit_code=0, stdout=f"{len(argv)}\n"))
+    config = LoopConfig(actions="text", max_steps=40, repeat_limit=None)
+    graph = scale(loop_agent(model, [PythonTool()], config), "best_of_n", n=2)
+    budget = Budget(max_tokens=3000)
+    state = await graph.ainvoke({"task": TASK}, context=ScaleContext(sandboxes=pool, budget=budget))
+    assert {r.status for r in state["rollouts"]} == {"budget"}
+    assert {r.metadata["stop"] for r in state["rollouts"]} == {"budget"}
+    assert 3000 <= budget.spent.total_tokens < 3000 + 2 * 1000  # at most one call in flight per rollout over
+    assert 6 < len(model.calls) < 40  # far from the 2 x 40 steps the rollouts' own limits allow
+
+
 async def test_request_renders_into_the_first_prompt_and_sampling():
     model = FakeModel(["Final answer: 1"])
     request = RolloutRequest(
