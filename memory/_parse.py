@@ -98,10 +98,38 @@ def _from_sections(text: str) -> list[dict[str, str]]:
     return [n for raw in items if (n := _normalise(raw))]
 
 
+_CLOSERS = ('"}', "}", '"]}', "]}")
+"""What a JSON object cut by the token limit may lack: its string, then itself (or a list first)."""
+
+
+def _cut_object(tail: str) -> dict[str, Any] | None:
+    """The object a reply cut by its token limit was writing when it stopped, closed where it was
+    cut, its last string kept up to its last whole sentence; ``None`` when closing it does not
+    parse or the cut string holds no whole sentence."""
+    tail = tail.rstrip().rstrip(",").rstrip("\\")
+    for closer in _CLOSERS:
+        try:
+            value = json.loads(tail + closer)
+        except ValueError:
+            continue
+        if not isinstance(value, dict):
+            return None
+        key = next(reversed(value), None)
+        if isinstance(key, str) and isinstance(value[key], str) and closer.startswith('"'):
+            cut = value[key]
+            end = max(cut.rfind(". "), cut.rfind(".\n"), len(cut) - 1 if cut.endswith(".") else -1)
+            if end <= 0:
+                return None  # not one whole sentence: "Keep the units of" is no lesson
+            value[key] = cut[: end + 1]
+        return value
+    return None
+
+
 def _complete_objects(text: str) -> list[Any]:
     """The JSON objects that parse whole in ``text``, outermost only: what is left of a list cut
-    short by the reply's token limit (the last item cut mid-string is lost, the ones before kept)."""
-    decoder, found, pos = json.JSONDecoder(), [], text.find("{")
+    short by the reply's token limit. The last item, cut mid-string, is closed and kept when it
+    already has what an item needs (``_cut_object``)."""
+    decoder, found, pos, last_end = json.JSONDecoder(), [], text.find("{"), 0
     while pos >= 0:
         try:
             value, end = decoder.raw_decode(text, pos)
@@ -109,7 +137,10 @@ def _complete_objects(text: str) -> list[Any]:
             pos = text.find("{", pos + 1)
             continue
         found.append(value)
-        pos = text.find("{", end)
+        pos, last_end = text.find("{", end), end
+    start = text.find("{", last_end)
+    if start >= 0 and (cut := _cut_object(text[start:])) is not None:
+        found.append(cut)
     return found
 
 
@@ -123,18 +154,20 @@ def parse_items(text: str, max_items: int) -> list[dict[str, str]]:
         'Guard empty input'
     """
     text = _THINK.sub("", text or "")
+    found: list[dict[str, str]] = []
     for candidate in _json_candidates(text):
         try:
             value = json.loads(candidate)
         except ValueError:
             continue
-        items = _from_json(value)
-        if items:
-            return items[:max_items]
-    items = _from_json(_complete_objects(text))
-    if items:
-        return items[:max_items]
-    return _from_sections(text)[:max_items]
+        if items := _from_json(value):
+            found = items
+            break
+    # a list cut by the token limit: its whole objects, and the cut one, are more than any part that parses
+    pieces = _from_json(_complete_objects(text)) or []
+    if len(pieces) > len(found):
+        found = pieces
+    return found[:max_items] if found else _from_sections(text)[:max_items]
 
 
 _VERDICT_WORD = re.compile(
