@@ -209,7 +209,8 @@ def tabulate(records: list[dict[str, Any]], ns: list[int], memory_n: int) -> lis
 def print_table(records: list[dict[str, Any]], args: argparse.Namespace) -> None:
     rows = tabulate(records, args.ns, args.memory_n)
     width = max(len(r[0]) for r in rows)
-    print(f"\nSWE, {len(records)} tasks from {args.tasks.name}, {args.model} on llama.cpp (CPU); "
+    presets = sorted({str(r.get("preset", "?")) for r in records}) if records else [args.model]
+    print(f"\nSWE, {len(records)} tasks from {args.tasks.name}, {'/'.join(presets)} on llama.cpp (CPU); "
           "visible tests select, hidden tests score")  # fmt: skip
     print(f"{'method':<{width}}  {'resolved':>8}  {'tokens/task':>11}  {'wall s/task':>11}  note")
     for name, rate, tokens, wall, note in rows:
@@ -278,8 +279,11 @@ async def run(args: argparse.Namespace) -> int:
             assert isinstance(scorer, HiddenTests)
 
             def runner(strategy: str, n: int, memory: Any = None, **strategy_options: Any) -> ScaledRunner:
+                # more rollouts at once than the server has slots swaps conversations in and out of
+                # the slots: each request then processes its whole prompt again (no prefix cache)
+                at_once = min(n, args.concurrency or preset.parallel)
                 settings = RunSettings(workflow="swe", strategy=strategy, n=n, model=server.model, options=options,
-                                       max_concurrency=n, strategy_options=strategy_options)  # fmt: skip
+                                       max_concurrency=at_once, strategy_options=strategy_options)  # fmt: skip
                 return ScaledRunner(parts, settings, model=llm, sandboxes=pool, memory=memory)
 
             runners: dict[str, Any] = {}
@@ -303,6 +307,7 @@ async def run(args: argparse.Namespace) -> int:
                         continue
                     started = time.monotonic()
                     record = await measure_task(swe_task(instance), runners, scorer, args)
+                    record.update(preset=args.preset, concurrency=args.concurrency or preset.parallel)
                     append_jsonl(args.out, record)
                     said = [f"{k}: {'resolved' if record[k]['resolved'] else 'not resolved'}, {record[k]['tokens']} tok"
                             for k in ("draw", "evolve", "memory") if k in record]  # fmt: skip
@@ -335,6 +340,7 @@ def main() -> int:
     parser.add_argument("--preset", default="agent-small", help="server preset (agent: the 1.5B model)")
     parser.add_argument("--backend", default="docker")
     parser.add_argument("--sandboxes", type=int, default=8)
+    parser.add_argument("--concurrency", type=int, help="rollouts of one run at once (default: the server's slots)")
     args = parser.parse_args()
     args.model = args.preset
     if not args.tabulate:
