@@ -364,6 +364,20 @@ def parse_text_reply(text: str, tools: Sequence[Tool], *, truncated: bool = Fals
     return Reply(message, [_block_action(*blocks[0], truncated, tools)])
 
 
+def _json_objects(text: str) -> list[tuple[int, int, Any]]:
+    """The whole JSON values that start with ``{`` in ``text``, outermost only: ``(start, end, value)``."""
+    decoder, found, at = json.JSONDecoder(), [], text.find("{")
+    while at != -1:
+        try:
+            value, end = decoder.raw_decode(text, at)
+        except ValueError:
+            at = text.find("{", at + 1)
+            continue
+        found.append((at, end, value))
+        at = text.find("{", end)
+    return found
+
+
 def _embedded_call(text: str, tools: Sequence[Tool]) -> dict[str, Any] | None:
     """The one ``{"name": TOOL, "arguments": {...}}`` object in a reply that also has prose around it.
 
@@ -372,16 +386,8 @@ def _embedded_call(text: str, tools: Sequence[Tool]) -> dict[str, Any] | None:
     Exactly one object naming an offered tool counts; none or several leave the reply as text.
     """
     names = {t.name for t in tools}
-    decoder, found, at = json.JSONDecoder(), [], text.find("{")
-    while at != -1:
-        try:
-            value, end = decoder.raw_decode(text, at)
-        except ValueError:
-            at = text.find("{", at + 1)
-            continue
-        if isinstance(value, dict) and value.get("name") in names and set(value) <= {"name", "arguments"}:
-            found.append(value)
-        at = text.find("{", end)
+    objects = [value for _, _, value in _json_objects(text) if isinstance(value, dict)]
+    found = [value for value in objects if value.get("name") in names and set(value) <= {"name", "arguments"}]
     if len(found) != 1 or not isinstance(found[0].get("arguments", {}), dict | str):
         return None
     arguments = found[0].get("arguments", {})
@@ -415,20 +421,6 @@ _CALL_NAME = re.compile(r'"name"\s*:\s*"([^"]+)"')
 _CALL_START = re.compile(r'^(?:```\w*\s*)?\{\s*"name"\s*:\s*"([^"]+)"')
 
 
-def _object_spans(text: str) -> list[tuple[int, int]]:
-    """Where the whole JSON objects in ``text`` are."""
-    decoder, spans, at = json.JSONDecoder(), [], text.find("{")
-    while at != -1:
-        try:
-            _, end = decoder.raw_decode(text, at)
-        except ValueError:
-            at = text.find("{", at + 1)
-            continue
-        spans.append((at, end))
-        at = text.find("{", end)
-    return spans
-
-
 def _broken_call(text: str, tools: Sequence[Tool]) -> str | None:
     """What is wrong with a reply without calls that tried one in text and failed: JSON naming an
     offered tool that does not parse, or a reply that is a call to an unknown tool. Such a reply is
@@ -437,9 +429,9 @@ def _broken_call(text: str, tools: Sequence[Tool]) -> str | None:
     names = list(_CALL_NAME.finditer(text))
     if "<tool_call>" in text and not names:
         return 'the tool call could not be read: call a tool with a JSON object {"name": ..., "arguments": {...}}'
-    spans = _object_spans(text)
+    spans = _json_objects(text)
     for match in names:
-        if match[1] in known and not any(a <= match.start() < b for a, b in spans):
+        if match[1] in known and not any(a <= match.start() < b for a, b, _ in spans):
             return (f"the call to {match[1]} could not be read: its JSON is broken. Call it again with "
                     "valid JSON arguments, or answer in plain words when you know the answer.")  # fmt: skip
     start = _CALL_START.match(text.strip())
