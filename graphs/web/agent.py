@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
@@ -34,11 +35,11 @@ from agentscale.graphs.loop import build_agent_graph
 from agentscale.graphs.loop_config import LoopConfig
 from agentscale.graphs.web.session import WebLimits, WebSession
 from agentscale.graphs.web.tools import web_tools
-from agentscale.graphs.web.verify import START_PAGE, unread_answer
+from agentscale.graphs.web.verify import START_PAGE, link_leads, unread_answer
 from agentscale.protocols import Model
 from agentscale.rollout import RolloutContext
 from agentscale.strategies.context import as_task
-from agentscale.types import Rollout, RolloutRequest, Task
+from agentscale.types import Message, Rollout, RolloutRequest, Task
 
 __all__ = ["WEB_SYSTEM", "WebAgent", "WebConfig", "WebState", "build_web_graph", "short_answer", "web_agent"]
 
@@ -147,8 +148,13 @@ class WebAgent:
             start = task.metadata.get("start_url")
             if cfg.open_start and start:
                 seen = task.model_copy(update={"prompt": f"{task.prompt}\n\n{await _first_page(web, str(start))}"})
+            def check_final(answer: str, trajectory: Sequence[Message]) -> str | None:
+                page = web.current
+                links = [(link.number, link.text) for link in page.document.links] if page and page.document else []
+                return unread_answer(answer, trajectory, link_leads(task.prompt, links))
+
             graph = build_agent_graph(model=self.model, tools=web_tools(web), config=cfg.loop(), answer=short_answer,
-                                     check_final=unread_answer)
+                                     check_final=check_final)
             state = await graph.ainvoke({"task": seen, "request": run.request}, context=run)
             rollout: Rollout = state["rollout"]
             visits = list(web.visits)

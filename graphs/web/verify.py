@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from agentscale.answers import answers_match, extract_answer, normalize_answer
 from agentscale.types import Message, Rollout, Task, Verdict
 
-__all__ = ["ObservedAnswer", "WebAnswerScorer", "observations_of", "seen_on_a_page", "unread_answer"]
+__all__ = ["ObservedAnswer", "WebAnswerScorer", "link_leads", "observations_of", "seen_on_a_page", "unread_answer"]
 
 
 START_PAGE = "You are on this page:"
@@ -59,14 +59,54 @@ def seen_on_a_page(answer: str, observations: str) -> bool:
     return any(f" {form} " in seen for form in forms)
 
 
-def unread_answer(answer: str, trajectory: Sequence[Message]) -> str | None:
+# words that say nothing about where an answer is ("how many", "the", "answer", "start at")
+_STOP = frozenset(
+    "a an and any are as at be by can did do does for from had has have how in into is it its many much of on "
+    "or per the their there these this that to was were what when where which who whom whose why with you your "
+    "use using answer answers short only start page site web http https www com org net example".split()
+)
+
+
+def _stems(text: str) -> set[str]:
+    """Content words of ``text``, lowercased, with a plural's ``s`` dropped ("Parks" and "park" meet)."""
+    words = re.findall(r"[a-z][a-z']+", re.sub(r"https?://\S+", " ", text.lower()))
+    return {w.removesuffix("'s").rstrip("s") if len(w) > 3 else w for w in words if w not in _STOP and len(w) > 2}
+
+
+def link_leads(question: str, links: Sequence[tuple[int, str]], *, limit: int = 4) -> list[tuple[int, str]]:
+    """The links (``(number, text)``) whose text shares words with ``question``, most shared first
+    (page order breaks ties), at most ``limit``: where a model that answered too soon could look.
+
+        >>> link_leads("How many hectares is Riverside Park?", [(1, "Home"), (5, "Parks"), (9, "Bus fares")])
+        [(5, 'Parks')]
+    """
+    asked = _stems(question)
+    shared = [(len(asked & _stems(text)), i, (number, text)) for i, (number, text) in enumerate(links)]
+    ranked = sorted((s for s in shared if s[0] > 0), key=lambda s: (-s[0], s[1]))
+    seen: set[str] = set()
+    leads = []
+    for _, _, (number, text) in ranked:
+        if text.lower() not in seen:  # the same link in the menu and the body: name it once
+            seen.add(text.lower())
+            leads.append((number, text))
+    return leads[:limit]
+
+
+def unread_answer(
+    answer: str, trajectory: Sequence[Message], leads: Sequence[tuple[int, str]] = ()
+) -> str | None:
     """The web agent's check of its own final answer (``build_agent_graph(check_final=...)``): a
     refusal when the answer is on no page the trajectory read, else ``None``. Small models answer
-    from the question alone or copy an example; one refusal sends them to look."""
+    from the question alone or copy an example; a refusal sends them to look, naming ``leads``
+    (links of the page on screen that share words with the question, from ``link_leads``)."""
     if seen_on_a_page(answer, observations_of(trajectory)):
         return None
+    where = "follow a link [n] that leads there, or search the site"
+    if leads:
+        named = ", ".join(f"{text[:60]} [{number}]" for number, text in leads)
+        where = f"links on this page that may lead there: {named} (follow_link with its number), or search the site"
     return (f"the answer {answer.strip()!r:.80} is on no page you have read. Find the page that says it: "
-            "follow a link [n] that leads there, or search the site; then answer exactly as that page writes it.")
+            f"{where}; then answer exactly as that page writes it.")
 
 
 @dataclass

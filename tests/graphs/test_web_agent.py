@@ -23,7 +23,7 @@ from agentscale.graphs.web import (
     site_tasks,
     web_agent,
 )
-from agentscale.graphs.web.verify import START_PAGE, observations_of, unread_answer
+from agentscale.graphs.web.verify import START_PAGE, link_leads, observations_of, unread_answer
 from agentscale.rollout import RolloutContext
 from agentscale.testing import FakeModel, FunctionModel, tool_call
 from agentscale.types import Rollout, Task
@@ -257,5 +257,23 @@ async def test_an_answer_from_no_page_is_sent_back_and_the_agent_looks(site):
                   ("follow_link", {"number": 8}), ("follow_link", {"number": 8}), ("final_answer", {"answer": "2005"}))
     rollout = await web_agent(model, WebConfig(actions="tools"))(task, RolloutContext())
     assert rollout.answer == "2005" and rollout.metadata["steps"] == 6
-    assert observations(rollout)[0].startswith("Error: the answer '1998' is on no page you have read")
+    refusal = observations(rollout)[0]
+    assert refusal.startswith("Error: the answer '1998' is on no page you have read")
+    # the refusal names the start page's links that share words with the question ("town's parks")
+    assert "links on this page that may lead there: Parks [5], Town Council [9], Parks and gardens [11]" in refusal
     assert (await WebAnswerScorer().verify(task, rollout)).passed
+
+
+def test_link_leads_are_the_links_sharing_words_with_the_question():
+    links = [(1, "Maplewood"), (2, "Library"), (5, "Parks"), (8, "Maplewood Public Library"), (11, "Parks and gardens"),
+             (12, "Bus timetables"), (13, "Library")]
+    question = "Use the library catalogue: how many copies are at the North branch?"
+    assert link_leads(question, links) == [(2, "Library"), (8, "Maplewood Public Library")]  # each text once
+    assert link_leads("What is the park's area?", links)[:2] == [(5, "Parks"), (11, "Parks and gardens")]
+    assert link_leads("When does the number 12 BUS leave?", links) == [(12, "Bus timetables")]
+    # most shared words first; words that say nothing ("how", "many", "the", "answer", a URL) lead nowhere
+    assert link_leads("park gardens", links)[0] == (11, "Parks and gardens")
+    assert link_leads("How many? Answer at http://127.0.0.1:8000/library", links) == []
+    assert link_leads("anything", []) == [] and len(link_leads("library", [(i, "Library") for i in range(9)])) == 1
+    refusal = unread_answer("7", [], [(5, "Parks")])
+    assert "may lead there: Parks [5] (follow_link with its number)" in refusal
