@@ -111,8 +111,11 @@ class Observation:
         lines.append("Elements ([ref] tag #id \"text\" value=...):")
         shown = 0
         for e in self.elements:
-            if not (e.tag.startswith(_INTERACTIVE) or e.text or e.id or e.value not in (None, "")):
-                continue  # an empty container: nothing to read or act on
+            acts = e.tag.startswith(_INTERACTIVE)
+            if not (acts or e.text or e.id or e.value not in (None, "")) or (not acts and not e.leaf and not e.text):
+                # an empty container, even with an id (MiniWoB's #wrap, #area): nothing to read or act on,
+                # and small models clicked it first
+                continue
             if shown >= max_elements:
                 lines.append(f"... more elements not shown ({len(self.elements)} in all)")
                 break

@@ -250,3 +250,16 @@ async def test_malformed_browser_actions_get_a_readable_error_and_the_step_limit
     assert "unknown tool 'scroll'" in seen[2] and "key must name a key" in seen[3]
     assert browsers.clicks == 0 and browsers.typed == []  # nothing malformed reached the page
     assert rollout.status == "ok" and rollout.metadata["stop"] == "steps" and rollout.answer is None
+
+
+def test_the_page_lists_what_can_be_read_or_acted_on_not_empty_containers():
+    page = Observation(utterance="Click button ONE.", elements=[
+        Element(ref=1, tag="body", leaf=False), Element(ref=2, tag="div", id="wrap", leaf=False),
+        Element(ref=3, tag="div", id="area", leaf=False), Element(ref=4, tag="button", id="subbtn", text="ONE"),
+        Element(ref=5, tag="div", id="swatch"), Element(ref=6, tag="label", leaf=False),
+        Element(ref=7, tag="input_text", id="tt", value="Ann", focused=True),
+    ])
+    lines = page.render().splitlines()[2:]
+    # #wrap and #area hold the page (small models clicked them first); an empty leaf with an id may be the target
+    assert lines == ['[4] button #subbtn "ONE"', "[5] div #swatch", "[6] label",
+                     "[7] input_text #tt value='Ann' (focused)"]
