@@ -86,6 +86,8 @@ class MiniWoBConfig(BaseModel):
         max_elements: elements listed at most per observation.
         tool_timeout: seconds one browser action may take before it is stopped (the model then
             reads that it timed out).
+        final_refusals: how many times a final answer given while the episode is still on is sent
+            back (small models "finish" before acting); ``0``: any final answer ends the rollout.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -97,11 +99,13 @@ class MiniWoBConfig(BaseModel):
     max_seconds: float = Field(default=600.0, gt=0)
     max_elements: int = Field(default=60, ge=5)
     tool_timeout: float = Field(default=30.0, gt=0)
+    final_refusals: int = Field(default=1, ge=0)
 
     def loop(self) -> LoopConfig:
         """The loop's settings."""
         return LoopConfig(actions=self.actions, system=self.system, max_steps=self.max_steps,
-                          reply_tokens=self.reply_tokens, max_seconds=self.max_seconds, tool_timeout=self.tool_timeout)
+                          reply_tokens=self.reply_tokens, max_seconds=self.max_seconds, tool_timeout=self.tool_timeout,
+                          final_refusals=self.final_refusals)
 
 
 def miniwob_task(name: str, seed: int = 0) -> Task:
@@ -130,6 +134,13 @@ class _Episode:
     def show(self, obs: Observation) -> str:
         self.last = obs
         return obs.render(self.max_elements)
+
+    def unfinished(self, answer: str, trajectory: Any) -> str | None:
+        """The loop's ``check_final``: a final answer while the episode is still on is sent back."""
+        if self.last is None or self.last.done:
+            return None
+        return ("the episode is not over: the task on the page is not done yet. Do it with click, type_text "
+                "or press_key on the elements listed; the episode ends when the task is done.")
 
 
 def _ref(arguments: Mapping[str, Any]) -> int:
@@ -227,7 +238,8 @@ class MiniWoBAgent:
             episode = _Episode(browser, self.config.max_elements)
             first = episode.show(await browser.begin(str(name), int(task.metadata.get("seed", 0))))
             seen = task.model_copy(update={"prompt": f"{task.prompt}\n\n{first}"})
-            graph = build_agent_graph(model=self.model, tools=browser_tools(episode), config=self.config.loop())
+            graph = build_agent_graph(model=self.model, tools=browser_tools(episode), config=self.config.loop(),
+                                      check_final=episode.unfinished)
             state = await graph.ainvoke({"task": seen, "request": run.request}, context=run)
             final = await browser.observe()
         rollout: Rollout = state["rollout"]

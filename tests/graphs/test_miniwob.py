@@ -217,7 +217,8 @@ class StuckBrowsers:
 
 
 async def test_a_browser_action_that_hangs_is_stopped_and_the_episode_goes_on():
-    model = FakeModel([act("click", ref=3), act("type_text", ref=2, text="Ann"), act("final_answer", answer="done")])
+    model = FakeModel([act("click", ref=3), act("type_text", ref=2, text="Ann"), act("final_answer", answer="done"),
+                       act("final_answer", answer="done")])
     browsers = StuckBrowsers()
     config = MiniWoBConfig(actions="tools", tool_timeout=0.3)
     started = asyncio.get_running_loop().time()
@@ -226,6 +227,7 @@ async def test_a_browser_action_that_hangs_is_stopped_and_the_episode_goes_on():
     seen = [m["content"] for m in rollout.trajectory if m.get("role") == "tool"]
     assert seen[0] == "Error: click timed out after 0.3 s and was stopped."
     assert "#tt value='Ann'" in seen[1] and browsers.typed == [(2, "Ann")]  # the next action still ran
+    assert seen[2].startswith("Error: the episode is not over")  # "done" with the episode on: sent back once
     assert rollout.status == "ok" and rollout.answer == 'type 2 "Ann"'  # the stopped click is not an action taken
     assert rollout.metadata["done"] is False
     assert not (await EpisodeReward().verify(miniwob_task("enter-text", 1), rollout)).passed
@@ -263,3 +265,26 @@ def test_the_page_lists_what_can_be_read_or_acted_on_not_empty_containers():
     # #wrap and #area hold the page (small models clicked them first); an empty leaf with an id may be the target
     assert lines == ['[4] button #subbtn "ONE"', "[5] div #swatch", "[6] label",
                      "[7] input_text #tt value='Ann' (focused)"]
+
+
+async def test_a_final_answer_before_the_episode_ends_is_sent_back_and_the_agent_acts():
+    # the 1.5B called final_answer("done") as its first action on half of the tasks
+    class OneClickPage(StuckBrowsers):
+        async def click(self, ref: int) -> Observation:
+            self.clicks += 1
+            return Observation(utterance="Click Submit.", done=True, reward=1.0, raw_reward=1.0)
+
+        async def observe(self) -> Observation:
+            return await self.click(0) if self.clicks else self.page()
+
+    model = FakeModel([act("final_answer", answer="done"), act("click", ref=3), act("final_answer", answer="done")])
+    rollout = await miniwob_agent(model, OneClickPage(), MiniWoBConfig(actions="tools"))(
+        miniwob_task("click-button", 1), RolloutContext())
+    seen = [m["content"] for m in rollout.trajectory if m.get("role") == "tool"]
+    assert seen[0].startswith("Error: the episode is not over: the task on the page is not done yet")
+    assert rollout.answer == "click 3" and rollout.metadata["done"] and rollout.metadata["reward"] == 1.0
+    # with no refusals allowed the first "done" ends it, unfinished
+    model = FakeModel([act("final_answer", answer="done")])
+    rollout = await miniwob_agent(model, OneClickPage(), MiniWoBConfig(actions="tools", final_refusals=0))(
+        miniwob_task("click-button", 1), RolloutContext())
+    assert rollout.answer is None and rollout.metadata["done"] is False
