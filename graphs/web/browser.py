@@ -111,10 +111,7 @@ class Observation:
         lines.append("Elements ([ref] tag #id \"text\" value=...):")
         shown = 0
         for e in self.elements:
-            acts = e.tag.startswith(_INTERACTIVE)
-            if not (acts or e.text or e.id or e.value not in (None, "")) or (not acts and not e.leaf and not e.text):
-                # an empty container, even with an id (MiniWoB's #wrap, #area): nothing to read or act on,
-                # and small models clicked it first
+            if not _worth_listing(e):
                 continue
             if shown >= max_elements:
                 lines.append(f"... more elements not shown ({len(self.elements)} in all)")
@@ -133,6 +130,15 @@ class Observation:
             lines.append(" ".join(bits))
             shown += 1
         return "\n".join(lines)
+
+
+def _worth_listing(e: Element) -> bool:
+    """Whether the model should see ``e``: something to act on or read. An empty container is not,
+    even with an id (MiniWoB's ``#wrap``, ``#area``: small models clicked them first); an empty leaf
+    with an id or a value may be the target (a swatch, a field)."""
+    if e.tag.startswith(_INTERACTIVE) or e.text:
+        return True
+    return e.leaf and bool(e.id or e.value not in (None, ""))
 
 
 def _flatten(node: dict[str, Any], depth: int = 0, out: list[Element] | None = None) -> list[Element]:
