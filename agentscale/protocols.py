@@ -218,7 +218,9 @@ class Tool(Protocol):
 
     ``name``, ``description`` and ``parameters`` (the JSON schema of the arguments object) describe
     it to the model, as a native tool definition or in a plain-text action format. ``__call__``
-    runs it with the parsed arguments and returns the observation the model sees next. A refusal
+    runs it with the parsed arguments and returns the observation the model sees next (or
+    ``agentscale.graphs.Finished``: that observation and the rollout's answer, ending the loop, for
+    a tool that knows the work is over). A refusal
     or failure the model can act on is a ``ToolError`` (the loop shows its message); the rollout's
     ``run`` gives the tool its sandbox, budget and progress stream.
 

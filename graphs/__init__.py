@@ -33,13 +33,14 @@ from agentscale.graphs.humaneval import (
 )
 from agentscale.graphs.loop import LoopInput, LoopState, ToolAgent, build_agent_graph, loop_agent
 from agentscale.graphs.loop_config import LoopConfig, resolve_actions
-from agentscale.graphs.tools import FINAL_TOOL, FinalAnswer, FunctionTool, PythonTool, function_tool
+from agentscale.graphs.tools import FINAL_TOOL, FinalAnswer, Finished, FunctionTool, PythonTool, function_tool
 
 __all__ = [
     "FINAL_MARKER",
     "FINAL_TOOL",
     "Action",
     "FinalAnswer",
+    "Finished",
     "FunctionTool",
     "ChatConfig",
     "ChatWorkflow",

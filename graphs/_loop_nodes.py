@@ -25,7 +25,7 @@ from agentscale.errors import BudgetExhausted, ConfigError, ToolError
 from agentscale.graphs.actions import Action, parse_text_reply, parse_tool_calls, tool_definition, tools_prompt
 from agentscale.graphs.compaction import compact
 from agentscale.graphs.loop_config import LoopConfig, resolve_actions
-from agentscale.graphs.tools import FinalAnswer
+from agentscale.graphs.tools import FinalAnswer, Finished
 from agentscale.prompts import render_request
 from agentscale.protocols import Model, Tool
 from agentscale.rollout import RolloutContext
@@ -368,7 +368,7 @@ class Nodes:
             update["pending"] = _only_first(reply.actions, cfg.calls_per_step)
         return update
 
-    async def _run_one(self, action: Action, run: RolloutContext, left: float | None) -> str:
+    async def _run_one(self, action: Action, run: RolloutContext, left: float | None) -> str | Finished:
         tool = self.by_name[action.tool]
         timeout = getattr(tool, "timeout", None) or self.config.tool_timeout
         if left is not None and left < timeout:
@@ -384,7 +384,7 @@ class Nodes:
             return f"Error: {exc}"
         except Exception as exc:  # a broken tool must not end the rollout: the model reads what happened
             return f"Error: {action.tool} failed: {type(exc).__name__}: {exc}"
-        return result if isinstance(result, str) else str(result)
+        return result if isinstance(result, str | Finished) else str(result)
 
     def _observation(self, state: LoopState, action: Action, text: str) -> Message:
         text = _clip(text, self.config.observation_chars)
@@ -402,7 +402,7 @@ class Nodes:
         messages: list[Message] = []
         update: dict[str, Any] = {"pending": []}
         for raw in state.get("pending") or []:
-            action = Action(**raw)
+            action, finished = Action(**raw), None
             if action.error:
                 text = f"Error: {action.error}"
             elif action.tool == cfg.final_tool:
@@ -422,14 +422,16 @@ class Nodes:
                     if cfg.max_seconds is None
                     else cfg.max_seconds - (time.time() - state.get("started", time.time()))
                 )
-                text = await self._run_one(action, run, left)
+                result = await self._run_one(action, run, left)
+                finished = result if isinstance(result, Finished) else None
+                text = finished.observation if finished else str(result)
                 key = canonical_action(action.tool, action.arguments)
                 if key == state.get("previous_action"):
                     text += f"\n{REPEATED}"
                 update["previous_action"] = key
                 if action.note:
                     text += f"\n{action.note}"
-            if step == cfg.max_steps - 1:
+            if step == cfg.max_steps - 1 and cfg.last_step_note:
                 text += f"\n{SECOND_TO_LAST}"
             message = self._observation(state, action, text)
             messages.append(message)
@@ -441,6 +443,9 @@ class Nodes:
                     "content": str(message["content"])[:_EVENT_CHARS],
                 }
             )
+            if finished is not None:  # the tool ended the loop: the step's later actions do not run
+                update.update(output=finished.answer, stop="final", error=None)
+                break
         update["trajectory"] = messages
         return update
 

@@ -23,10 +23,12 @@ observation is a ``user`` message ``"Observation:\\n..."`` whose ``name`` is the
 ``run.emit`` (``{"step", "role", "content", ...}``) for live views.
 
 How it ends is data: ``Rollout.metadata["stop"]`` is ``"final"`` (an answer: ``output``, and
-``answer`` when the graph has an extractor), ``"steps"``, ``"tokens"``, ``"seconds"`` or
-``"repeating"`` (a limit: ``status="ok"``, empty ``output``, ``metadata["limit"]`` says which; the
-last is the same reply ``LoopConfig.repeat_limit`` times in a row), ``"error"`` (the model call
-failed: ``status="error"``) or ``"budget"`` (the run's budget ran out: ``status="budget"``).
+``answer`` when the graph has an extractor; given by the model, or by a tool that returned
+``Finished`` because the work is over, as MiniWoB's browser tools do when the episode ends),
+``"steps"``, ``"tokens"``, ``"seconds"`` or ``"repeating"`` (a limit: ``status="ok"``, empty
+``output``, ``metadata["limit"]`` says which; the last is the same reply ``LoopConfig.repeat_limit``
+times in a row), ``"error"`` (the model call failed: ``status="error"``) or ``"budget"`` (the
+run's budget ran out: ``status="budget"``).
 
 Example:
     ```python

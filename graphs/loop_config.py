@@ -47,6 +47,9 @@ class LoopConfig(BaseModel):
         text_example: a worked example of a few steps in the text format, added below the tools'
             instructions when the loop acts in that format (small models copy a demonstration far
             better than they follow a description); ``""``: none.
+        last_step_note: the observation before the last step tells the model to answer in its next
+            reply; ``False`` for loops that end without an answer from the model (MiniWoB's ends
+            with the episode: there, that note only makes a small model say "done").
         final_refusals: how many times the graph's ``check_final`` may refuse a final answer (the
             model reads why and goes on); after that an answer is accepted as it is.
         repeat_limit: the rollout ends (``stop="repeating"``, no answer) when the model starts the
@@ -71,6 +74,7 @@ class LoopConfig(BaseModel):
     final_tool: str | None = Field(default=FINAL_TOOL, pattern=r"^[A-Za-z0-9_-]{1,64}$")
     context_tokens: int | None = Field(default=None, ge=256)
     calls_per_step: int | None = Field(default=None, ge=1)
+    last_step_note: bool = True
     final_refusals: int = Field(default=1, ge=0)
     repeat_limit: int | None = Field(default=3, ge=2)
     text_example: str = ""

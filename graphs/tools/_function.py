@@ -13,7 +13,7 @@ from pydantic import create_model
 from agentscale.errors import ConfigError
 from agentscale.rollout import RolloutContext
 
-__all__ = ["FINAL_TOOL", "FinalAnswer", "FunctionTool", "function_tool"]
+__all__ = ["FINAL_TOOL", "FinalAnswer", "Finished", "FunctionTool", "function_tool"]
 
 FINAL_TOOL = "final_answer"
 """The default name of the tool that ends the loop with an answer."""
@@ -50,15 +50,16 @@ class FunctionTool:
         except (TypeError, ValueError):
             self._takes_run = False
 
-    async def __call__(self, arguments: Mapping[str, Any], run: RolloutContext) -> str:
-        """Call ``fn`` with the arguments (and ``run`` when it takes it)."""
+    async def __call__(self, arguments: Mapping[str, Any], run: RolloutContext) -> str | Finished:
+        """Call ``fn`` with the arguments (and ``run`` when it takes it); a result that is not text
+        is shown as JSON, except ``Finished``, which ends the loop."""
         kwargs = dict(arguments)
         if self._takes_run:
             kwargs["run"] = run
         result = self.fn(**kwargs)
         if inspect.isawaitable(result):
             result = await result
-        return result if isinstance(result, str) else json.dumps(result, default=str)
+        return result if isinstance(result, str | Finished) else json.dumps(result, default=str)
 
 
 def function_tool(
@@ -95,6 +96,26 @@ def function_tool(
         parameters=schema,
         fn=fn,
     )
+
+
+@dataclass(frozen=True)
+class Finished:
+    """What a tool returns to end the loop itself: the model reads ``observation`` (it stays in the
+    trajectory) and ``answer`` becomes the rollout's final answer (``stop="final"``).
+
+    For tools that know when the work is over, as a browser does when its episode ends: the model
+    need not spend a step saying so (small models also say so too early).
+
+    Example:
+        ```python
+        async def __call__(self, arguments, run):
+            page = await self.browser.click(arguments["ref"])
+            return Finished(page.render(), answer="done") if page.done else page.render()
+        ```
+    """
+
+    observation: str
+    answer: str
 
 
 @dataclass

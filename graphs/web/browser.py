@@ -106,7 +106,7 @@ class Observation:
         """The page for the model: the task, then one line per element worth acting on or reading."""
         lines = [f"Task: {self.utterance}"]
         if self.done:
-            lines.append(f"The episode is over: reward {self.raw_reward:g}. Call final_answer with 'done'.")
+            lines.append(f"The episode is over: reward {self.raw_reward:g}.")
             return "\n".join(lines)
         lines.append("Elements ([ref] tag #id \"text\" value=...):")
         shown = 0
@@ -304,7 +304,7 @@ class Browser:
 
     def _check(self, ref: int | None) -> None:
         if self._metadata()["done"]:
-            raise ToolError("The episode is over: call final_answer with 'done'.")
+            raise ToolError("The episode is over: no action can change it now.")
         if ref is not None and ref not in self._refs:
             raise ToolError(f"There is no element [{ref}] on the page: use a ref from the element list.")
 

@@ -9,7 +9,9 @@ the tools act on them:
 - ``type_text(ref, text)``: click ``[ref]`` to focus it, then type;
 - ``press_key(key)``: press ``Enter``, ``Tab``, ``ctrl+a``...
 
-Each returns the page after the action (or that the episode is over, with its reward). The
+Each returns the page after the action; the action that ends the episode ends the rollout too
+(the tool returns ``Finished``: the model is not asked to say it is done, and no final-answer
+tool is offered, since small models call it before acting). The
 rollout's ``answer`` is the episode's actions in canonical form (``click 6; type 5 "Jerald"``), so
 a majority vote picks the action sequence most rollouts chose; ``metadata["reward"]`` is
 MiniWoB's raw reward (in [-1, 1], no time penalty), which ``EpisodeReward`` turns into the verdict.
@@ -40,6 +42,7 @@ from agentscale.errors import ConfigError, ToolError
 from agentscale.graphs._loop_nodes import run_of
 from agentscale.graphs.loop import build_agent_graph
 from agentscale.graphs.loop_config import LoopConfig
+from agentscale.graphs.tools import Finished
 from agentscale.graphs.web.browser import Browser, BrowserPool, Observation
 from agentscale.protocols import Model
 from agentscale.rollout import RolloutContext
@@ -70,7 +73,7 @@ MINIWOB_TASKS = (
 MINIWOB_SYSTEM = (
     "You operate a web page to do the task it states. The page's elements are listed as [ref] tag #id \"text\". "
     "Act with one tool call at a time: click(ref), type_text(ref, text) to type into a field, press_key(key). "
-    "When the episode is over, call final_answer with 'done'."
+    "The episode ends by itself once the task is done."
 )
 
 
@@ -86,8 +89,9 @@ class MiniWoBConfig(BaseModel):
         max_elements: elements listed at most per observation.
         tool_timeout: seconds one browser action may take before it is stopped (the model then
             reads that it timed out).
-        final_refusals: how many times a final answer given while the episode is still on is sent
-            back (small models "finish" before acting); ``0``: any final answer ends the rollout.
+        final_refusals: how many times a reply that says it is finished while the episode is still
+            on is sent back (small models "finish" before acting); ``None`` (default): every time,
+            so only the episode's end or a limit ends the rollout; ``0``: the first one ends it.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -99,13 +103,14 @@ class MiniWoBConfig(BaseModel):
     max_seconds: float = Field(default=600.0, gt=0)
     max_elements: int = Field(default=60, ge=5)
     tool_timeout: float = Field(default=30.0, gt=0)
-    final_refusals: int = Field(default=1, ge=0)
+    final_refusals: int | None = Field(default=None, ge=0)
 
     def loop(self) -> LoopConfig:
-        """The loop's settings."""
+        """The loop's settings: no final-answer tool (the episode's end ends the loop)."""
+        refusals = self.max_steps if self.final_refusals is None else self.final_refusals
         return LoopConfig(actions=self.actions, system=self.system, max_steps=self.max_steps,
                           reply_tokens=self.reply_tokens, max_seconds=self.max_seconds, tool_timeout=self.tool_timeout,
-                          final_refusals=self.final_refusals)
+                          final_tool=None, final_refusals=refusals, last_step_note=False)
 
 
 def miniwob_task(name: str, seed: int = 0) -> Task:
@@ -135,12 +140,18 @@ class _Episode:
         self.last = obs
         return obs.render(self.max_elements)
 
+    def after(self, obs: Observation) -> str | Finished:
+        """What an action returns: the page, or, once the episode is over, the end of the rollout."""
+        page = self.show(obs)
+        return Finished(page, answer="done") if obs.done else page
+
     def unfinished(self, answer: str, trajectory: Any) -> str | None:
-        """The loop's ``check_final``: a final answer while the episode is still on is sent back."""
+        """The loop's ``check_final``: a reply that says it is finished while the episode is still on is
+        sent back."""
         if self.last is None or self.last.done:
             return None
         return ("the episode is not over: the task on the page is not done yet. Do it with click, type_text "
-                "or press_key on the elements listed; the episode ends when the task is done.")
+                "or press_key on the elements listed; the episode ends by itself when the task is done.")
 
 
 def _ref(arguments: Mapping[str, Any]) -> int:
@@ -161,11 +172,11 @@ class _Click:
         "required": ["ref"],
     })
 
-    async def __call__(self, arguments: Mapping[str, Any], run: RolloutContext) -> str:
+    async def __call__(self, arguments: Mapping[str, Any], run: RolloutContext) -> str | Finished:
         ref = _ref(arguments)
         obs = await self.episode.browser.click(ref)
         self.episode.actions.append(f"click {ref}")
-        return self.episode.show(obs)
+        return self.episode.after(obs)
 
 
 @dataclass
@@ -180,14 +191,14 @@ class _Type:
         "required": ["ref", "text"],
     })
 
-    async def __call__(self, arguments: Mapping[str, Any], run: RolloutContext) -> str:
+    async def __call__(self, arguments: Mapping[str, Any], run: RolloutContext) -> str | Finished:
         ref = _ref(arguments)
         text = arguments.get("text")
         if not isinstance(text, str | int | float) or isinstance(text, bool):
             raise ToolError("text must be the text to type.")
         obs = await self.episode.browser.type(ref, str(text))
         self.episode.actions.append(f"type {ref} {json.dumps(str(text))}")
-        return self.episode.show(obs)
+        return self.episode.after(obs)
 
 
 @dataclass
@@ -199,13 +210,13 @@ class _Press:
         "type": "object", "properties": {"key": {"type": "string", "description": "the key"}}, "required": ["key"],
     })
 
-    async def __call__(self, arguments: Mapping[str, Any], run: RolloutContext) -> str:
+    async def __call__(self, arguments: Mapping[str, Any], run: RolloutContext) -> str | Finished:
         key = str(arguments.get("key") or "")
         if not key:
             raise ToolError("key must name a key, like Enter.")
         obs = await self.episode.browser.press(key)
         self.episode.actions.append(f"press {key.lower()}")
-        return self.episode.show(obs)
+        return self.episode.after(obs)
 
 
 def browser_tools(episode: Any) -> list[Any]:

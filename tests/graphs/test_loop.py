@@ -12,6 +12,7 @@ import pytest
 from agentscale import Budget, ScaleContext, scale
 from agentscale.errors import BudgetExhausted, ModelAPIError, ToolError
 from agentscale.graphs import (
+    Finished,
     FunctionTool,
     LoopConfig,
     PythonTool,
@@ -97,6 +98,32 @@ async def test_a_plain_reply_is_the_final_answer_with_native_calls():
     agent = loop_agent(FakeModel(["It is \\boxed{391}."]), [PythonTool()], LoopConfig(actions="tools"))
     rollout = await agent(TASK)
     assert rollout.output == "It is \\boxed{391}." and rollout.metadata["steps"] == 1
+
+
+@pytest.mark.parametrize("actions", ["tools", "text"])
+async def test_a_tool_that_returns_finished_ends_the_loop_with_its_answer(actions):
+    # a browser whose episode ended: the model is not asked to say it is done, and the step's
+    # later actions do not run
+    ran = []
+
+    async def open_door(door: int) -> str | Finished:
+        """Open a door."""
+        ran.append(door)
+        return Finished(f"Door {door} opened: you are out.", answer=f"door {door}") if door == 2 else "locked"
+
+    tool = function_tool(open_door)
+    if actions == "tools":
+        replies = [{"content": "", "tool_calls": [tool_call("open_door", {"door": 1})]},
+                   {"content": "", "tool_calls": [tool_call("open_door", {"door": 2}),
+                                                  tool_call("open_door", {"door": 3})]}]
+    else:
+        replies = ['```open_door\n{"door": 1}\n```', '```open_door\n{"door": 2}\n```']
+    model = FakeModel(replies)
+    rollout = await loop_agent(model, [tool], LoopConfig(actions=actions))(TASK)
+    assert ran == [1, 2] and len(model.calls) == 2
+    assert rollout.status == "ok" and rollout.output == "door 2"
+    assert rollout.metadata["stop"] == "final" and rollout.metadata["steps"] == 2
+    assert "Door 2 opened: you are out." in str(rollout.trajectory[-1]["content"])
 
 
 async def test_answer_extractor_fills_rollout_answer():

@@ -217,17 +217,18 @@ class StuckBrowsers:
 
 
 async def test_a_browser_action_that_hangs_is_stopped_and_the_episode_goes_on():
-    model = FakeModel([act("click", ref=3), act("type_text", ref=2, text="Ann"), act("final_answer", answer="done"),
-                       act("final_answer", answer="done")])
+    model = FakeModel([act("click", ref=3), act("type_text", ref=2, text="Ann"), "done", "done"])
     browsers = StuckBrowsers()
-    config = MiniWoBConfig(actions="tools", tool_timeout=0.3)
+    config = MiniWoBConfig(actions="tools", tool_timeout=0.3, max_steps=4)
     started = asyncio.get_running_loop().time()
     rollout = await miniwob_agent(model, browsers, config)(miniwob_task("enter-text", 1), RolloutContext())
     assert asyncio.get_running_loop().time() - started < 10 and browsers.clicks == 1
-    seen = [m["content"] for m in rollout.trajectory if m.get("role") == "tool"]
+    seen = [m["content"] for m in rollout.trajectory[2:] if m.get("role") in ("tool", "user")]
     assert seen[0] == "Error: click timed out after 0.3 s and was stopped."
     assert "#tt value='Ann'" in seen[1] and browsers.typed == [(2, "Ann")]  # the next action still ran
-    assert seen[2].startswith("Error: the episode is not over")  # "done" with the episode on: sent back once
+    # "done" with the episode on: sent back every time; the step limit ends it
+    assert seen[2].startswith("Error: the episode is not over") and seen[3] == seen[2]
+    assert rollout.metadata["stop"] == "steps"
     assert rollout.status == "ok" and rollout.answer == 'type 2 "Ann"'  # the stopped click is not an action taken
     assert rollout.metadata["done"] is False
     assert not (await EpisodeReward().verify(miniwob_task("enter-text", 1), rollout)).passed
@@ -267,8 +268,10 @@ def test_the_page_lists_what_can_be_read_or_acted_on_not_empty_containers():
                      "[7] input_text #tt value='Ann' (focused)"]
 
 
-async def test_a_final_answer_before_the_episode_ends_is_sent_back_and_the_agent_acts():
-    # the 1.5B called final_answer("done") as its first action on half of the tasks
+async def test_the_episode_ends_the_rollout_and_a_done_before_it_is_sent_back():
+    # the 1.5B called final_answer("done") as its first action on half of the tasks: no final-answer
+    # tool is offered, a reply saying it is done is sent back, and the click that ends the episode
+    # ends the rollout (no step spent saying so)
     class OneClickPage(StuckBrowsers):
         async def click(self, ref: int) -> Observation:
             self.clicks += 1
@@ -277,14 +280,16 @@ async def test_a_final_answer_before_the_episode_ends_is_sent_back_and_the_agent
         async def observe(self) -> Observation:
             return await self.click(0) if self.clicks else self.page()
 
-    model = FakeModel([act("final_answer", answer="done"), act("click", ref=3), act("final_answer", answer="done")])
+    model = FakeModel(["I am done.", act("click", ref=3)])
     rollout = await miniwob_agent(model, OneClickPage(), MiniWoBConfig(actions="tools"))(
         miniwob_task("click-button", 1), RolloutContext())
-    seen = [m["content"] for m in rollout.trajectory if m.get("role") == "tool"]
-    assert seen[0].startswith("Error: the episode is not over: the task on the page is not done yet")
+    assert [t["function"]["name"] for t in model.calls[0].tools] == ["click", "type_text", "press_key"]
+    assert rollout.trajectory[3]["content"].startswith("Error: the episode is not over: the task on the page")
+    assert len(model.calls) == 2 and rollout.metadata["stop"] == "final" and rollout.output == "done"
+    assert "The episode is over: reward 1" in rollout.trajectory[-1]["content"]
     assert rollout.answer == "click 3" and rollout.metadata["done"] and rollout.metadata["reward"] == 1.0
     # with no refusals allowed the first "done" ends it, unfinished
-    model = FakeModel([act("final_answer", answer="done")])
+    model = FakeModel(["done"])
     rollout = await miniwob_agent(model, OneClickPage(), MiniWoBConfig(actions="tools", final_refusals=0))(
         miniwob_task("click-button", 1), RolloutContext())
     assert rollout.answer is None and rollout.metadata["done"] is False
