@@ -5,6 +5,8 @@ and wall seconds per task, and best-of-4 with the memory bank on against off.
     .venv/bin/python benchmarks/workflows.py --section math --problems 20         # GSM seeds 0-19
     .venv/bin/python benchmarks/workflows.py --section web                        # the site's 20 questions
     .venv/bin/python benchmarks/workflows.py --section miniwob                    # 10 MiniWoB++ tasks
+    .venv/bin/python benchmarks/workflows.py --section miniwob --miniwob-tasks choose-list,click-color \
+        --out-dir DIR                                                            # other MiniWoB++ tasks
     .venv/bin/python benchmarks/workflows.py --section all --tabulate             # tables of what is done
     .venv/bin/python benchmarks/workflows.py --section math --tabulate --json     # the same as JSON
     .venv/bin/python benchmarks/workflows.py --section math --problems 50 --model qwen2.5-coder-1.5b \
@@ -375,7 +377,8 @@ async def open_suite(section: str, model: Any, args: argparse.Namespace) -> Asyn
         options: dict[str, Any] = {"browsers": args.browsers, **({"max_steps": args.steps} if args.steps else {})}
         try:
             parts = workflow.build(WorkflowEnv(model=model, options=options))
-            tasks = [miniwob_task(name, seed=args.miniwob_seed) for name in MINIWOB_TASKS[: args.problems or 10]]
+            names = args.miniwob_tasks or MINIWOB_TASKS
+            tasks = [miniwob_task(name, seed=args.miniwob_seed) for name in names[: args.problems or len(names)]]
             yield Suite("miniwob", tasks, parts, settings={**settings, "seed": args.miniwob_seed})
         finally:
             await workflow.aclose()
@@ -407,6 +410,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--seed-start", type=int, default=0, help="first GSM seed (math: seeds from here)")
     parser.add_argument("--miniwob-seed", type=int, default=1, help="MiniWoB++ episode seed")
+    parser.add_argument("--miniwob-tasks", type=lambda s: tuple(n.strip() for n in s.split(",") if n.strip()),
+                        help="other MiniWoB++ tasks, comma-separated (default: the 10 of MINIWOB_TASKS)")
     parser.add_argument("--steps", type=int, default=None, help="agent steps per rollout (the workflow's default)")
     parser.add_argument("--timed", type=int, default=3, help="real single-rollout runs on the first K tasks")
     parser.add_argument("--no-memory", dest="memory", action="store_false", help="skip the memory comparison")

@@ -22,7 +22,15 @@ from agentscale.graphs.web.agent import (
     short_answer,
     web_agent,
 )
-from agentscale.graphs.web.browser import CHROME_FLAGS, Browser, BrowserPool, Element, Observation, chromium_paths
+from agentscale.graphs.web.browser import (
+    CHROME_FLAGS,
+    Browser,
+    BrowserPool,
+    Element,
+    Observation,
+    chromium_paths,
+    color_name,
+)
 from agentscale.graphs.web.miniwob import (
     MINIWOB_SYSTEM,
     MINIWOB_TASKS,
@@ -59,6 +67,7 @@ __all__ = [
     "browser_tools",
     "build_miniwob_graph",
     "chromium_paths",
+    "color_name",
     "miniwob_agent",
     "miniwob_task",
     "WEB_SYSTEM",

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import colorsys
 import importlib.util
+import re
 import shutil
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +30,10 @@ from typing import Any
 
 from agentscale.errors import ConfigError, ToolError
 
-__all__ = ["CHROME_FLAGS", "Browser", "BrowserPool", "Element", "Observation", "chromium_paths", "miniwob_html_dir"]
+__all__ = [
+    "CHROME_FLAGS", "Browser", "BrowserPool", "Element", "Observation", "chromium_paths", "color_name",
+    "miniwob_html_dir",
+]
 
 CHROME_FLAGS = (
     "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
@@ -43,6 +48,17 @@ _KEYS = {
     "right": "\ue014", "home": "\ue011", "end": "\ue010", "pageup": "\ue00e", "pagedown": "\ue00f",
 }
 _INTERACTIVE = ("button", "a", "input", "select", "textarea", "option", "label")
+_DOM_INFO = """
+var info = core.getDOMInfo(), selects = {};
+for (var ref in core.previousDOMInfo) {
+  var el = core.previousDOMInfo[ref];
+  if (el instanceof HTMLSelectElement) {
+    selects[ref] = {options: Array.from(el.options).map(function (o) { return o.text.trim(); }),
+                    value: el.selectedIndex >= 0 ? el.options[el.selectedIndex].text.trim() : null};
+  }
+}
+return [info, selects];
+"""
 _MODIFIERS = {"ctrl": "\ue009", "control": "\ue009", "shift": "\ue008", "alt": "\ue00a", "meta": "\ue03d"}
 
 
@@ -89,6 +105,8 @@ class Element:
     focused: bool = False
     depth: int = 0
     leaf: bool = True
+    color: str = ""
+    options: tuple[str, ...] = ()
 
 
 @dataclass
@@ -125,6 +143,12 @@ class Observation:
                 bits.append(f'"{e.text[:80]}"')
             if e.value not in (None, ""):
                 bits.append(f"value={e.value!r}")
+            if e.options:
+                more = len(e.options) - _OPTIONS_SHOWN
+                bits.append("options: " + ", ".join(f'"{o[:40]}"' for o in e.options[:_OPTIONS_SHOWN])
+                            + (f" (+{more} more)" if more > 0 else ""))
+            if e.color and not e.text:
+                bits.append(f"color={e.color}")
             if e.focused:
                 bits.append("(focused)")
             lines.append(" ".join(bits))
@@ -138,23 +162,70 @@ def _worth_listing(e: Element) -> bool:
     with an id or a value may be the target (a swatch, a field)."""
     if e.tag.startswith(_INTERACTIVE) or e.text:
         return True
-    return e.leaf and bool(e.id or e.value not in (None, ""))
+    return e.leaf and bool(e.id or e.value not in (None, "") or e.color)
 
 
-def _flatten(node: dict[str, Any], depth: int = 0, out: list[Element] | None = None) -> list[Element]:
-    out = [] if out is None else out
+# CSS colour names a task may say ("Click on the grey colored box"), by their computed rgb()
+_COLOR_NAMES = {
+    (0, 0, 0): "black", (255, 255, 255): "white", (255, 0, 0): "red", (0, 128, 0): "green", (0, 255, 0): "lime",
+    (0, 0, 255): "blue", (255, 255, 0): "yellow", (0, 255, 255): "cyan", (255, 0, 255): "magenta",
+    (128, 128, 128): "grey", (192, 192, 192): "silver", (128, 0, 0): "maroon", (128, 128, 0): "olive",
+    (128, 0, 128): "purple", (0, 128, 128): "teal", (0, 0, 128): "navy", (255, 165, 0): "orange",
+    (255, 192, 203): "pink", (165, 42, 42): "brown", (255, 215, 0): "gold", (238, 130, 238): "violet",
+    (75, 0, 130): "indigo", (245, 245, 220): "beige", (210, 180, 140): "tan", (250, 128, 114): "salmon",
+    (255, 127, 80): "coral", (64, 224, 208): "turquoise", (240, 230, 140): "khaki", (230, 230, 250): "lavender",
+    (211, 211, 211): "lightgrey", (169, 169, 169): "darkgrey", (173, 216, 230): "lightblue",
+    (144, 238, 144): "lightgreen", (0, 100, 0): "darkgreen", (0, 0, 139): "darkblue", (139, 0, 0): "darkred",
+}
+_OPTIONS_SHOWN = 20
+
+
+def color_name(css: Any) -> str:
+    """A computed CSS background (``rgb(128, 128, 128)``) as the name a task would use (``grey``);
+    without a common name, the ``rgb()`` and the family it is a shade of; ``""`` when transparent.
+
+    Example:
+        >>> color_name("rgb(128, 128, 128)"), color_name("rgba(0, 0, 0, 0)"), color_name("rgb(221, 182, 182)")
+        ('grey', '', 'rgb(221, 182, 182) (red)')
+    """
+    numbers = re.findall(r"[\d.]+", str(css or ""))
+    if len(numbers) < 3 or (len(numbers) >= 4 and float(numbers[3]) == 0):
+        return ""
+    r, g, b = (int(float(n)) for n in numbers[:3])
+    return _COLOR_NAMES.get((r, g, b)) or f"rgb({r}, {g}, {b}) ({_shade_of(r, g, b)})"
+
+
+def _shade_of(r: int, g: int, b: int) -> str:
+    hue, light, saturation = colorsys.rgb_to_hls(r / 255, g / 255, b / 255)
+    if saturation < 0.12 or light > 0.95 or light < 0.06:
+        return "white" if light > 0.9 else "black" if light < 0.1 else "grey"
+    degrees = hue * 360
+    for bound, family in ((15, "red"), (45, "orange"), (70, "yellow"), (165, "green"), (200, "cyan"),
+                          (260, "blue"), (290, "purple"), (345, "pink")):
+        if degrees < bound:
+            return family
+    return "red"
+
+
+def _flatten(node: dict[str, Any], depth: int = 0, out: list[Element] | None = None,
+             selects: Mapping[str, Any] | None = None) -> list[Element]:
+    out, selects = ([] if out is None else out), (selects or {})
     children = node.get("children") or []
     text = node.get("text")
     if children and all(c.get("tag") == "t" for c in children):  # miniwob's own fix: text-only children
         text, children = " ".join(str(c.get("text", "")) for c in children), []
     classes = node.get("classes", "")
+    tag = str(node["tag"]).lower()
+    select = selects.get(str(node.get("ref")))  # a <select>: its options (closed, they have no box of their own)
     out.append(Element(
-        ref=int(node["ref"]), tag=str(node["tag"]).lower(), text=" ".join(str(text or "").split()),
-        id=str(node.get("id") or ""), value=node.get("value"), classes=classes if isinstance(classes, str) else "",
-        focused=bool(node.get("focused")), depth=depth, leaf=not children,
+        ref=int(node["ref"]), tag=tag, text=" ".join(str(text or "").split()),
+        id=str(node.get("id") or ""), value=select["value"] if select else node.get("value"),
+        classes=classes if isinstance(classes, str) else "", focused=bool(node.get("focused")), depth=depth,
+        leaf=not children, color="" if children or tag.startswith(_INTERACTIVE) else color_name(node.get("bgColor")),
+        options=tuple(str(o) for o in select["options"]) if select else (),
     ))
     for child in children:
-        _flatten(child, depth + 1, out)
+        _flatten(child, depth + 1, out, selects)
     return out
 
 
@@ -175,6 +246,7 @@ class Browser:
         self._task: str | None = None
         self._html = miniwob_html_dir()
         self._refs: set[int] = set()
+        self._options: dict[int, tuple[str, ...]] = {}
 
     # lifecycle (blocking parts run in a thread)
     async def start(self) -> Browser:
@@ -265,8 +337,10 @@ class Browser:
         if meta["done"]:
             elements: list[Element] = []
         else:
-            elements = _flatten(self._driver.execute_script("return core.getDOMInfo();"))
+            info, selects = self._driver.execute_script(_DOM_INFO)
+            elements = _flatten(info, selects=selects)
         self._refs = {e.ref for e in elements if e.ref > 0}
+        self._options = {e.ref: e.options for e in elements if e.tag == "select"}
         return Observation(utterance=str(utterance), elements=elements, done=bool(meta["done"]),
                            reward=float(meta["env_reward"] or 0), raw_reward=float(meta["raw_reward"] or 0),
                            reason=meta.get("reason"))
@@ -287,7 +361,8 @@ class Browser:
         return await asyncio.to_thread(self._act, ref, None)
 
     async def type(self, ref: int | None, text: str) -> Observation:
-        """Click element ``ref`` (when given) to focus it, then type ``text`` key by key.
+        """Click element ``ref`` (when given) to focus it, then type ``text`` key by key; into a select
+        list, choose the option with that text.
 
         Raises:
             ToolError: no such element, or the episode is over.
@@ -312,6 +387,8 @@ class Browser:
         from selenium.webdriver.common.action_chains import ActionChains
 
         self._check(ref)
+        if ref is not None and text is not None and ref in self._options:
+            return self._choose(ref, text)
         if ref is not None:
             result = self._driver.execute_script(f"return core.elementClick({int(ref)});")
             if result is not True:
@@ -321,6 +398,26 @@ class Browser:
             for ch in text:
                 chain.key_down(ch).key_up(ch)
             chain.perform()
+        return self._observe()
+
+    def _choose(self, ref: int, text: str) -> Observation:
+        """Typing into a select list chooses the option with that text (exact, then ignoring case and
+        spaces, then the one option that starts with it), as a change the page hears."""
+        options = self._options[ref]
+        wanted = " ".join(text.split()).casefold()
+        index = next((i for i, o in enumerate(options) if o == text), None)
+        if index is None:
+            index = next((i for i, o in enumerate(options) if " ".join(o.split()).casefold() == wanted), None)
+        if index is None:
+            starts = [i for i, o in enumerate(options) if wanted and o.casefold().startswith(wanted)]
+            index = starts[0] if len(starts) == 1 else None
+        if index is None:
+            shown = ", ".join(repr(o) for o in options[:_OPTIONS_SHOWN])
+            raise ToolError(f"[{ref}] is a select list with no option {text!r}; its options are {shown}.")
+        self._driver.execute_script(
+            "var el = core.previousDOMInfo[arguments[0]]; el.focus(); el.selectedIndex = arguments[1];"
+            "el.dispatchEvent(new Event('input', {bubbles: true}));"
+            "el.dispatchEvent(new Event('change', {bubbles: true}));", int(ref), index)
         return self._observe()
 
     def _press(self, key: str) -> Observation:

@@ -183,7 +183,8 @@ class _Click:
 class _Type:
     episode: _Episode
     name: str = "type_text"
-    description: str = "Click the element [ref] to focus it, then type text into it."
+    description: str = ("Click the element [ref] to focus it, then type text into it; for a select list, "
+                        "choose the option with that text.")
     parameters: Mapping[str, Any] = field(default_factory=lambda: {
         "type": "object",
         "properties": {"ref": {"type": "integer", "description": "the field's ref"},

@@ -21,6 +21,7 @@ from agentscale.graphs.web import (
     MiniWoBWorkflow,
     Observation,
     chromium_paths,
+    color_name,
     miniwob_agent,
     miniwob_task,
 )
@@ -67,6 +68,12 @@ def solver(call):
         if "#tt value=" not in page:
             return act("type_text", ref=refs["tt"], text=m.group(1))
         return act("click", ref=refs["subbtn"])
+    if (m := re.search(r"Select (.+) from the list", task)):  # choose-list: a select list
+        if f"value='{m.group(1)}'" not in page:
+            return act("type_text", ref=int(re.search(r"^\[(\d+)\] select", page, re.M).group(1)), text=m.group(1))
+        return act("click", ref=int(re.search(r'^\[(\d+)\] button "Submit"', page, re.M).group(1)))
+    if (m := re.search(r"Click on the (\w+) colored box", task)):  # click-color: boxes known by colour only
+        return act("click", ref=int(re.search(rf"^\[(\d+)\] div .color color={m.group(1)}$", page, re.M).group(1)))
     if (m := re.search(r'username "(.+)" and the password "(.+)"', task)):
         if "#username value=" not in page:
             return act("type_text", ref=refs["username"], text=m.group(1))
@@ -76,7 +83,7 @@ def solver(call):
     return act("final_answer", answer="I cannot do this one")
 
 
-@pytest.mark.parametrize("name", ["click-button", "enter-text", "login-user"])
+@pytest.mark.parametrize("name", ["click-button", "enter-text", "login-user", "choose-list", "click-color"])
 @pytest.mark.slow
 @pytest.mark.browser
 async def test_a_scripted_policy_gets_the_reward(pool, name):
@@ -88,6 +95,19 @@ async def test_a_scripted_policy_gets_the_reward(pool, name):
     assert verdict.passed and verdict.score == 1.0
     shown = rollout.trajectory[1]["content"]  # the first prompt holds the instruction and the elements
     assert "Task: " in shown and "Elements ([ref]" in shown
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+async def test_a_select_list_shows_its_options_and_a_wrong_one_is_a_readable_error(pool):
+    agent = miniwob_agent(FakeModel([act("type_text", ref=4, text="Nobody"), act("type_text", ref=4, text=" bobine ")]),
+                          pool, MiniWoBConfig(actions="tools", max_steps=2))
+    rollout = await agent(miniwob_task("choose-list", seed=1), RolloutContext())  # "Select Bobine from the list"
+    first = rollout.trajectory[1]["content"]
+    assert re.search(r'^\[4\] select #options value=\'Aurora\' options: "Aurora", .*"Bobine"', first, re.M), first
+    seen = [m["content"] for m in rollout.trajectory if m.get("role") == "tool"]
+    assert seen[0].startswith("Error: [4] is a select list with no option 'Nobody'; its options are 'Aurora',")
+    assert "[4] select #options value='Bobine'" in seen[1]  # case and spaces aside, the option is chosen
 
 
 @pytest.mark.slow
@@ -266,6 +286,23 @@ def test_the_page_lists_what_can_be_read_or_acted_on_not_empty_containers():
     # #wrap and #area hold the page (small models clicked them first); an empty leaf with an id may be the target
     assert lines == ['[4] button #subbtn "ONE"', "[5] div #swatch", "[6] label",
                      "[7] input_text #tt value='Ann' (focused)"]
+
+
+def test_colour_boxes_are_listed_by_the_name_a_task_would_use():
+    # click-color, click-shades: empty boxes known only by their background colour
+    assert [color_name(c) for c in ("rgb(128, 128, 128)", "rgb(255, 165, 0)", "rgba(0, 0, 0, 0)", "transparent")] == [
+        "grey", "orange", "", ""]
+    assert color_name("rgb(195, 80, 80)") == "rgb(195, 80, 80) (red)"
+    assert color_name("rgb(154, 154, 208)").endswith("(blue)") and color_name("rgb(210, 233, 210)").endswith("(green)")
+    assert color_name("rgb(239, 239, 239)").endswith("(white)") and color_name("rgb(90, 90, 94)").endswith("(grey)")
+    page = Observation(utterance="Click on the grey colored box.", elements=[
+        Element(ref=4, tag="div", classes="color", color="olive"),
+        Element(ref=5, tag="div", classes="color", color="grey"),
+        Element(ref=6, tag="div", classes="filler"),  # no colour, no text, no id: nothing to read or act on
+        Element(ref=7, tag="select", id="opts", value="B", options=("A", "B")),
+    ])
+    assert page.render().splitlines()[2:] == ["[4] div .color color=olive", "[5] div .color color=grey",
+                                              "[7] select #opts value='B' options: \"A\", \"B\""]
 
 
 async def test_the_episode_ends_the_rollout_and_a_done_before_it_is_sent_back():
