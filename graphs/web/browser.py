@@ -212,10 +212,14 @@ def _flatten(node: dict[str, Any], depth: int = 0, out: list[Element] | None = N
     out, selects = ([] if out is None else out), (selects or {})
     children = node.get("children") or []
     text = node.get("text")
+    tag = str(node["tag"]).lower()
     if children and all(c.get("tag") == "t" for c in children):  # miniwob's own fix: text-only children
         text, children = " ".join(str(c.get("text", "")) for c in children), []
+    elif tag == "label" and any(c.get("tag") == "t" for c in children):
+        # <label><input type=checkbox> USa</label>: the label is named by its text, beside its box
+        text = " ".join(str(c.get("text", "")) for c in children if c.get("tag") == "t")
+        children = [c for c in children if c.get("tag") != "t"]
     classes = node.get("classes", "")
-    tag = str(node["tag"]).lower()
     select = selects.get(str(node.get("ref")))  # a <select>: its options (closed, they have no box of their own)
     out.append(Element(
         ref=int(node["ref"]), tag=tag, text=" ".join(str(text or "").split()),

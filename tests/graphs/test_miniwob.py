@@ -112,6 +112,15 @@ async def test_a_select_list_shows_its_options_and_a_wrong_one_is_a_readable_err
 
 @pytest.mark.slow
 @pytest.mark.browser
+async def test_a_checkbox_is_named_by_its_label_and_clicking_the_label_ticks_it(pool):
+    async with pool.lease() as browser:
+        page = (await browser.begin("click-checkboxes", 1)).render()  # "Select DKkQH and click Submit."
+        assert '[7] label "DKkQH"\n[8] input_checkbox #ch1 value=False' in page and "\ntext " not in page, page
+        assert "[8] input_checkbox #ch1 value=True" in (await browser.click(7)).render()
+
+
+@pytest.mark.slow
+@pytest.mark.browser
 async def test_the_wrong_click_loses_and_mistakes_are_observations(pool):
     task = miniwob_task("click-test-2", seed=1)  # "Click button ONE." with buttons ONE and TWO
 
