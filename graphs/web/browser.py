@@ -48,6 +48,8 @@ _KEYS = {
     "right": "\ue014", "home": "\ue011", "end": "\ue010", "pageup": "\ue00e", "pagedown": "\ue00f",
 }
 _INTERACTIVE = ("button", "a", "input", "select", "textarea", "option", "label")
+_NAMED_BY_TEXT = ("label", "button", "a")
+_SCAFFOLD_ID = re.compile(r"wrap|area|query|ui-id-\d+")
 _DOM_INFO = """
 var info = core.getDOMInfo(), selects = {};
 for (var ref in core.previousDOMInfo) {
@@ -159,10 +161,13 @@ class Observation:
 def _worth_listing(e: Element) -> bool:
     """Whether the model should see ``e``: something to act on or read. An empty container is not,
     even with an id (MiniWoB's ``#wrap``, ``#area``: small models clicked them first); an empty leaf
-    with an id or a value may be the target (a swatch, a field)."""
+    with a colour, a value or an id that means something may be the target (a swatch, a field, a
+    grid point ``#(-2,1)``); one whose id is the page's scaffolding or generated (``#area`` once the
+    dialog left it, jQuery UI's ``#ui-id-1``) is not."""
     if e.tag.startswith(_INTERACTIVE) or e.text:
         return True
-    return e.leaf and bool(e.id or e.value not in (None, "") or e.color)
+    meaningful_id = bool(e.id) and not _SCAFFOLD_ID.fullmatch(e.id)
+    return e.leaf and (meaningful_id or e.value not in (None, "") or bool(e.color))
 
 
 # CSS colour names a task may say ("Click on the grey colored box"), by their computed rgb()
@@ -215,8 +220,8 @@ def _flatten(node: dict[str, Any], depth: int = 0, out: list[Element] | None = N
     tag = str(node["tag"]).lower()
     if children and all(c.get("tag") == "t" for c in children):  # miniwob's own fix: text-only children
         text, children = " ".join(str(c.get("text", "")) for c in children), []
-    elif tag == "label" and any(c.get("tag") == "t" for c in children):
-        # <label><input type=checkbox> USa</label>: the label is named by its text, beside its box
+    elif tag in _NAMED_BY_TEXT and any(c.get("tag") == "t" for c in children):
+        # <label><input type=checkbox> USa</label>, <button><span icon/> Close</button>: named by their own text
         text = " ".join(str(c.get("text", "")) for c in children if c.get("tag") == "t")
         children = [c for c in children if c.get("tag") != "t"]
     classes = node.get("classes", "")

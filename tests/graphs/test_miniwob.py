@@ -117,6 +117,8 @@ async def test_a_checkbox_is_named_by_its_label_and_clicking_the_label_ticks_it(
         page = (await browser.begin("click-checkboxes", 1)).render()  # "Select DKkQH and click Submit."
         assert '[7] label "DKkQH"\n[8] input_checkbox #ch1 value=False' in page and "\ntext " not in page, page
         assert "[8] input_checkbox #ch1 value=True" in (await browser.click(7)).render()
+        page = (await browser.begin("click-dialog", 1)).render()  # the close button: an icon and "Close"
+        assert page.splitlines()[2] == '[7] button "Close" (focused)' and "#area" not in page, page
 
 
 @pytest.mark.slow
@@ -290,11 +292,14 @@ def test_the_page_lists_what_can_be_read_or_acted_on_not_empty_containers():
         Element(ref=3, tag="div", id="area", leaf=False), Element(ref=4, tag="button", id="subbtn", text="ONE"),
         Element(ref=5, tag="div", id="swatch"), Element(ref=6, tag="label", leaf=False),
         Element(ref=7, tag="input_text", id="tt", value="Ann", focused=True),
+        Element(ref=8, tag="div", id="area"), Element(ref=9, tag="span", id="ui-id-1"),
+        Element(ref=10, tag="circle", id="(-2,1)"),
     ])
     lines = page.render().splitlines()[2:]
-    # #wrap and #area hold the page (small models clicked them first); an empty leaf with an id may be the target
+    # #wrap and #area hold the page (small models clicked them first), also when empty (a dialog left
+    # #area); jQuery UI's ids are generated; an empty leaf with an id that means something may be the target
     assert lines == ['[4] button #subbtn "ONE"', "[5] div #swatch", "[6] label",
-                     "[7] input_text #tt value='Ann' (focused)"]
+                     "[7] input_text #tt value='Ann' (focused)", "[10] circle #(-2,1)"]
 
 
 def test_colour_boxes_are_listed_by_the_name_a_task_would_use():
