@@ -55,8 +55,9 @@ var info = core.getDOMInfo(), selects = {};
 for (var ref in core.previousDOMInfo) {
   var el = core.previousDOMInfo[ref];
   if (el instanceof HTMLSelectElement) {
+    var chosen = Array.from(el.selectedOptions).map(function (o) { return o.text.trim(); });
     selects[ref] = {options: Array.from(el.options).map(function (o) { return o.text.trim(); }),
-                    value: el.selectedIndex >= 0 ? el.options[el.selectedIndex].text.trim() : null};
+                    value: chosen.length ? chosen.join(", ") : null};
   }
 }
 return [info, selects];
@@ -226,6 +227,8 @@ def _flatten(node: dict[str, Any], depth: int = 0, out: list[Element] | None = N
         children = [c for c in children if c.get("tag") != "t"]
     classes = node.get("classes", "")
     select = selects.get(str(node.get("ref")))  # a <select>: its options (closed, they have no box of their own)
+    if select:
+        children = []  # an open list's options are in its line: typing one chooses it, clicking it would not
     out.append(Element(
         ref=int(node["ref"]), tag=tag, text=" ".join(str(text or "").split()),
         id=str(node.get("id") or ""), value=select["value"] if select else node.get("value"),
@@ -411,7 +414,8 @@ class Browser:
 
     def _choose(self, ref: int, text: str) -> Observation:
         """Typing into a select list chooses the option with that text (exact, then ignoring case and
-        spaces, then the one option that starts with it), as a change the page hears."""
+        spaces, then the one option that starts with it), as a change the page hears; in a list that
+        takes several, it is added to those chosen."""
         options = self._options[ref]
         wanted = " ".join(text.split()).casefold()
         index = next((i for i, o in enumerate(options) if o == text), None)
@@ -423,8 +427,9 @@ class Browser:
         if index is None:
             shown = ", ".join(repr(o) for o in options[:_OPTIONS_SHOWN])
             raise ToolError(f"[{ref}] is a select list with no option {text!r}; its options are {shown}.")
-        self._driver.execute_script(
-            "var el = core.previousDOMInfo[arguments[0]]; el.focus(); el.selectedIndex = arguments[1];"
+        self._driver.execute_script(  # a list that takes several choices adds this one to them
+            "var el = core.previousDOMInfo[arguments[0]]; el.focus();"
+            "if (el.multiple) { el.options[arguments[1]].selected = true; } else { el.selectedIndex = arguments[1]; }"
             "el.dispatchEvent(new Event('input', {bubbles: true}));"
             "el.dispatchEvent(new Event('change', {bubbles: true}));", int(ref), index)
         return self._observe()

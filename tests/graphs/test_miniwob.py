@@ -68,9 +68,11 @@ def solver(call):
         if "#tt value=" not in page:
             return act("type_text", ref=refs["tt"], text=m.group(1))
         return act("click", ref=refs["subbtn"])
-    if (m := re.search(r"Select (.+) from the list", task)):  # choose-list: a select list
-        if f"value='{m.group(1)}'" not in page:
-            return act("type_text", ref=int(re.search(r"^\[(\d+)\] select", page, re.M).group(1)), text=m.group(1))
+    if (m := re.search(r"Select (.+) from the (?:scroll )?list", task)):  # choose-list, click-scroll-list
+        chosen = re.search(r"^\[\d+\] select #\w+ value='([^']*)'", page, re.M)
+        for name in m.group(1).split(", "):  # the scroll list may ask for several
+            if name not in (chosen.group(1).split(", ") if chosen else []):
+                return act("type_text", ref=int(re.search(r"^\[(\d+)\] select", page, re.M).group(1)), text=name)
         return act("click", ref=int(re.search(r'^\[(\d+)\] button "Submit"', page, re.M).group(1)))
     if (m := re.search(r"Click on the (\w+) colored box", task)):  # click-color: boxes known by colour only
         return act("click", ref=int(re.search(rf"^\[(\d+)\] div .color color={m.group(1)}$", page, re.M).group(1)))
@@ -83,15 +85,18 @@ def solver(call):
     return act("final_answer", answer="I cannot do this one")
 
 
-@pytest.mark.parametrize("name", ["click-button", "enter-text", "login-user", "choose-list", "click-color"])
+@pytest.mark.parametrize(("name", "seed"), [
+    ("click-button", 3), ("enter-text", 3), ("login-user", 3), ("choose-list", 3), ("click-color", 3),
+    ("click-scroll-list", 5),  # seed 5 asks for two names
+])
 @pytest.mark.slow
 @pytest.mark.browser
-async def test_a_scripted_policy_gets_the_reward(pool, name):
+async def test_a_scripted_policy_gets_the_reward(pool, name, seed):
     agent = miniwob_agent(FunctionModel(solver), pool, MiniWoBConfig(actions="tools"))
-    rollout = await agent(miniwob_task(name, seed=3), RolloutContext())
+    rollout = await agent(miniwob_task(name, seed=seed), RolloutContext())
     assert rollout.status == "ok" and rollout.metadata["done"] and rollout.metadata["reward"] == 1.0
     assert rollout.output == "done" and rollout.answer.startswith(("click", "type"))
-    verdict = await EpisodeReward().verify(miniwob_task(name, 3), rollout)
+    verdict = await EpisodeReward().verify(miniwob_task(name, seed), rollout)
     assert verdict.passed and verdict.score == 1.0
     shown = rollout.trajectory[1]["content"]  # the first prompt holds the instruction and the elements
     assert "Task: " in shown and "Elements ([ref]" in shown
