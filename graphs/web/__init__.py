@@ -30,6 +30,7 @@ from agentscale.graphs.web.browser import (
     Observation,
     chromium_paths,
     color_name,
+    time_value,
 )
 from agentscale.graphs.web.miniwob import (
     MINIWOB_SYSTEM,
@@ -68,6 +69,7 @@ __all__ = [
     "build_miniwob_graph",
     "chromium_paths",
     "color_name",
+    "time_value",
     "miniwob_agent",
     "miniwob_task",
     "WEB_SYSTEM",

@@ -32,7 +32,7 @@ from agentscale.errors import ConfigError, ToolError
 
 __all__ = [
     "CHROME_FLAGS", "Browser", "BrowserPool", "Element", "Observation", "chromium_paths", "color_name",
-    "miniwob_html_dir",
+    "miniwob_html_dir", "time_value",
 ]
 
 CHROME_FLAGS = (
@@ -201,6 +201,26 @@ def color_name(css: Any) -> str:
     return _COLOR_NAMES.get((r, g, b)) or f"rgb({r}, {g}, {b}) ({_shade_of(r, g, b)})"
 
 
+def time_value(text: str) -> str | None:
+    """A time as a time field holds it (``HH:MM``, 24-hour), or ``None`` when ``text`` is not one.
+
+    Example:
+        >>> time_value("8:04 PM"), time_value("12:30 am"), time_value("20:04"), time_value("7 pm"), time_value("25:00")
+        ('20:04', '00:30', '20:04', '19:00', None)
+    """
+    m = re.fullmatch(r"\s*(\d{1,2})(?::(\d{2}))?\s*([ap])?\.?\s*m?\.?\s*", str(text), re.I)
+    if not m or (m.group(2) is None and m.group(3) is None):
+        return None
+    hour, minute, half = int(m.group(1)), int(m.group(2) or 0), (m.group(3) or "").lower()
+    if half:
+        if not 1 <= hour <= 12:
+            return None
+        hour = hour % 12 + (12 if half == "p" else 0)
+    if hour > 23 or minute > 59:
+        return None
+    return f"{hour:02d}:{minute:02d}"
+
+
 def _shade_of(r: int, g: int, b: int) -> str:
     hue, light, saturation = colorsys.rgb_to_hls(r / 255, g / 255, b / 255)
     if saturation < 0.12 or light > 0.95 or light < 0.06:
@@ -259,6 +279,7 @@ class Browser:
         self._html = miniwob_html_dir()
         self._refs: set[int] = set()
         self._options: dict[int, tuple[str, ...]] = {}
+        self._time_fields: set[int] = set()
 
     # lifecycle (blocking parts run in a thread)
     async def start(self) -> Browser:
@@ -353,6 +374,7 @@ class Browser:
             elements = _flatten(info, selects=selects)
         self._refs = {e.ref for e in elements if e.ref > 0}
         self._options = {e.ref: e.options for e in elements if e.tag == "select"}
+        self._time_fields = {e.ref for e in elements if e.tag == "input_time"}
         return Observation(utterance=str(utterance), elements=elements, done=bool(meta["done"]),
                            reward=float(meta["env_reward"] or 0), raw_reward=float(meta["raw_reward"] or 0),
                            reason=meta.get("reason"))
@@ -401,6 +423,8 @@ class Browser:
         self._check(ref)
         if ref is not None and text is not None and ref in self._options:
             return self._choose(ref, text)
+        if ref is not None and text is not None and ref in self._time_fields:
+            return self._set_time(ref, text)
         if ref is not None:
             result = self._driver.execute_script(f"return core.elementClick({int(ref)});")
             if result is not True:
@@ -432,6 +456,18 @@ class Browser:
             "if (el.multiple) { el.options[arguments[1]].selected = true; } else { el.selectedIndex = arguments[1]; }"
             "el.dispatchEvent(new Event('input', {bubbles: true}));"
             "el.dispatchEvent(new Event('change', {bubbles: true}));", int(ref), index)
+        return self._observe()
+
+    def _set_time(self, ref: int, text: str) -> Observation:
+        """A time field takes its keys segment by segment (``8:04 PM`` typed leaves it empty): the
+        time is read (``8:04 PM``, ``20:04``, ``8 pm``) and set as the page would have it."""
+        value = time_value(text)
+        if value is None:
+            raise ToolError(f"[{ref}] is a time field: type a time like 8:04 PM or 20:04, not {text!r}.")
+        self._driver.execute_script(
+            "var el = core.previousDOMInfo[arguments[0]]; el.focus(); el.value = arguments[1];"
+            "el.dispatchEvent(new Event('input', {bubbles: true}));"
+            "el.dispatchEvent(new Event('change', {bubbles: true}));", int(ref), value)
         return self._observe()
 
     def _press(self, key: str) -> Observation:

@@ -24,6 +24,7 @@ from agentscale.graphs.web import (
     color_name,
     miniwob_agent,
     miniwob_task,
+    time_value,
 )
 from agentscale.rollout import RolloutContext
 from agentscale.testing import FakeModel, FunctionModel, tool_call
@@ -64,6 +65,10 @@ def solver(call):
             for m in re.finditer(r'^\[(\d+)\] \S+(?: #(\S+))?(?: "([^"]*)")?', page, re.M)}
     if (m := re.search(r'Click on the "(.+)" button', task)):
         return act("click", ref=refs[m.group(1)])
+    if (m := re.search(r"Enter (.+) as the (?:date|time)", task)):  # enter-date, enter-time
+        if "#tt value=" not in page:
+            return act("type_text", ref=refs["tt"], text=m.group(1))
+        return act("click", ref=refs["subbtn"])
     if (m := re.search(r'Enter "(.+)" into the text field', task)):
         if "#tt value=" not in page:
             return act("type_text", ref=refs["tt"], text=m.group(1))
@@ -88,6 +93,7 @@ def solver(call):
 @pytest.mark.parametrize(("name", "seed"), [
     ("click-button", 3), ("enter-text", 3), ("login-user", 3), ("choose-list", 3), ("click-color", 3),
     ("click-scroll-list", 5),  # seed 5 asks for two names
+    ("enter-date", 3), ("enter-time", 3),  # "10/11/2011" typed; "8:04 PM" set as the field holds it
 ])
 @pytest.mark.slow
 @pytest.mark.browser
@@ -305,6 +311,12 @@ def test_the_page_lists_what_can_be_read_or_acted_on_not_empty_containers():
     # #area); jQuery UI's ids are generated; an empty leaf with an id that means something may be the target
     assert lines == ['[4] button #subbtn "ONE"', "[5] div #swatch", "[6] label",
                      "[7] input_text #tt value='Ann' (focused)", "[10] circle #(-2,1)"]
+
+
+def test_times_are_read_as_a_time_field_holds_them():
+    assert [time_value(t) for t in ("8:04 PM", "8:04PM", "12:30 am", "12:05 p.m.", "20:04", "07:15", "7 pm")] == [
+        "20:04", "20:04", "00:30", "12:05", "20:04", "07:15", "19:00"]
+    assert [time_value(t) for t in ("25:00", "13:00 PM", "8:75", "8", "noon", "")] == [None] * 6
 
 
 def test_colour_boxes_are_listed_by_the_name_a_task_would_use():
