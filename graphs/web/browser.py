@@ -50,6 +50,7 @@ _KEYS = {
 _INTERACTIVE = ("button", "a", "input", "select", "textarea", "option", "label")
 _NAMED_BY_TEXT = ("label", "button", "a")
 _SCAFFOLD_ID = re.compile(r"wrap|area|query|ui-id-\d+")
+_LAYOUT_CLASSES = frozenset({"spacer", "clear", "clearfix", "hidden", "hide", "row", "col", "container", "wrapper"})
 _DOM_INFO = """
 var info = core.getDOMInfo(), selects = {};
 for (var ref in core.previousDOMInfo) {
@@ -163,12 +164,15 @@ def _worth_listing(e: Element) -> bool:
     """Whether the model should see ``e``: something to act on or read. An empty container is not,
     even with an id (MiniWoB's ``#wrap``, ``#area``: small models clicked them first); an empty leaf
     with a colour, a value or an id that means something may be the target (a swatch, a field, a
-    grid point ``#(-2,1)``); one whose id is the page's scaffolding or generated (``#area`` once the
-    dialog left it, jQuery UI's ``#ui-id-1``) is not."""
+    grid point ``#(-2,1)``), and so may an icon named by a one-word class (``.star``, ``.reply``);
+    one whose id is the page's scaffolding or generated (``#area`` once the dialog left it, jQuery
+    UI's ``#ui-id-1``), or whose class is a widget's part (``.ui-resizable-handle``), is not."""
     if e.tag.startswith(_INTERACTIVE) or e.text:
         return True
     meaningful_id = bool(e.id) and not _SCAFFOLD_ID.fullmatch(e.id)
-    return e.leaf and (meaningful_id or e.value not in (None, "") or bool(e.color))
+    word = (e.classes.split() or [""])[0]
+    icon = word.isalpha() and word.lower() not in _LAYOUT_CLASSES
+    return e.leaf and (meaningful_id or e.value not in (None, "") or bool(e.color) or icon)
 
 
 # CSS colour names a task may say ("Click on the grey colored box"), by their computed rgb()

@@ -305,12 +305,15 @@ def test_the_page_lists_what_can_be_read_or_acted_on_not_empty_containers():
         Element(ref=7, tag="input_text", id="tt", value="Ann", focused=True),
         Element(ref=8, tag="div", id="area"), Element(ref=9, tag="span", id="ui-id-1"),
         Element(ref=10, tag="circle", id="(-2,1)"),
+        Element(ref=11, tag="span", classes="star"), Element(ref=12, tag="div", classes="ui-resizable-handle ui-e"),
+        Element(ref=13, tag="span", classes="spacer"),
     ])
     lines = page.render().splitlines()[2:]
     # #wrap and #area hold the page (small models clicked them first), also when empty (a dialog left
-    # #area); jQuery UI's ids are generated; an empty leaf with an id that means something may be the target
+    # #area); jQuery UI's ids are generated; an empty leaf with an id that means something may be the
+    # target, and so may an icon named by one word (email-inbox's star), not a widget's part or a spacer
     assert lines == ['[4] button #subbtn "ONE"', "[5] div #swatch", "[6] label",
-                     "[7] input_text #tt value='Ann' (focused)", "[10] circle #(-2,1)"]
+                     "[7] input_text #tt value='Ann' (focused)", "[10] circle #(-2,1)", "[11] span .star"]
 
 
 def test_times_are_read_as_a_time_field_holds_them():
@@ -329,7 +332,7 @@ def test_colour_boxes_are_listed_by_the_name_a_task_would_use():
     page = Observation(utterance="Click on the grey colored box.", elements=[
         Element(ref=4, tag="div", classes="color", color="olive"),
         Element(ref=5, tag="div", classes="color", color="grey"),
-        Element(ref=6, tag="div", classes="filler"),  # no colour, no text, no id: nothing to read or act on
+        Element(ref=6, tag="div", classes="ui-helper-clearfix"),  # no colour, text, id or icon: nothing there
         Element(ref=7, tag="select", id="opts", value="B", options=("A", "B")),
     ])
     assert page.render().splitlines()[2:] == ["[4] div .color color=olive", "[5] div .color color=grey",
