@@ -266,7 +266,7 @@ async def run(args: argparse.Namespace) -> int:
     for iid, error in errors.items():
         print(f"{iid}: {error}", file=sys.stderr)
     preset = get_preset(args.preset)
-    server = LlamaCppServer(**preset.kwargs(), cache_dir=_cache())
+    server = LlamaCppServer(**preset.kwargs(), threads=args.threads, cache_dir=_cache())
     limits = SandboxLimits(timeout=120, memory_mb=1024, workdir_mb=256)
     methods = set(args.methods.split(","))
     async with server, open_pool(args.backend, size=args.sandboxes, limits=limits) as pool:
@@ -338,6 +338,8 @@ def main() -> int:
     parser.add_argument("--reply-tokens", type=int, default=512, help="cap on each model reply")
     parser.add_argument("--actions", default="text", choices=("text", "tools", "auto"))
     parser.add_argument("--preset", default="agent-small", help="server preset (agent: the 1.5B model)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="llama-server threads (default: the cores); fewer leaves the sandboxes' tests a core")
     parser.add_argument("--backend", default="docker")
     parser.add_argument("--sandboxes", type=int, default=8)
     parser.add_argument("--concurrency", type=int, help="rollouts of one run at once (default: the server's slots)")
