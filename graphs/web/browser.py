@@ -205,6 +205,18 @@ def color_name(css: Any) -> str:
     return _COLOR_NAMES.get((r, g, b)) or f"rgb({r}, {g}, {b}) ({_shade_of(r, g, b)})"
 
 
+_NOT_TYPED_INTO = frozenset({
+    "button", "a", "label", "option", "input_checkbox", "input_radio", "input_button", "input_submit", "input_reset",
+    "input_image", "input_file", "input_range", "input_color",
+})
+
+
+def _takes_text(e: Element | None) -> bool:
+    """Whether typing into ``e`` may make sense: not a button, link, label, box to tick or option
+    (a ``div`` may be an editor, and an element not listed gets the benefit of the doubt)."""
+    return e is None or e.tag not in _NOT_TYPED_INTO
+
+
 def time_value(text: str) -> str | None:
     """A time as a time field holds it (``HH:MM``, 24-hour), or ``None`` when ``text`` is not one.
 
@@ -284,6 +296,7 @@ class Browser:
         self._refs: set[int] = set()
         self._options: dict[int, tuple[str, ...]] = {}
         self._time_fields: set[int] = set()
+        self._shown: dict[int, Element] = {}
 
     # lifecycle (blocking parts run in a thread)
     async def start(self) -> Browser:
@@ -379,6 +392,7 @@ class Browser:
         self._refs = {e.ref for e in elements if e.ref > 0}
         self._options = {e.ref: e.options for e in elements if e.tag == "select"}
         self._time_fields = {e.ref for e in elements if e.tag == "input_time"}
+        self._shown = {e.ref: e for e in elements if e.ref > 0}
         return Observation(utterance=str(utterance), elements=elements, done=bool(meta["done"]),
                            reward=float(meta["env_reward"] or 0), raw_reward=float(meta["raw_reward"] or 0),
                            reason=meta.get("reason"))
@@ -429,6 +443,8 @@ class Browser:
             return self._choose(ref, text)
         if ref is not None and text is not None and ref in self._time_fields:
             return self._set_time(ref, text)
+        if ref is not None and text is not None and not _takes_text(self._shown.get(ref)):
+            self._not_a_field(ref)
         if ref is not None:
             result = self._driver.execute_script(f"return core.elementClick({int(ref)});")
             if result is not True:
@@ -461,6 +477,16 @@ class Browser:
             "el.dispatchEvent(new Event('input', {bubbles: true}));"
             "el.dispatchEvent(new Event('change', {bubbles: true}));", int(ref), index)
         return self._observe()
+
+    def _not_a_field(self, ref: int) -> None:
+        """Typing into a button would click it (small models type "Jerald" into Submit, which ends the
+        episode lost): refused, naming the fields there are."""
+        e = self._shown[ref]
+        fields = [f"[{f.ref}] {f.tag}" + (f" #{f.id}" if f.id else "") for f in self._shown.values()
+                  if _takes_text(f) and (f.tag.startswith("input_") or f.tag in ("textarea", "select"))]
+        what = f"{e.tag}" + (f' "{e.text[:40]}"' if e.text else "")
+        where = f"type into a field: {', '.join(fields[:6])}" if fields else "there is no field to type into here"
+        raise ToolError(f"[{ref}] is a {what}, not a field; {where}. Use click to press a button.")
 
     def _set_time(self, ref: int, text: str) -> Observation:
         """A time field takes its keys segment by segment (``8:04 PM`` typed leaves it empty): the

@@ -134,6 +134,22 @@ async def test_a_checkbox_is_named_by_its_label_and_clicking_the_label_ticks_it(
 
 @pytest.mark.slow
 @pytest.mark.browser
+async def test_typing_into_a_button_is_refused_and_the_episode_goes_on(pool):
+    # the 0.5B typed "Jerald" into Submit, which clicked it and lost the episode
+    from agentscale.errors import ToolError
+
+    async with pool.lease() as browser:
+        await browser.begin("enter-text", 1)  # [5] input_text #tt, [6] button #subbtn "Submit"
+        with pytest.raises(ToolError, match=r'\[6\] is a button "Submit", not a field; type into a field: '
+                                            r"\[5\] input_text #tt"):
+            await browser.type(6, "Jerald")
+        assert not (await browser.observe()).done
+        assert "#tt value='Jerald'" in (await browser.type(5, "Jerald")).render()
+        assert (await browser.click(6)).raw_reward == 1.0
+
+
+@pytest.mark.slow
+@pytest.mark.browser
 async def test_the_wrong_click_loses_and_mistakes_are_observations(pool):
     task = miniwob_task("click-test-2", seed=1)  # "Click button ONE." with buttons ONE and TWO
 
