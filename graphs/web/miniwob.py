@@ -174,9 +174,16 @@ class _Click:
 
     async def __call__(self, arguments: Mapping[str, Any], run: RolloutContext) -> str | Finished:
         ref = _ref(arguments)
+        shown = self.episode.last.elements if self.episode.last else []
+        target = next((e for e in shown if e.ref == ref), None)
         obs = await self.episode.browser.click(ref)
         self.episode.actions.append(f"click {ref}")
-        return self.episode.after(obs)
+        result = self.episode.after(obs)
+        if target is not None and target.tag == "select" and isinstance(result, str):
+            # the 0.5B clicked select lists over and over: a click opens nothing in a headless browser
+            result += (f"\n[{ref}] is a select list: choose one of its options with "
+                       f"type_text(ref={ref}, text=the option).")
+        return result
 
 
 @dataclass

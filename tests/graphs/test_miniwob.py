@@ -118,6 +118,11 @@ async def test_a_select_list_shows_its_options_and_a_wrong_one_is_a_readable_err
     assert re.search(r'^\[4\] select #options value=\'Aurora\' options: "Aurora", .*"Bobine"', first, re.M), first
     seen = [m["content"] for m in rollout.trajectory if m.get("role") == "tool"]
     assert seen[0].startswith("Error: [4] is a select list with no option 'Nobody'; its options are 'Aurora',")
+    # clicking the list is answered with how to choose (a click opens nothing in a headless browser)
+    agent = miniwob_agent(FakeModel([act("click", ref=4)]), pool, MiniWoBConfig(actions="tools", max_steps=1))
+    rollout = await agent(miniwob_task("choose-list", seed=1), RolloutContext())
+    assert rollout.trajectory[-1]["content"].endswith(
+        "[4] is a select list: choose one of its options with type_text(ref=4, text=the option).")
     assert "[4] select #options value='Bobine'" in seen[1]  # case and spaces aside, the option is chosen
 
 
