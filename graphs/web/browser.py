@@ -211,10 +211,10 @@ _NOT_TYPED_INTO = frozenset({
 })
 
 
-def _takes_text(e: Element | None) -> bool:
+def _takes_text(e: Element) -> bool:
     """Whether typing into ``e`` may make sense: not a button, link, label, box to tick or option
-    (a ``div`` may be an editor, and an element not listed gets the benefit of the doubt)."""
-    return e is None or e.tag not in _NOT_TYPED_INTO
+    (a ``div`` may be an editor: it gets the benefit of the doubt)."""
+    return e.tag not in _NOT_TYPED_INTO
 
 
 def time_value(text: str) -> str | None:
@@ -293,10 +293,7 @@ class Browser:
         self._profile: str | None = None
         self._task: str | None = None
         self._html = miniwob_html_dir()
-        self._refs: set[int] = set()
-        self._options: dict[int, tuple[str, ...]] = {}
-        self._time_fields: set[int] = set()
-        self._shown: dict[int, Element] = {}
+        self._shown: dict[int, Element] = {}  # the elements of the last observation, by ref
 
     # lifecycle (blocking parts run in a thread)
     async def start(self) -> Browser:
@@ -389,9 +386,6 @@ class Browser:
         else:
             info, selects = self._driver.execute_script(_DOM_INFO)
             elements = _flatten(info, selects=selects)
-        self._refs = {e.ref for e in elements if e.ref > 0}
-        self._options = {e.ref: e.options for e in elements if e.tag == "select"}
-        self._time_fields = {e.ref for e in elements if e.tag == "input_time"}
         self._shown = {e.ref: e for e in elements if e.ref > 0}
         return Observation(utterance=str(utterance), elements=elements, done=bool(meta["done"]),
                            reward=float(meta["env_reward"] or 0), raw_reward=float(meta["raw_reward"] or 0),
@@ -432,19 +426,21 @@ class Browser:
     def _check(self, ref: int | None) -> None:
         if self._metadata()["done"]:
             raise ToolError("The episode is over: no action can change it now.")
-        if ref is not None and ref not in self._refs:
+        if ref is not None and ref not in self._shown:
             raise ToolError(f"There is no element [{ref}] on the page: use a ref from the element list.")
 
     def _act(self, ref: int | None, text: str | None) -> Observation:
         from selenium.webdriver.common.action_chains import ActionChains
 
         self._check(ref)
-        if ref is not None and text is not None and ref in self._options:
-            return self._choose(ref, text)
-        if ref is not None and text is not None and ref in self._time_fields:
-            return self._set_time(ref, text)
-        if ref is not None and text is not None and not _takes_text(self._shown.get(ref)):
-            self._not_a_field(ref)
+        target = self._shown.get(ref) if ref is not None else None
+        if target is not None and text is not None:
+            if target.tag == "select":
+                return self._choose(target.ref, text)
+            if target.tag == "input_time":
+                return self._set_time(target.ref, text)
+            if not _takes_text(target):
+                self._not_a_field(target.ref)
         if ref is not None:
             result = self._driver.execute_script(f"return core.elementClick({int(ref)});")
             if result is not True:
@@ -460,7 +456,7 @@ class Browser:
         """Typing into a select list chooses the option with that text (exact, then ignoring case and
         spaces, then the one option that starts with it), as a change the page hears; in a list that
         takes several, it is added to those chosen."""
-        options = self._options[ref]
+        options = self._shown[ref].options
         wanted = " ".join(text.split()).casefold()
         index = next((i for i, o in enumerate(options) if o == text), None)
         if index is None:
