@@ -467,12 +467,9 @@ class Browser:
         if index is None:
             shown = ", ".join(repr(o) for o in options[:_OPTIONS_SHOWN])
             raise ToolError(f"[{ref}] is a select list with no option {text!r}; its options are {shown}.")
-        self._driver.execute_script(  # a list that takes several choices adds this one to them
-            "var el = core.previousDOMInfo[arguments[0]]; el.focus();"
-            "if (el.multiple) { el.options[arguments[1]].selected = true; } else { el.selectedIndex = arguments[1]; }"
-            "el.dispatchEvent(new Event('input', {bubbles: true}));"
-            "el.dispatchEvent(new Event('change', {bubbles: true}));", int(ref), index)
-        return self._observe()
+        # a list that takes several choices adds this one to them
+        choose = "if (el.multiple) { el.options[arg].selected = true; } else { el.selectedIndex = arg; }"
+        return self._change(ref, choose, index)
 
     def _not_a_field(self, ref: int) -> None:
         """Typing into a button would click it (small models type "Jerald" into Submit, which ends the
@@ -490,10 +487,15 @@ class Browser:
         value = time_value(text)
         if value is None:
             raise ToolError(f"[{ref}] is a time field: type a time like 8:04 PM or 20:04, not {text!r}.")
+        return self._change(ref, "el.value = arg;", value)
+
+    def _change(self, ref: int, assign: str, arg: Any) -> Observation:
+        """Focus ``[ref]``, run ``assign`` (JavaScript on ``el`` and ``arg``), and fire the ``input`` and
+        ``change`` events a person's edit would, so the page's handlers see it."""
         self._driver.execute_script(
-            "var el = core.previousDOMInfo[arguments[0]]; el.focus(); el.value = arguments[1];"
+            f"var el = core.previousDOMInfo[arguments[0]], arg = arguments[1]; el.focus(); {assign}"
             "el.dispatchEvent(new Event('input', {bubbles: true}));"
-            "el.dispatchEvent(new Event('change', {bubbles: true}));", int(ref), value)
+            "el.dispatchEvent(new Event('change', {bubbles: true}));", int(ref), arg)
         return self._observe()
 
     def _press(self, key: str) -> Observation:
