@@ -373,13 +373,14 @@ async def open_suite(section: str, model: Any, args: argparse.Namespace) -> Asyn
     else:
         from agentscale.graphs.web import MINIWOB_TASKS, MiniWoBWorkflow, miniwob_task
 
+        names = args.miniwob_tasks or MINIWOB_TASKS
         workflow = MiniWoBWorkflow()
         options: dict[str, Any] = {"browsers": args.browsers, **({"max_steps": args.steps} if args.steps else {})}
         try:
             parts = workflow.build(WorkflowEnv(model=model, options=options))
-            names = args.miniwob_tasks or MINIWOB_TASKS
             tasks = [miniwob_task(name, seed=args.miniwob_seed) for name in names[: args.problems or len(names)]]
-            yield Suite("miniwob", tasks, parts, settings={**settings, "seed": args.miniwob_seed})
+            other = {"tasks": list(names)} if args.miniwob_tasks else {}  # a file holds one task list
+            yield Suite("miniwob", tasks, parts, settings={**settings, "seed": args.miniwob_seed, **other})
         finally:
             await workflow.aclose()
 
@@ -437,6 +438,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     sections = SECTIONS if args.section == "all" else (args.section,)
     if args.problems is not None and args.problems < 1:
         parser.error("--problems must be >= 1")
+    if args.miniwob_tasks:  # a misspelt task fails here, not after the model server started
+        from agentscale.graphs.web.browser import miniwob_html_dir
+
+        pages = miniwob_html_dir()
+        unknown = [n for n in args.miniwob_tasks if not (pages / f"{n}.html").is_file()]
+        if unknown:
+            parser.error(f"--miniwob-tasks: no MiniWoB++ task {', '.join(unknown)} (the pages are in {pages})")
     if not args.tabulate:
         asyncio.run(run(args, sections))
     summaries = [summarize(s, read_records(args.out_dir / f"{s}.jsonl")) for s in sections]

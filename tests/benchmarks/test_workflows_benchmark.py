@@ -109,3 +109,12 @@ async def test_no_draw_runs_only_real_single_rollouts_and_tabulates_them(tmp_pat
     assert row["method"] == "one rollout" and row["score"] == 0.0  # rollout 0 guesses wrong
     assert row["tokens"] == sum(r["tokens"] for r in records) / 2
     assert "no draw" in row["wall_from"] and "0 drawn" in wb.render(summary)
+
+
+def test_an_unknown_miniwob_task_is_refused_before_any_model_starts(tmp_path, capsys):
+    pytest.importorskip("miniwob")
+    with pytest.raises(SystemExit):
+        _module().main(["--section", "miniwob", "--miniwob-tasks", "choose-list,clik-color",
+                        "--out-dir", str(tmp_path)])
+    assert "--miniwob-tasks: no MiniWoB++ task clik-color (the pages are in " in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # nothing ran, nothing written
