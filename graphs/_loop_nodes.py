@@ -22,7 +22,7 @@ from langgraph.runtime import Runtime
 from agentscale.actions import canonical_action
 from agentscale.budget import charged_generate
 from agentscale.errors import BudgetExhausted, ConfigError, ToolError
-from agentscale.graphs.actions import Action, parse_text_reply, parse_tool_calls, tool_definition, tools_prompt
+from agentscale.graphs.actions import Action, Reply, parse_text_reply, parse_tool_calls, tool_definition, tools_prompt
 from agentscale.graphs.compaction import compact
 from agentscale.graphs.loop_config import LoopConfig, resolve_actions
 from agentscale.graphs.tools import FinalAnswer, Finished
@@ -32,7 +32,7 @@ from agentscale.rollout import RolloutContext
 from agentscale.strategies.context import as_task
 from agentscale.types import Message, Provenance, Rollout, RolloutRequest, Task, Usage
 
-__all__ = ["FinalCheck", "LoopInput", "LoopState", "Nodes", "route_act", "route_tools"]
+__all__ = ["FinalCheck", "LoopInput", "LoopState", "Nodes", "PlainAction", "route_act", "route_tools"]
 
 Stop = Literal["final", "steps", "tokens", "seconds", "repeating", "error", "budget"]
 
@@ -103,6 +103,13 @@ FinalCheck = Callable[[str, Sequence[Message]], str | None]
 """Checks a final answer against the trajectory so far: ``None`` accepts it, a message refuses it
 (the model reads the message and goes on; see ``LoopConfig.final_refusals``)."""
 
+PlainAction = Callable[[str], Action | None]
+"""Reads a reply that called no tool as an action, or ``None`` to keep the format's reading (a
+final answer in the native format, "no action found" in the text format). E.g. the web agent
+reads ``Parks and gardens [11]`` as following link 11: small models name the link they choose
+instead of writing the call. The action runs without a call id, so its observation is a ``user``
+message in either format; its ``note`` is added below the observation."""
+
 
 def run_of(runtime: Runtime[Any]) -> RolloutContext:
     """The rollout's ``RolloutContext``: the runtime's context when it is one; else one made of the
@@ -171,6 +178,16 @@ def _repeats(trajectory: Sequence[Message], reply: Message) -> int:
     return count
 
 
+def _called_nothing(reply: Reply, actions: str, text: str) -> bool:
+    """Whether a reply named no tool: "no action found" in the text format, or plain text taken
+    as the final answer in the native format (a ``Final answer:`` line stays an answer)."""
+    if any(a.tool for a in reply.actions):
+        return False
+    if reply.final is None:
+        return bool(reply.actions)
+    return actions == "tools" and reply.final == text and not reply.message.get("tool_calls")
+
+
 def route_act(state: LoopState) -> str:
     """After ``act``: run the step's actions, or finish."""
     return "run_tools" if state.get("pending") else "finish"
@@ -191,6 +208,7 @@ class Nodes:
         config: limits, prompt and action format.
         answer: extracts the short answer from the final output (``None``: no ``answer``).
         check_final: refuses a final answer with a message, up to ``config.final_refusals`` times.
+        plain_action: reads a reply that called no tool as an action (``PlainAction``).
     """
 
     def __init__(
@@ -200,6 +218,7 @@ class Nodes:
         config: LoopConfig,
         answer: Callable[[str], str | None] | None = None,
         check_final: FinalCheck | None = None,
+        plain_action: PlainAction | None = None,
     ) -> None:
         names = [t.name for t in tools]
         if len(set(names)) != len(names):
@@ -213,6 +232,7 @@ class Nodes:
         self.config = config
         self.answer = answer
         self.check_final = check_final
+        self.plain_action = plain_action
 
     def _refusal(self, output: str, refusals: int, trajectory: Sequence[Message]) -> str | None:
         """Why ``check_final`` refuses this final answer while refusals are left (``refusals``: made
@@ -333,6 +353,9 @@ class Nodes:
         else:
             truncated = bool(completion.finish_reasons) and completion.finish_reasons[0] == "length"
             reply = parse_text_reply(text, self.tools, truncated=truncated, plain_final=cfg.plain_final)
+        if self.plain_action is not None and not truncated and _called_nothing(reply, actions, text):
+            if (read := self.plain_action(text)) is not None:
+                reply = Reply(reply.message, [replace(read, call_id="")])
         run.emit(
             {
                 "step": step,

@@ -49,13 +49,24 @@ from typing import Any
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
-from agentscale.graphs._loop_nodes import FinalCheck, LoopInput, LoopState, Nodes, route_act, route_tools, run_of
+from agentscale.graphs._loop_nodes import (
+    FinalCheck,
+    LoopInput,
+    LoopState,
+    Nodes,
+    PlainAction,
+    route_act,
+    route_tools,
+    run_of,
+)
 from agentscale.graphs.loop_config import LoopConfig
 from agentscale.protocols import Model, Tool
 from agentscale.rollout import RolloutContext
 from agentscale.types import Rollout, Task
 
-__all__ = ["FinalCheck", "LoopInput", "LoopState", "ToolAgent", "build_agent_graph", "loop_agent", "run_of"]
+__all__ = [
+    "FinalCheck", "LoopInput", "LoopState", "PlainAction", "ToolAgent", "build_agent_graph", "loop_agent", "run_of",
+]  # fmt: skip
 
 
 def build_agent_graph(
@@ -65,6 +76,7 @@ def build_agent_graph(
     config: LoopConfig | None = None,
     answer: Callable[[str], str | None] | None = None,
     check_final: FinalCheck | None = None,
+    plain_action: PlainAction | None = None,
     checkpointer: Any = None,
     store: Any = None,
     name: str = "agent_loop",
@@ -82,6 +94,8 @@ def build_agent_graph(
             trajectory; a message it returns refuses the answer (the model reads it and goes on),
             at most ``config.final_refusals`` times. E.g. the web agent refuses an answer that is
             on no page it read.
+        plain_action: reads a reply that called no tool as an action (``PlainAction``; e.g. the
+            web agent reads ``Parks [5]`` as ``follow_link(5)``); ``None`` keeps the format's reading.
         checkpointer: a LangGraph checkpointer (a crashed loop resumes at its last step).
         store: a LangGraph store, for tools that use one.
         name: the graph's name.
@@ -94,7 +108,7 @@ def build_agent_graph(
         ConfigError: two tools share a name.
     """
     cfg = config or LoopConfig()
-    nodes = Nodes(model, tools, cfg, answer, check_final)
+    nodes = Nodes(model, tools, cfg, answer, check_final, plain_action)
     builder = StateGraph(LoopState, context_schema=RolloutContext, input_schema=LoopInput)
     builder.add_node("start", nodes.start)
     builder.add_node("act", nodes.act)
@@ -149,11 +163,14 @@ def loop_agent(
     *,
     answer: Callable[[str], str | None] | None = None,
     check_final: FinalCheck | None = None,
+    plain_action: PlainAction | None = None,
 ) -> ToolAgent:
     """A ``ToolAgent`` over a new loop graph (``build_agent_graph``'s arguments).
 
     Example:
         ``scale(loop_agent(llm, [PythonTool()]), "best_of_n", n=4, verifier=v)``
     """
-    graph = build_agent_graph(model=model, tools=tools, config=config, answer=answer, check_final=check_final)
+    graph = build_agent_graph(
+        model=model, tools=tools, config=config, answer=answer, check_final=check_final, plain_action=plain_action
+    )
     return ToolAgent(graph, wants_sandbox=any(getattr(t, "needs_sandbox", False) for t in tools))

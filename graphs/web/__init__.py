@@ -19,6 +19,8 @@ from agentscale.graphs.web.agent import (
     WebConfig,
     WebState,
     build_web_graph,
+    leads_note,
+    link_named,
     short_answer,
     web_agent,
 )
@@ -79,6 +81,8 @@ __all__ = [
     "WebConfig",
     "WebWorkflow",
     "build_web_graph",
+    "leads_note",
+    "link_named",
     "observations_of",
     "short_answer",
     "web_agent",

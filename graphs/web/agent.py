@@ -20,7 +20,7 @@ Example:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
@@ -31,17 +31,21 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agentscale.errors import ToolError
 from agentscale.graphs._loop_nodes import run_of
+from agentscale.graphs.actions import Action
 from agentscale.graphs.loop import build_agent_graph
 from agentscale.graphs.loop_config import LoopConfig
 from agentscale.graphs.web.session import WebLimits, WebSession
 from agentscale.graphs.web.tools import web_tools
-from agentscale.graphs.web.verify import START_PAGE, link_leads, unread_answer
+from agentscale.graphs.web.verify import START_PAGE, _stems, link_leads, unread_answer
 from agentscale.protocols import Model
 from agentscale.rollout import RolloutContext
 from agentscale.strategies.context import as_task
 from agentscale.types import Message, Rollout, RolloutRequest, Task
 
-__all__ = ["WEB_SYSTEM", "WebAgent", "WebConfig", "WebState", "build_web_graph", "short_answer", "web_agent"]
+__all__ = [
+    "WEB_SYSTEM", "WebAgent", "WebConfig", "WebState", "build_web_graph", "leads_note", "link_named", "short_answer",
+    "web_agent",
+]  # fmt: skip
 
 WEB_SYSTEM = (
     "You answer questions by browsing a web site. Read the page you are shown; follow links by their "
@@ -85,6 +89,10 @@ class WebConfig(BaseModel):
             reads why and looks further); ``0``: any answer ends the rollout.
         repeat_limit: the same reply answered the same way this many times in a row ends the
             rollout (``LoopConfig.repeat_limit``); ``None``: never.
+        plain_links: a reply that calls no tool and only names a link of the page on screen
+            (``[11]``, ``Parks and gardens [11]``, ``follow_link 11``) follows it (``link_named``):
+            small models name the link they choose instead of writing the call.
+        leads: below each page, name its links that share words with the question (``leads_note``).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -100,8 +108,10 @@ class WebConfig(BaseModel):
     max_seconds: float = Field(default=600.0, gt=0)
     observation_chars: int = Field(default=3000, ge=200)
     calls_per_step: int | None = Field(default=1, ge=1)
-    final_refusals: int = Field(default=1, ge=0)
+    final_refusals: int = Field(default=3, ge=0)
     repeat_limit: int | None = Field(default=3, ge=2)
+    plain_links: bool = True
+    leads: bool = True
 
     def loop(self) -> LoopConfig:
         """The loop's settings."""
@@ -111,6 +121,31 @@ class WebConfig(BaseModel):
                           calls_per_step=self.calls_per_step, final_refusals=self.final_refusals,
                           text_example=self.text_example, repeat_limit=self.repeat_limit)
 
+
+_NAMED_LINK = re.compile(
+    r"^\W*(?:follow_link\W*)?(?:[^\[\]\n]{0,80}?\[(?P<n>\d+)\]|(?<=follow_link)\W*(?:number\W*)?(?P<bare>\d+))\W*$",
+    re.IGNORECASE,
+)
+
+
+def link_named(reply: str, links: Sequence[tuple[int, str]]) -> int | None:
+    """The number of the link a reply names and does nothing else with: ``[11]``, ``Parks and
+    gardens [11]``, ``follow_link 11``, ``follow_link(11)``; ``None`` when the number is no link of
+    ``links`` (``(number, text)`` of the page on screen) or the reply says more (two lines, two links).
+
+        >>> link_named("Parks and gardens [11]", [(5, "Parks"), (11, "Parks and gardens")])
+        11
+        >>> link_named("follow_link(5)", [(5, "Parks")]), link_named("[12]", [(5, "Parks")])
+        (5, None)
+    """
+    match = _NAMED_LINK.match(reply.strip())
+    if match is None:
+        return None
+    number = int(match.group("n") or match.group("bare"))
+    return number if any(n == number for n, _ in links) else None
+
+
+_PAGE_TOOLS = frozenset({"open_url", "follow_link", "submit_form", "go_back"})
 
 _LEAD = re.compile(r"^\W*(?:the final answer is|final answer|the answer is|answer)\b\W*?\s*[:=-]?\s*", re.IGNORECASE)
 
@@ -146,19 +181,98 @@ class WebAgent:
         async with WebSession(cfg.limits, allow_hosts=cfg.allow_hosts) as web:
             seen = task
             start = task.metadata.get("start_url")
-            if cfg.open_start and start:
-                seen = task.model_copy(update={"prompt": f"{task.prompt}\n\n{await _first_page(web, str(start))}"})
-            def check_final(answer: str, trajectory: Sequence[Message]) -> str | None:
+            def note() -> str:
                 page = web.current
-                links = [(link.number, link.text) for link in page.document.links] if page and page.document else []
-                return unread_answer(answer, trajectory, link_leads(task.prompt, links))
+                if not cfg.leads or page is None:
+                    return ""
+                return leads_note(task.prompt, page.text, _links(web, described=True))
 
-            graph = build_agent_graph(model=self.model, tools=web_tools(web), config=cfg.loop(), answer=short_answer,
-                                     check_final=check_final)
+            if cfg.open_start and start:
+                first = await _first_page(web, str(start))
+                first = f"{first}\n\n{note()}" if note() else first
+                seen = task.model_copy(update={"prompt": f"{task.prompt}\n\n{first}"})
+
+            def check_final(answer: str, trajectory: Sequence[Message]) -> str | None:
+                return unread_answer(answer, trajectory, link_leads(task.prompt, _links(web, described=True)))
+
+            def plain_action(reply: str) -> Action | None:
+                number = link_named(reply, _links(web))
+                if number is None:
+                    return None
+                return Action("follow_link", {"number": number}, note=f"(Your reply was read as follow_link {number}.)")
+
+            tools = [_WithLeads(t, note) if t.name in _PAGE_TOOLS else t for t in web_tools(web)]
+            graph = build_agent_graph(model=self.model, tools=tools, config=cfg.loop(), answer=short_answer,
+                                     check_final=check_final, plain_action=plain_action if cfg.plain_links else None)
             state = await graph.ainvoke({"task": seen, "request": run.request}, context=run)
             rollout: Rollout = state["rollout"]
             visits = list(web.visits)
         return rollout.model_copy(update={"task_id": task.id, "metadata": {**rollout.metadata, "visits": visits}})
+
+
+def _links(web: WebSession, *, described: bool = False) -> list[tuple[int, str]]:
+    """``(number, text)`` of the links of the page on screen; ``described``: a link alone on its
+    line is told by the whole line (``Council services: waste and recycling, the community hall``),
+    so the words beside a link count as its own."""
+    page = web.current
+    if not page or not page.document:
+        return []
+    lines = {}
+    if described:
+        for line in page.text.splitlines():
+            if len(markers := _MARKER.findall(line)) == 1:
+                lines[int(markers[0])] = " ".join(_MARKER.sub("", line).replace(" :", ":").lstrip("-*# ").split())
+    return [(link.number, lines.get(link.number) or link.text) for link in page.document.links]
+
+
+_MARKER = re.compile(r"\[(\d+)\]")
+
+
+def leads_note(question: str, page_text: str, links: Sequence[tuple[int, str]], *, max_lines: int = 3) -> str:
+    """What follows a page for a small model: the page's lines that share words with ``question``
+    (most shared first, headings and link lines left out), then what to do: answer from one of
+    them, or follow a link that shares words with it (``link_leads``). ``""`` when there is neither.
+    Small models answer the question from memory, or click the first link, unless the page's
+    relevant lines and links are named beside the question's words.
+
+        >>> print(leads_note("How big is Riverside Park?", "Big | 14 ha", [(5, "Parks")]).replace(". ", ".\\n"))
+        Lines of this page with the question's words:
+          Big | 14 ha
+        If one of them answers the question, reply `Final answer: <the answer as the page writes it>`.
+        Which link leads to the answer: Parks [5]?
+    """
+    asked = _stems(question)
+    scored = []
+    for i, line in enumerate(page_text.splitlines()):
+        text = line.strip()
+        if not text or text.startswith("#") or _MARKER.search(text) or len(text) > 300:
+            continue
+        if shared := len(asked & _stems(text)):
+            scored.append((-shared, i, text))
+    lines = [text for _, _, text in sorted(scored)[:max_lines]]
+    leads = ", ".join(f"{t[:60]} [{n}]" for n, t in link_leads(question, links))
+    follow = f"Which link leads to the answer: {leads}?" if leads else ""
+    if not lines:
+        return follow
+    shown = "\n".join(f"  {text[:200]}" for text in lines)
+    return (f"Lines of this page with the question's words:\n{shown}\nIf one of them answers the question, "
+            f"reply `Final answer: <the answer as the page writes it>`. {follow}").strip()
+
+
+@dataclass
+class _WithLeads:
+    """A page tool whose page is followed by ``leads_note`` (the ``Tool`` protocol, delegated)."""
+
+    tool: Any
+    note: Any  # () -> str
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.tool, name)
+
+    async def __call__(self, arguments: Mapping[str, Any], run: RolloutContext) -> str:
+        page = await self.tool(arguments, run)
+        note = self.note()
+        return f"{page}\n\n{note}" if note else page
 
 
 async def _first_page(web: WebSession, url: str) -> str:

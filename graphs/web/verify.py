@@ -46,8 +46,9 @@ def _words(text: str) -> str:
     return " ".join(re.findall(r"[\w@.$-]+", text.lower()))
 
 
-# what the renderer adds to a page: link numbers ("Parks [11]"), form markers ("[form 1]", "[link 4]")
-_MARKERS = re.compile(r"\[(?:\d+|form \d+|link \d+)\]")
+# what the renderer adds to a page: link numbers ("Parks [11]"), form markers ("[form 1]", "[link 4]") and the
+# forms list ("  form 1 (GET ...")
+_MARKERS = re.compile(r"\[(?:\d+|form \d+|link \d+)\]|^\s*form \d+ \(", re.MULTILINE)
 
 
 def seen_on_a_page(answer: str, observations: str) -> bool:
@@ -67,10 +68,20 @@ _STOP = frozenset(
 )
 
 
+def _stem(word: str) -> str:
+    """A crude stem: a possessive's ``'s``, a plural's ``s`` and ``ed``/``ing`` dropped, so "Parks"
+    and "park", "opened" and "open", "collected" and "collection" meet (the second as ``collect``)."""
+    word = word.removesuffix("'s")
+    for suffix, keep in (("ing", 4), ("ion", 5), ("ed", 3), ("s", 3)):
+        if word.endswith(suffix) and len(word) - len(suffix) >= keep:
+            return word[: -len(suffix)]
+    return word
+
+
 def _stems(text: str) -> set[str]:
-    """Content words of ``text``, lowercased, with a plural's ``s`` dropped ("Parks" and "park" meet)."""
+    """Content words of ``text``, lowercased and stemmed (``_stem``)."""
     words = re.findall(r"[a-z][a-z']+", re.sub(r"https?://\S+", " ", text.lower()))
-    return {w.removesuffix("'s").rstrip("s") if len(w) > 3 else w for w in words if w not in _STOP and len(w) > 2}
+    return {_stem(w) for w in words if w not in _STOP and len(w) > 2}
 
 
 def link_leads(question: str, links: Sequence[tuple[int, str]], *, limit: int = 4) -> list[tuple[int, str]]:

@@ -12,6 +12,7 @@ import pytest
 from agentscale import Budget, ScaleContext, scale
 from agentscale.errors import BudgetExhausted, ModelAPIError, ToolError
 from agentscale.graphs import (
+    Action,
     Finished,
     FunctionTool,
     LoopConfig,
@@ -124,6 +125,30 @@ async def test_a_tool_that_returns_finished_ends_the_loop_with_its_answer(action
     assert rollout.status == "ok" and rollout.output == "door 2"
     assert rollout.metadata["stop"] == "final" and rollout.metadata["steps"] == 2
     assert "Door 2 opened: you are out." in str(rollout.trajectory[-1]["content"])
+
+
+@pytest.mark.parametrize("actions", ["tools", "text"])
+async def test_a_workflow_may_read_a_reply_that_called_no_tool_as_an_action(actions):
+    # e.g. a small model that names the door it opens instead of writing the call
+    def door_named(reply: str) -> Action | None:
+        return Action("open_door", {"door": int(reply.split()[-1])}, note="(read as open_door)") if (
+            reply.startswith("door ")) else None
+
+    async def open_door(door: int) -> str:
+        """Open a door."""
+        return f"door {door} is open"
+
+    model = FakeModel(["door 3", "Final answer: out" if actions == "text" else "out"])
+    rollout = await loop_agent(model, [function_tool(open_door)], LoopConfig(actions=actions),
+                               plain_action=door_named)(TASK)
+    assert rollout.output == "out" and rollout.metadata["steps"] == 2
+    observation = rollout.trajectory[3]  # no call id in either format: a user message, marked as the tool's
+    said = "Observation:\ndoor 3 is open\n(read as open_door)"
+    assert observation == {"role": "user", "name": "open_door", "content": said}
+    # a reply it does not read keeps the format's reading: an answer, or "no action found"
+    rollout = await loop_agent(FakeModel(["window 2", "Final answer: in"]), [function_tool(open_door)],
+                               LoopConfig(actions=actions), plain_action=door_named)(TASK)
+    assert rollout.output == ("window 2" if actions == "tools" else "in")
 
 
 async def test_answer_extractor_fills_rollout_answer():

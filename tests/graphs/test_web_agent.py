@@ -19,11 +19,13 @@ from agentscale.graphs.web import (
     WebLimits,
     WebWorkflow,
     build_web_graph,
+    leads_note,
+    link_named,
     short_answer,
     site_tasks,
     web_agent,
 )
-from agentscale.graphs.web.verify import START_PAGE, link_leads, observations_of, unread_answer
+from agentscale.graphs.web.verify import START_PAGE, link_leads, observations_of, seen_on_a_page, unread_answer
 from agentscale.rollout import RolloutContext
 from agentscale.testing import FakeModel, FunctionModel, tool_call
 from agentscale.types import Rollout, Task
@@ -90,7 +92,7 @@ async def test_mistakes_and_hostile_pages_are_observations(site):
         ("final_answer", {"answer": "unknown"}),
         ("final_answer", {"answer": "unknown"}),
     )
-    config = WebConfig(actions="tools", max_steps=12, limits=WebLimits(timeout=1.0, max_bytes=50_000))
+    config = WebConfig(actions="tools", max_steps=12, limits=WebLimits(timeout=1.0, max_bytes=50_000), final_refusals=1)
     rollout = await web_agent(model, config)(task, RolloutContext())
     seen = observations(rollout)
     assert rollout.status == "ok" and rollout.output == "unknown"
@@ -103,7 +105,7 @@ async def test_mistakes_and_hostile_pages_are_observations(site):
     assert "169.254.169.254 is not an allowed host" in seen[6]
     assert '"population": 38000' in seen[7]
     assert "has no forms" in seen[8]
-    # an answer on no page read is sent back once (the model is told to look), then taken as it is
+    # an answer on no page read is sent back (here once: the model is told to look), then taken as it is
     assert seen[9].startswith("Error: the answer 'unknown' is on no page you have read")
     # the unanswerable answer is not on any page it read
     assert not (await ObservedAnswer().verify(task, rollout)).passed
@@ -259,8 +261,11 @@ async def test_an_answer_from_no_page_is_sent_back_and_the_agent_looks(site):
     assert rollout.answer == "2005" and rollout.metadata["steps"] == 6
     refusal = observations(rollout)[0]
     assert refusal.startswith("Error: the answer '1998' is on no page you have read")
-    # the refusal names the start page's links that share words with the question ("town's parks")
-    assert "links on this page that may lead there: Parks [5], Town Council [9], Parks and gardens [11]" in refusal
+    # the refusal names the start page's links that share words with the question ("town's parks", "open"), a
+    # link alone on its line told by the whole line ("opening hours")
+    assert ("links on this page that may lead there: Parks [5], Maplewood Public Library: branches, opening hours "
+            "and the ca [8], Town Council: councillors, committees and meeting minutes [9], Parks and gardens [11]"
+            ) in refusal
     assert (await WebAnswerScorer().verify(task, rollout)).passed
 
 
@@ -277,3 +282,67 @@ def test_link_leads_are_the_links_sharing_words_with_the_question():
     assert link_leads("anything", []) == [] and len(link_leads("library", [(i, "Library") for i in range(9)])) == 1
     refusal = unread_answer("7", [], [(5, "Parks")])
     assert "may lead there: Parks [5] (follow_link with its number)" in refusal
+
+
+def test_a_reply_that_only_names_a_link_is_read_as_following_it():
+    links = [(1, "Maplewood"), (5, "Parks"), (11, "Parks and gardens")]
+    for reply in ("[11]", "Parks and gardens [11]", " Parks and gardens [11]?", "follow_link 11", "follow_link(11)",
+                  'follow_link {"number": 11}', "```\n[11]\n```"):
+        assert link_named(reply, links) == 11, reply
+    # more than a link, no link, or a number that is no link of the page: not an action
+    for reply in ("I think [5] and [11]", "Final answer: 11", "11", "[12]", "Parks [5]\nthen Oak Hill [9]", ""):
+        assert link_named(reply, links) is None, reply
+
+
+async def test_a_small_models_link_choice_is_followed_in_either_format(site):
+    task = site_tasks(site.url, ["parks-riverside-area"])[0]
+    text = FakeModel(["Parks and gardens [11]", "Riverside Park [8]", "Final answer: 14"])
+    since = len(site.requests)
+    rollout = await web_agent(text, WebConfig(actions="text"))(task, RolloutContext())
+    assert site.requests[since:] == [("GET", "/"), ("GET", "/parks/"), ("GET", "/parks/riverside-park.html")]
+    assert rollout.answer == "14" and (await WebAnswerScorer().verify(task, rollout)).passed
+    seen = [m["content"] for m in rollout.trajectory if m.get("name") == "follow_link"]
+    assert "(Your reply was read as follow_link 11.)" in seen[0] and "Area | 14 hectares" in seen[1]
+    # the native format: plain text that only names a link follows it instead of ending the rollout
+    native = FakeModel(["[5]", {"content": "", "tool_calls": [tool_call("final_answer", {"answer": "x"})]}])
+    rollout = await web_agent(native, WebConfig(actions="tools", final_refusals=0))(task, RolloutContext())
+    assert [v["url"].removeprefix(site.url) for v in rollout.metadata["visits"]] == ["/", "/parks/"]
+    # off: the same reply is the final answer
+    off = await web_agent(FakeModel(["[5]"]), WebConfig(actions="tools", final_refusals=0, plain_links=False))(
+        task, RolloutContext())
+    assert off.output == "[5]" and len(off.metadata["visits"]) == 1
+
+
+async def test_each_page_ends_with_its_lines_and_links_sharing_the_questions_words(site):
+    task = site_tasks(site.url, ["parks-oak-hill-year"])[0]
+    rollout = await web_agent(FakeModel(["[11]", "[9]", "Final answer: 1962"]), WebConfig(actions="text"))(
+        task, RolloutContext())
+    first = rollout.trajectory[1]["content"]
+    assert first.rstrip().endswith("Which link leads to the answer: Parks [5], Maplewood Public Library: branches, "
+                                   "opening hours and the ca [8], Parks and gardens [11]?")
+    oak_hill = [m["content"] for m in rollout.trajectory if m.get("name") == "follow_link"][1]
+    # "open" meets "Opened": the line with the answer is named beside the question's words
+    assert "Lines of this page with the question's words:\n" in oak_hill and "  Opened | 1962\n" in oak_hill
+    assert rollout.answer == "1962" and (await WebAnswerScorer().verify(task, rollout)).passed
+    plain = await web_agent(FakeModel(["Final answer: 1962"]), WebConfig(actions="text", leads=False))(
+        task, RolloutContext())
+    assert "Which link leads" not in plain.trajectory[1]["content"]
+
+
+def test_lines_and_links_named_below_a_page():
+    note = leads_note("How many hectares is Riverside Park?",
+                      "# Riverside Park\nRiverside Park has a bandstand.\nArea | 14 hectares\nAll parks [8]\n"
+                      "Opened | 1987",
+                      [(5, "Parks"), (8, "All parks"), (9, "Contact")])
+    # headings and link lines are left out
+    assert note.splitlines()[1:3] == ["  Riverside Park has a bandstand.", "  Area | 14 hectares"]
+    assert note.endswith("Which link leads to the answer: Parks [5], All parks [8]?")
+    assert leads_note("How many hectares?", "Nothing here", [(9, "Contact")]) == ""
+    assert leads_note("Who runs the library?", "Nothing here", [(2, "Library")]) == (
+        "Which link leads to the answer: Library [2]?")
+
+
+def test_the_forms_list_is_not_a_pages_words():
+    forms = "Search\n\nForms (send one with submit_form):\n  form 1 (GET http://127.0.0.1:8000/search): q (text)"
+    assert not seen_on_a_page("June 1st", forms) and not seen_on_a_page("1", forms)
+    assert seen_on_a_page("Search", forms)
