@@ -36,7 +36,7 @@ from agentscale.graphs.loop import build_agent_graph
 from agentscale.graphs.loop_config import LoopConfig
 from agentscale.graphs.web.session import WebLimits, WebSession
 from agentscale.graphs.web.tools import web_tools
-from agentscale.graphs.web.verify import START_PAGE, _stems, link_leads, unread_answer
+from agentscale.graphs.web.verify import START_PAGE, link_leads, unread_answer, word_stems
 from agentscale.protocols import Model
 from agentscale.rollout import RolloutContext
 from agentscale.strategies.context import as_task
@@ -241,13 +241,13 @@ def leads_note(question: str, page_text: str, links: Sequence[tuple[int, str]], 
         If one of them answers the question, reply `Final answer: <the answer as the page writes it>`.
         Which link leads to the answer: Parks [5]?
     """
-    asked = _stems(question)
+    asked = word_stems(question)
     scored = []
     for i, line in enumerate(page_text.splitlines()):
         text = line.strip()
         if not text or text.startswith("#") or _MARKER.search(text) or len(text) > 300:
             continue
-        if shared := len(asked & _stems(text)):
+        if shared := len(asked & word_stems(text)):
             scored.append((-shared, i, text))
     lines = [text for _, _, text in sorted(scored)[:max_lines]]
     leads = ", ".join(f"{t[:60]} [{n}]" for n, t in link_leads(question, links))

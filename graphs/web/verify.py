@@ -17,7 +17,10 @@ from dataclasses import dataclass
 from agentscale.answers import answers_match, extract_answer, normalize_answer
 from agentscale.types import Message, Rollout, Task, Verdict
 
-__all__ = ["ObservedAnswer", "WebAnswerScorer", "link_leads", "observations_of", "seen_on_a_page", "unread_answer"]
+__all__ = [
+    "ObservedAnswer", "WebAnswerScorer", "link_leads", "observations_of", "seen_on_a_page", "unread_answer",
+    "word_stems",
+]  # fmt: skip
 
 
 START_PAGE = "You are on this page:"
@@ -78,8 +81,12 @@ def _stem(word: str) -> str:
     return word
 
 
-def _stems(text: str) -> set[str]:
-    """Content words of ``text``, lowercased and stemmed (``_stem``)."""
+def word_stems(text: str) -> set[str]:
+    """Content words of ``text``, lowercased and stemmed (``_stem``): what a question and a line share.
+
+        >>> word_stems("In what year did Oak Hill Park open?") == word_stems("oak hill parks opened, years")
+        True
+    """
     words = re.findall(r"[a-z][a-z']+", re.sub(r"https?://\S+", " ", text.lower()))
     return {_stem(w) for w in words if w not in _STOP and len(w) > 2}
 
@@ -91,8 +98,8 @@ def link_leads(question: str, links: Sequence[tuple[int, str]], *, limit: int = 
         >>> link_leads("How many hectares is Riverside Park?", [(1, "Home"), (5, "Parks"), (9, "Bus fares")])
         [(5, 'Parks')]
     """
-    asked = _stems(question)
-    shared = [(len(asked & _stems(text)), i, (number, text)) for i, (number, text) in enumerate(links)]
+    asked = word_stems(question)
+    shared = [(len(asked & word_stems(text)), i, (number, text)) for i, (number, text) in enumerate(links)]
     ranked = sorted((s for s in shared if s[0] > 0), key=lambda s: (-s[0], s[1]))
     seen: set[str] = set()
     leads = []
