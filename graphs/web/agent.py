@@ -185,7 +185,7 @@ class WebAgent:
                 page = web.current
                 if not cfg.leads or page is None:
                     return ""
-                return leads_note(task.prompt, page.text, _links(web, described=True))
+                return leads_note(task.prompt, page.text, _links(web, described=True), title=page.title)
 
             if cfg.open_start and start:
                 first = await _first_page(web, str(start))
@@ -228,26 +228,36 @@ def _links(web: WebSession, *, described: bool = False) -> list[tuple[int, str]]
 _MARKER = re.compile(r"\[(\d+)\]")
 
 
-def leads_note(question: str, page_text: str, links: Sequence[tuple[int, str]], *, max_lines: int = 3) -> str:
-    """What follows a page for a small model: the page's lines that share words with ``question``
-    (most shared first, headings and link lines left out), then what to do: answer from one of
-    them, or follow a link that shares words with it (``link_leads``). ``""`` when there is neither.
-    Small models answer the question from memory, or click the first link, unless the page's
-    relevant lines and links are named beside the question's words.
+def leads_note(
+    question: str, page_text: str, links: Sequence[tuple[int, str]], *, title: str = "", max_lines: int = 3
+) -> str:
+    """What follows a page for a small model: the lines that may answer ``question``, then what to
+    do: answer from one of them, or follow a link that shares words with it (``link_leads``). ``""``
+    when there is neither. Small models answer the question from memory, or click the first link,
+    unless the page's relevant lines and links are named beside the question's words.
 
-        >>> print(leads_note("How big is Riverside Park?", "Big | 14 ha", [(5, "Parks")]).replace(". ", ".\\n"))
+    Lines are shown only on a page about the question (its ``title`` or first heading shares a word
+    with it), and a line must share one of the question's other words: on ``Oak Hill Park``, for
+    "In what year did Oak Hill Park open?", ``Opened | 1962``, not ``Oak Hill Park has woodland
+    paths``; on a home page about nothing asked, none (its ``a riverside town of 38,000`` is not the
+    size of Riverside Park). Headings and lines with links are left out.
+
+        >>> print(leads_note("How big is Oak Park?", "Oak Park!\\nBig | 14 ha", [(5, "Park")], title="Oak Park"))
         Lines of this page with the question's words:
           Big | 14 ha
-        If one of them answers the question, reply `Final answer: <the answer as the page writes it>`.
-        Which link leads to the answer: Parks [5]?
+        If one of them answers the question, reply `Final answer: <the short answer, as the page writes it>`. \
+Which link leads to the answer: Park [5]?
     """
     asked = word_stems(question)
+    heading = next((ln.lstrip("# ") for ln in page_text.splitlines() if ln.startswith("# ")), "")
+    topic = word_stems(f"{title} {heading}")
+    wanted = asked - topic if asked & topic else set()
     scored = []
     for i, line in enumerate(page_text.splitlines()):
         text = line.strip()
         if not text or text.startswith("#") or _MARKER.search(text) or len(text) > 300:
             continue
-        if shared := len(asked & word_stems(text)):
+        if shared := len(wanted & word_stems(text)):
             scored.append((-shared, i, text))
     lines = [text for _, _, text in sorted(scored)[:max_lines]]
     leads = ", ".join(f"{t[:60]} [{n}]" for n, t in link_leads(question, links))
@@ -256,7 +266,7 @@ def leads_note(question: str, page_text: str, links: Sequence[tuple[int, str]], 
         return follow
     shown = "\n".join(f"  {text[:200]}" for text in lines)
     return (f"Lines of this page with the question's words:\n{shown}\nIf one of them answers the question, "
-            f"reply `Final answer: <the answer as the page writes it>`. {follow}").strip()
+            f"reply `Final answer: <the short answer, as the page writes it>`. {follow}").strip()
 
 
 @dataclass

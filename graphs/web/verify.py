@@ -46,7 +46,8 @@ def observations_of(rollout: Rollout | Sequence[Message]) -> str:
 
 
 def _words(text: str) -> str:
-    return " ".join(re.findall(r"[\w@.$-]+", text.lower()))
+    # a sentence's full stop is not its last word's ("weekends." is "weekends"); "4.2" and "r.mensah@x.org" keep theirs
+    return " ".join(w.rstrip(".") for w in re.findall(r"[\w@.$-]+", text.lower()))
 
 
 # what the renderer adds to a page: link numbers ("Parks [11]"), form markers ("[form 1]", "[link 4]") and the

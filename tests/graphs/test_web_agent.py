@@ -330,16 +330,16 @@ async def test_each_page_ends_with_its_lines_and_links_sharing_the_questions_wor
 
 
 def test_lines_and_links_named_below_a_page():
-    note = leads_note("How many hectares is Riverside Park?",
-                      "# Riverside Park\nRiverside Park has a bandstand.\nArea | 14 hectares\nAll parks [8]\n"
-                      "Opened | 1987",
-                      [(5, "Parks"), (8, "All parks"), (9, "Contact")])
-    # headings and link lines are left out
-    assert note.splitlines()[1:3] == ["  Riverside Park has a bandstand.", "  Area | 14 hectares"]
+    question = "How many hectares is Riverside Park?"
+    page = "# Riverside Park\nRiverside Park has a bandstand.\nArea | 14 hectares\nAll parks [8]\nOpened | 1987"
+    note = leads_note(question, page, [(5, "Parks"), (8, "All parks"), (9, "Contact")], title="Riverside Park")
+    # a page about the question: the lines with its other words (the heading and a link line are left out)
+    assert note.splitlines()[:2] == ["Lines of this page with the question's words:", "  Area | 14 hectares"]
     assert note.endswith("Which link leads to the answer: Parks [5], All parks [8]?")
+    # a page about something else: no lines, only the links ("a riverside town of 38,000" is no park's area)
+    home = leads_note(question, "A riverside town of 38,000 people.\nParks [5]", [(5, "Parks")], title="Maplewood")
+    assert home == "Which link leads to the answer: Parks [5]?"
     assert leads_note("How many hectares?", "Nothing here", [(9, "Contact")]) == ""
-    assert leads_note("Who runs the library?", "Nothing here", [(2, "Library")]) == (
-        "Which link leads to the answer: Library [2]?")
 
 
 def test_the_forms_list_is_not_a_pages_words():
