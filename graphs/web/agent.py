@@ -20,7 +20,7 @@ Example:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
@@ -189,7 +189,7 @@ class WebAgent:
 
             if cfg.open_start and start:
                 first = await _first_page(web, str(start))
-                first = f"{first}\n\n{note()}" if note() else first
+                first = "\n\n".join(part for part in (first, note()) if part)
                 seen = task.model_copy(update={"prompt": f"{task.prompt}\n\n{first}"})
 
             def check_final(answer: str, trajectory: Sequence[Message]) -> str | None:
@@ -274,7 +274,7 @@ class _WithLeads:
     """A page tool whose page is followed by ``leads_note`` (the ``Tool`` protocol, delegated)."""
 
     tool: Any
-    note: Any  # () -> str
+    note: Callable[[], str]
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.tool, name)
