@@ -43,6 +43,7 @@ from agentscale.graphs.loop import ToolAgent, build_agent_graph
 from agentscale.graphs.loop_config import LoopConfig
 from agentscale.graphs.swe.deps import PythonDeps
 from agentscale.graphs.swe.instances import SWEInstance, to_task
+from agentscale.graphs.swe.localize import localize
 from agentscale.graphs.swe.repos import RepoSource
 from agentscale.graphs.swe.tools import ENV_FILE, SubmitTool, swe_tools
 from agentscale.graphs.swe.workspace import prepare_repo
@@ -75,6 +76,9 @@ class SWEConfig(LoopConfig):
 
     Attributes:
         command_timeout: seconds one ``run`` command may take (its process tree is killed after).
+        localize: add below the issue the source of the functions and classes it names, found in
+            the checkout before the first step (``localize``); small models otherwise spend their
+            budget looking for it.
     """
 
     actions: Literal["tools", "text", "auto"] = "text"
@@ -88,10 +92,11 @@ class SWEConfig(LoopConfig):
     observation_chars: int = Field(default=6000, ge=200)
     final_tool: str | None = Field(default=SUBMIT_TOOL, pattern=r"^[A-Za-z0-9_-]{1,64}$")
     command_timeout: float = Field(default=60.0, gt=0)
+    localize: bool = True
 
     def loop(self) -> LoopConfig:
         """The loop's part of the settings."""
-        return LoopConfig(**self.model_dump(exclude={"command_timeout"}))
+        return LoopConfig(**self.model_dump(exclude={"command_timeout", "localize"}))
 
 
 _CHANGED = re.compile(r"^(?:Observation:\s*)?(?:Edited|Created) ")
@@ -103,8 +108,10 @@ def changed_nothing(answer: str, trajectory: Sequence[Message]) -> str | None:
     for message in trajectory:
         if message.get("name") == "edit" and _CHANGED.match(str(message.get("content") or "")):
             return None
-    return ("no file is changed yet, so the issue is still there: find the code it is about "
-            "(search, view), change it with edit, then submit. If you changed files another way, submit again.")
+    return (
+        "no file is changed yet, so the issue is still there: find the code it is about "
+        "(search, view), change it with edit, then submit. If you changed files another way, submit again."
+    )
 
 
 def swe_task(instance: SWEInstance) -> Task:
@@ -139,11 +146,13 @@ class SWEAgent:
         graph: the loop graph (``build_agent_graph`` with the SWE tools).
         repos: where repositories come from.
         deps: where instances' ``python_deps`` come from.
+        localize: add the source of what the issue names below it (``SWEConfig.localize``).
     """
 
     graph: Any
     repos: RepoSource
     deps: PythonDeps | None = None
+    localize: bool = True
     wants_sandbox: bool = True
 
     async def __call__(self, task: Task, run: RolloutContext | None = None) -> Rollout:
@@ -156,8 +165,10 @@ class SWEAgent:
             prepared = await prepare_repo(run.sandbox, instance, self.repos, self.deps)
             env = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in prepared.env.items())
             # images often have python3 only; models type `python`
-            env += "command -v python >/dev/null || python() { python3 \"$@\"; }\n"
+            env += 'command -v python >/dev/null || python() { python3 "$@"; }\n'
             await run.sandbox.run(["true"], files={ENV_FILE: env}, timeout=30)
+            if self.localize and (note := await localize(run.sandbox, instance.problem_statement)):
+                task = task.model_copy(update={"prompt": f"{task.prompt.rstrip()}\n\n{note}"})
         except (asyncio.CancelledError, GraphBubbleUp):
             raise
         except AgentScaleError as exc:  # repository or base commit not found, sandbox trouble
@@ -202,4 +213,4 @@ def swe_agent(
         name="swe",
         check_final=changed_nothing,
     )
-    return SWEAgent(graph, repos, deps)
+    return SWEAgent(graph, repos, deps, localize=cfg.localize)
