@@ -273,7 +273,7 @@ async def run(args: argparse.Namespace) -> int:
         async with LLM(server.model, api_base=server.api_base, timeout=1800, max_retries=1) as llm:
             options = {"repos_dir": str(swe / "repos"), "deps_dir": str(swe / "deps"), "max_steps": args.max_steps,
                        "actions": args.actions, "context_tokens": preset.slot_tokens, "reply_tokens": args.reply_tokens,
-                       "test_timeout": 300}  # fmt: skip
+                       "test_timeout": 300, "max_seconds": args.max_seconds, "localize": args.localize}  # fmt: skip
             parts = SWEWorkflow().build(WorkflowEnv(model=llm, sandboxes=pool, options=options))
             scorer = parts.scorer
             assert isinstance(scorer, HiddenTests)
@@ -335,6 +335,9 @@ def main() -> int:
     parser.add_argument("--repro-tests", type=int, default=3, help="repro: reproduction tests per task (K)")
     parser.add_argument("--judge", action="store_true", help="repro: a judge breaks the ties left")
     parser.add_argument("--max-steps", type=int, default=20)
+    parser.add_argument("--max-seconds", type=float, default=900.0, help="wall seconds per trajectory (default 900)")
+    parser.add_argument("--localize", action=argparse.BooleanOptionalAction, default=True,
+                        help="show the source of what the issue names before the first step (default on)")
     parser.add_argument("--reply-tokens", type=int, default=512, help="cap on each model reply")
     parser.add_argument("--actions", default="text", choices=("text", "tools", "auto"))
     parser.add_argument("--preset", default="agent-small", help="server preset (agent: the 1.5B model)")

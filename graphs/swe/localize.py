@@ -120,11 +120,34 @@ async def _definitions(sandbox: Any, names: list[str]) -> list[Definition]:
     return found
 
 
-async def localize(sandbox: Any, statement: str, *, max_definitions: int = 2, max_lines: int = 60) -> str:
+def _helpers(lines: list[str], span: tuple[int, int], shown: set[tuple[str, int]], path: str) -> list[Definition]:
+    """The functions a definition calls that its own file defines (``merge_sorted`` calls
+    ``_merge_sorted_binary``: often where the bug is), in the order it calls them."""
+    defined: dict[str, Definition] = {}
+    for number, text in enumerate(lines, 1):
+        if (match := _DEFINED.match(text)) and match.group(1) not in defined:
+            defined[match.group(1)] = Definition(match.group(1), path, number, len(text) - len(text.lstrip()))
+    body = "\n".join(lines[span[0] : span[1]])  # after the def line: not the function itself
+    called = [m.group(1).rsplit(".", 1)[-1] for m in _CALLED.finditer(body)]
+    found = [defined[name] for name in dict.fromkeys(called) if name in defined and _usable(name)]
+    return [d for d in found if (d.path, d.line) not in shown]
+
+
+def _render(definition: Definition, lines: list[str], span: tuple[int, int]) -> str:
+    start, end = span
+    width = len(str(end))
+    shown = "\n".join(f"{i:>{width}}| {lines[i - 1]}" for i in range(start, end + 1))
+    return f"{definition.path} (lines {start}-{end} of {len(lines)}):\n{shown}"
+
+
+async def localize(
+    sandbox: Any, statement: str, *, max_definitions: int = 2, max_helpers: int = 2, max_lines: int = 60
+) -> str:
     """The note added below the issue: the source of the first ``max_definitions`` names of
     ``issue_names(statement)`` that the checkout defines outside its tests (the outermost
-    definition of each name), numbered as ``view`` shows them; ``""`` when none is found or the
-    sandbox fails (localization is a help, never a reason for a rollout to fail)."""
+    definition of each name), then up to ``max_helpers`` functions of the same files that they
+    call, numbered as ``view`` shows them; ``""`` when none is found or the sandbox fails
+    (localization is a help, never a reason for a rollout to fail)."""
     names = issue_names(statement)
     if not names:
         return ""
@@ -142,18 +165,20 @@ async def localize(sandbox: Any, statement: str, *, max_definitions: int = 2, ma
         files = await sandbox.read_files(sorted({d.path for d in chosen}))
     except AgentScaleError:
         return ""
-    blocks = []
+    blocks, helpers, shown = [], [], {(d.path, d.line) for d in chosen}
+    texts = {path: data.decode("utf-8", errors="replace").splitlines() for path, data in files.items()}
     for definition in chosen:
-        data = files.get(definition.path)
-        if data is None:
-            continue
-        lines = data.decode("utf-8", errors="replace").splitlines()
+        lines = texts.get(definition.path, [])
         if definition.line > len(lines):
             continue
-        start, end = definition_block(lines, definition.line, max_lines=max_lines)
-        width = len(str(end))
-        shown = "\n".join(f"{i:>{width}}| {lines[i - 1]}" for i in range(start, end + 1))
-        blocks.append(f"{definition.path} (lines {start}-{end} of {len(lines)}):\n{shown}")
+        span = definition_block(lines, definition.line, max_lines=max_lines)
+        blocks.append(_render(definition, lines, span))
+        for helper in _helpers(lines, span, shown, definition.path):
+            shown.add((helper.path, helper.line))
+            helpers.append(helper)
+    for helper in helpers[:max_helpers]:
+        lines = texts[helper.path]
+        blocks.append(_render(helper, lines, definition_block(lines, helper.line, max_lines=max_lines)))
     if not blocks:
         return ""
     return (

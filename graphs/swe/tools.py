@@ -253,6 +253,11 @@ class EditTool:
             return f"Created {path} ({len(replace.splitlines())} lines)."
         text = await _read_text(run, path)
         where = _lines_of(text, search)
+        if not where and search == self.example.get("search"):  # small models copy the tool list's example
+            raise ToolError(
+                "edit not applied: that search text is the example from the tool list, not this file's text. "
+                f"Copy the lines to change from the code of {path} (view it), then give their fixed version."
+            )
         if not where:
             hint = " (the search text has tabs; the file may use spaces)" if "\t" in search and "\t" not in text else ""
             raise ToolError(

@@ -110,6 +110,19 @@ async def test_edits_that_do_not_apply_fail_loudly_and_change_nothing(task, repo
     assert rollout.metadata["submitted"] and rollout.metadata["message"] == "gave up"
 
 
+async def test_an_edit_that_copies_the_tool_lists_example_is_told_so(sandbox):
+    # the 1.5B model sent the example's search text five times in one trajectory
+    from agentscale.graphs.swe.tools import EditTool, ToolError
+
+    edit, run = EditTool(), RolloutContext(sandbox=sandbox)
+    await sandbox.run(["true"], files={"mod.py": "def mul(a, b):\n    return a + b\n"}, timeout=30)
+    with pytest.raises(ToolError, match="is the example from the tool list, not this file's text"):
+        await edit({**edit.example, "path": "mod.py"}, run)
+    with pytest.raises(ToolError, match="search text was not found in mod.py"):  # any other miss: the usual error
+        await edit({"path": "mod.py", "search": "return a - b", "replace": "return a * b"}, run)
+    assert "Edited mod.py at line 2" in await edit({"path": "mod.py", "search": "a + b", "replace": "a * b"}, run)
+
+
 async def test_native_tool_calls_work_too(task, repos, sandbox):
     def script(call):
         step = sum(1 for m in call.prompt if m["role"] == "assistant")
