@@ -390,10 +390,20 @@ async def _make_instance(
         python_deps=list(spec.deps),
         pythonpath=list(spec.pythonpath),
         created_by="agentscale.graphs.swe.generate",
-        pypi={"name": spec.name, "version": spec.version, "filename": sdist.name, "sha256": file_sha256(sdist),
-              "clean_commit": clean},  # fmt: skip
-        mutation={"path": m.path, "function": m.function, "line": m.line, "kind": m.kind,
-                  "description": m.description},  # fmt: skip
+        pypi={
+            "name": spec.name,
+            "version": spec.version,
+            "filename": sdist.name,
+            "sha256": file_sha256(sdist),
+            "clean_commit": clean,
+        },  # fmt: skip
+        mutation={
+            "path": m.path,
+            "function": m.function,
+            "line": m.line,
+            "kind": m.kind,
+            "description": m.description,
+        },  # fmt: skip
     )
 
 

@@ -24,11 +24,12 @@ from typing import Any
 
 from agentscale.errors import AgentScaleError
 
-__all__ = ["Definition", "definition_block", "issue_names", "localize"]
+__all__ = ["Definition", "definition_block", "issue_names", "issue_tests", "localize"]
 
 _TICKED = re.compile(r"`([A-Za-z_][\w.]*)(?:\([^`]*\))?`")
 _CALLED = re.compile(r"(?<![\w.])((?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*)\(")
 _SNAKE = re.compile(r"(?<![\w.])(_?[a-z][a-z0-9]*(?:_[a-z0-9]+)+)\b")
+_TEST_NAMED = re.compile(r"`(?:\w+::)*(test_?\w*)(?:\[[^\]`]*\])?`")
 _FOREIGN = ("pytest.", "self.", "unittest.", "mock.", "os.", "sys.")  # calls that are not the project's
 _DEFINED = re.compile(r"^\s*(?:async\s+)?(?:def|class)\s+([A-Za-z_]\w*)")
 _COMMON = frozenset(dir(builtins)) | frozenset(keyword.kwlist) | {"self", "cls", "assert", "pytest", "mock"}
@@ -104,6 +105,16 @@ def definition_block(lines: list[str], line: int, *, max_lines: int = 60) -> tup
     return start, min(end, start + max_lines - 1)
 
 
+def issue_tests(statement: str) -> list[str]:
+    """The test functions an issue names in backticks (``test_x``, ``TestY::test_x``, ``test_x[a-b]``).
+
+    Example:
+        >>> issue_tests("it is the project's own test `TestCustomMapping::test_assoc_in`; also `test_merge[1-2]`")
+        ['test_assoc_in', 'test_merge']
+    """
+    return list(dict.fromkeys(m.group(1) for m in _TEST_NAMED.finditer(statement)))
+
+
 async def _definitions(sandbox: Any, names: list[str]) -> list[Definition]:
     pattern = r"^\s*(async\s+)?(def|class)\s+(" + "|".join(names) + r")\b"
     argv = ["grep", "-rnIE", "--include=*.py", "--exclude-dir=.git", "--exclude-dir=.swe",
@@ -115,7 +126,7 @@ async def _definitions(sandbox: Any, names: list[str]) -> list[Definition]:
         number, _, text = rest.partition(":")
         match = _DEFINED.match(text)
         path = path.removeprefix("./")
-        if match and number.isdigit() and not _is_test_path(path):
+        if match and number.isdigit():
             found.append(Definition(match.group(1), path, int(number), len(text) - len(text.lstrip())))
     return found
 
@@ -146,13 +157,16 @@ async def localize(
     """The note added below the issue: the source of the first ``max_definitions`` names of
     ``issue_names(statement)`` that the checkout defines outside its tests (the outermost
     definition of each name), then up to ``max_helpers`` functions of the same files that they
-    call, numbered as ``view`` shows them; ``""`` when none is found or the sandbox fails
-    (localization is a help, never a reason for a rollout to fail)."""
-    names = issue_names(statement)
-    if not names:
+    call, numbered as ``view`` shows them; and the command that runs the test the issue names
+    (``issue_tests``), where the tests define it. ``""`` when nothing is found or the sandbox
+    fails (localization is a help, never a reason for a rollout to fail)."""
+    names, tests = issue_names(statement), issue_tests(statement)
+    if not names and not tests:
         return ""
     try:
-        found = await _definitions(sandbox, names)
+        everywhere = await _definitions(sandbox, names + tests)
+        found = [d for d in everywhere if not _is_test_path(d.path)]
+        named_tests = [d for d in everywhere if d.name in tests and _is_test_path(d.path)]
         chosen: list[Definition] = []
         for name in names:
             candidates = sorted((d for d in found if d.name == name), key=lambda d: (d.indent, len(d.path), d.path))
@@ -160,9 +174,7 @@ async def localize(
                 chosen.append(candidates[0])
             if len(chosen) == max_definitions:
                 break
-        if not chosen:
-            return ""
-        files = await sandbox.read_files(sorted({d.path for d in chosen}))
+        files = await sandbox.read_files(sorted({d.path for d in chosen})) if chosen else {}
     except AgentScaleError:
         return ""
     blocks, helpers, shown = [], [], {(d.path, d.line) for d in chosen}
@@ -179,9 +191,15 @@ async def localize(
     for helper in helpers[:max_helpers]:
         lines = texts[helper.path]
         blocks.append(_render(helper, lines, definition_block(lines, helper.line, max_lines=max_lines)))
-    if not blocks:
-        return ""
-    return (
-        "Where the code the issue names is defined (found by searching the repository; the bug may be "
-        "here or in what it calls):\n\n" + "\n\n".join(blocks)
-    )
+    parts = []
+    if blocks:
+        parts.append(
+            "Where the code the issue names is defined (found by searching the repository; the bug may be "
+            "here or in what it calls):\n\n" + "\n\n".join(blocks)
+        )
+    if named_tests:
+        test = named_tests[0]
+        parts.append(
+            f"The test the issue names is in {test.path}: run it with `python -m pytest -q {test.path} -k {test.name}`."
+        )
+    return "\n\n".join(parts)

@@ -223,4 +223,3 @@ def materialize_repos(
             if progress:
                 progress(f"{inst.instance_id}: {exc}")
     return errors
-

@@ -88,7 +88,6 @@ def files_of_tests(nodeids: Iterable[str]) -> list[str]:
     return sorted({n.split("::", 1)[0] for n in nodeids if n.split("::", 1)[0]})
 
 
-
 def _plugin_source() -> str:
     return Path(__file__).with_name("_sandbox_plugin.py").read_text(encoding="utf-8")
 
@@ -128,9 +127,7 @@ async def run_tests(
             "-q", "--tb=no", "-rN", "--color=no", *paths]  # fmt: skip
     # The results file is removed first: outcomes of an earlier run must never be read as this one's.
     await sandbox.run(["rm", "-f", _RESULTS], timeout=30)
-    result = await sandbox.run(
-        argv, files={f"{SWE_DIR}/{_PLUGIN}.py": _plugin_source()}, timeout=timeout, env=env
-    )
+    result = await sandbox.run(argv, files={f"{SWE_DIR}/{_PLUGIN}.py": _plugin_source()}, timeout=timeout, env=env)
     found = await sandbox.read_files([_RESULTS])
     run = TestRun(
         exit_code=result.exit_code,

@@ -92,7 +92,8 @@ async def sandbox(repo):
 async def test_localize_shows_the_library_definitions_numbered_like_view(sandbox):
     note = await localize(sandbox, "`titlecase` drops words; also `Counter.tally` is off by one")
     assert "textkit.py (lines 9-13 of 21):" in note
-    assert " 9| @functools.lru_cache" in note and "13|     return sep.join(_helper(w).capitalize() for w in words)" in note
+    assert " 9| @functools.lru_cache" in note
+    assert "13|     return sep.join(_helper(w).capitalize() for w in words)" in note
     assert "17|     def tally(self, items):" in note and "18|         return len(items) - 1" in note
     assert "tests/" not in note and "titlecase_expected" not in note  # the tests' definitions are left out
     assert "def reset" not in note and "Counter:" not in note
@@ -104,6 +105,16 @@ async def test_helpers_are_capped_and_never_repeat_a_named_definition(sandbox):
     note = await localize(sandbox, "`titlecase` and `_helper` misbehave")
     assert note.count("def _helper(x):") == 1
     assert "def _helper" not in await localize(sandbox, "`titlecase` misbehaves", max_helpers=0)
+
+
+async def test_localize_gives_the_command_that_runs_the_test_the_issue_names(sandbox):
+    note = await localize(sandbox, "`titlecase` fails the project's own test `TestText::test_titlecase[a-b]`")
+    assert note.endswith(
+        "The test the issue names is in tests/test_textkit.py: "
+        "run it with `python -m pytest -q tests/test_textkit.py -k test_titlecase`."
+    )
+    assert (await localize(sandbox, "`test_titlecase` fails")).startswith("The test the issue names")
+    assert "The test the issue names" not in await localize(sandbox, "`test_missing` and `titlecase` fail")
 
 
 async def test_localize_adds_nothing_when_the_issue_names_nothing_the_repository_defines(sandbox):
