@@ -30,6 +30,7 @@ _TICKED = re.compile(r"`([A-Za-z_][\w.]*)(?:\([^`]*\))?`")
 _CALLED = re.compile(r"(?<![\w.])((?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*)\(")
 _SNAKE = re.compile(r"(?<![\w.])(_?[a-z][a-z0-9]*(?:_[a-z0-9]+)+)\b")
 _TEST_NAMED = re.compile(r"`(?:\w+::)*(test_?\w*)(?:\[[^\]`]*\])?`")
+_STRINGS = re.compile(r'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'')
 _FOREIGN = ("pytest.", "self.", "unittest.", "mock.", "os.", "sys.")  # calls that are not the project's
 _DEFINED = re.compile(r"^\s*(?:async\s+)?(?:def|class)\s+([A-Za-z_]\w*)")
 _COMMON = frozenset(dir(builtins)) | frozenset(keyword.kwlist) | {"self", "cls", "assert", "pytest", "mock"}
@@ -139,6 +140,7 @@ def _helpers(lines: list[str], span: tuple[int, int], shown: set[tuple[str, int]
         if (match := _DEFINED.match(text)) and match.group(1) not in defined:
             defined[match.group(1)] = Definition(match.group(1), path, number, len(text) - len(text.lstrip()))
     body = "\n".join(lines[span[0] : span[1]])  # after the def line: not the function itself
+    body = _STRINGS.sub("", body)  # a docstring's examples are not calls
     called = [m.group(1).rsplit(".", 1)[-1] for m in _CALLED.finditer(body)]
     found = [defined[name] for name in dict.fromkeys(called) if name in defined and _usable(name)]
     return [d for d in found if (d.path, d.line) not in shown]

@@ -25,6 +25,7 @@ def _helper(x):
 @functools.lru_cache
 def titlecase(text,
               sep=" "):
+    """Title case, e.g. ``reset(titlecase("a b"))``."""
     words = text.split(sep)
     return sep.join(_helper(w).capitalize() for w in words)
 
@@ -57,10 +58,10 @@ def test_issue_names_reads_the_names_an_issue_mentions_in_its_many_phrasings(sta
 
 def test_a_definition_block_spans_decorators_signature_and_body_but_no_further():
     lines = LIB.splitlines()
-    assert definition_block(lines, lines.index("def titlecase(text,") + 1) == (9, 13)
+    assert definition_block(lines, lines.index("def titlecase(text,") + 1) == (9, 14)
     method = lines.index("    def tally(self, items):") + 1
     assert definition_block(lines, method) == (method, method + 1)  # the method, not its class's next one
-    assert definition_block(lines, lines.index("class Counter:") + 1, max_lines=3) == (16, 18)
+    assert definition_block(lines, lines.index("class Counter:") + 1, max_lines=3) == (17, 19)
 
 
 @pytest.fixture(scope="module")
@@ -91,14 +92,14 @@ async def sandbox(repo):
 
 async def test_localize_shows_the_library_definitions_numbered_like_view(sandbox):
     note = await localize(sandbox, "`titlecase` drops words; also `Counter.tally` is off by one")
-    assert "textkit.py (lines 9-13 of 21):" in note
+    assert "textkit.py (lines 9-14 of 22):" in note
     assert " 9| @functools.lru_cache" in note
-    assert "13|     return sep.join(_helper(w).capitalize() for w in words)" in note
-    assert "17|     def tally(self, items):" in note and "18|         return len(items) - 1" in note
+    assert "14|     return sep.join(_helper(w).capitalize() for w in words)" in note
+    assert "18|     def tally(self, items):" in note and "19|         return len(items) - 1" in note
     assert "tests/" not in note and "titlecase_expected" not in note  # the tests' definitions are left out
     assert "def reset" not in note and "Counter:" not in note
     # what the named function calls in its file comes after the named ones: the bug is often there
-    assert note.index("17|     def tally") < note.index("textkit.py (lines 5-6 of 21):\n5| def _helper(x):")
+    assert note.index("18|     def tally") < note.index("textkit.py (lines 5-6 of 22):\n5| def _helper(x):")
 
 
 async def test_helpers_are_capped_and_never_repeat_a_named_definition(sandbox):
@@ -136,5 +137,5 @@ async def test_the_agents_first_message_carries_the_note_unless_turned_off(repo,
     rollout = await agent(_task(commit, "`titlecase('a b')` gives 'A b'"), RolloutContext(sandbox=sandbox))
     first = next(m["content"] for m in rollout.trajectory if m["role"] == "user")
     assert first.startswith("`titlecase('a b')` gives 'A b'")
-    assert ("12|     words = text.split(sep)" in first) is on
+    assert ("13|     words = text.split(sep)" in first) is on
     assert rollout.task_id == "me__textkit-1"
