@@ -107,8 +107,10 @@ PlainAction = Callable[[str], Action | None]
 """Reads a reply that called no tool as an action, or ``None`` to keep the format's reading (a
 final answer in the native format, "no action found" in the text format). E.g. the web agent
 reads ``Parks and gardens [11]`` as following link 11: small models name the link they choose
-instead of writing the call. The action runs without a call id, so its observation is a ``user``
-message in either format; its ``note`` is added below the observation."""
+instead of writing the call. A final answer that ``check_final`` refuses is read too (instead of
+the refusal: the SWE agent's "Final answer:" with the fixed function in a code block is a
+``rewrite``). The action runs without a call id, so its observation is a ``user`` message in
+either format; its ``note`` is added below the observation."""
 
 
 def run_of(runtime: Runtime[Any]) -> RolloutContext:
@@ -134,8 +136,10 @@ def _only_first(actions: Sequence[Action], keep: int) -> list[dict[str, Any]]:
     """The first ``keep`` actions; each later one is answered with an error instead of run (a native
     call needs an answer under its own id)."""
     said = f"not run: only {keep} action{'s' if keep > 1 else ''} per step; look at the result first, then act again"
-    return [asdict(a) if i < keep or a.error else asdict(Action(a.tool, a.arguments, a.call_id, said))
-            for i, a in enumerate(actions)]
+    return [
+        asdict(a) if i < keep or a.error else asdict(Action(a.tool, a.arguments, a.call_id, said))
+        for i, a in enumerate(actions)
+    ]
 
 
 def _said(message: Message) -> tuple[str, list[tuple[str, str]]]:
@@ -208,7 +212,7 @@ class Nodes:
         config: limits, prompt and action format.
         answer: extracts the short answer from the final output (``None``: no ``answer``).
         check_final: refuses a final answer with a message, up to ``config.final_refusals`` times.
-        plain_action: reads a reply that called no tool as an action (``PlainAction``).
+        plain_action: reads a reply that called no tool, or a refused final answer, as an action (``PlainAction``).
     """
 
     def __init__(
@@ -382,11 +386,15 @@ class Nodes:
             return update
         if reply.final is not None:
             refusal = self._refusal(reply.final, state.get("refusals", 0), state.get("trajectory") or [])
+            read = None if refusal is None or self.plain_action is None or truncated else self.plain_action(text)
             if refusal is None:
                 update.update(output=reply.final, stop="final", error=None)
+            elif read is not None:  # an answer that cannot stand but holds an action (the fixed code): run it
+                update["pending"] = [asdict(replace(read, call_id=""))]
             else:  # answered by a message, as a malformed action is; the step counts
-                update.update(pending=[asdict(Action("", call_id="", error=refusal))],
-                              refusals=state.get("refusals", 0) + 1)
+                update.update(
+                    pending=[asdict(Action("", call_id="", error=refusal))], refusals=state.get("refusals", 0) + 1
+                )
         elif cfg.calls_per_step is not None and len(reply.actions) > cfg.calls_per_step:
             update["pending"] = _only_first(reply.actions, cfg.calls_per_step)
         return update

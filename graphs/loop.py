@@ -95,7 +95,9 @@ def build_agent_graph(
             at most ``config.final_refusals`` times. E.g. the web agent refuses an answer that is
             on no page it read.
         plain_action: reads a reply that called no tool as an action (``PlainAction``; e.g. the
-            web agent reads ``Parks [5]`` as ``follow_link(5)``); ``None`` keeps the format's reading.
+            web agent reads ``Parks [5]`` as ``follow_link(5)``), and a final answer that
+            ``check_final`` refuses (the SWE agent reads the fixed function in "Final answer: ...
+            ```python def f(): ...```" as a ``rewrite``); ``None`` keeps the format's reading.
         checkpointer: a LangGraph checkpointer (a crashed loop resumes at its last step).
         store: a LangGraph store, for tools that use one.
         name: the graph's name.

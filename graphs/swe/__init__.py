@@ -38,6 +38,7 @@ from agentscale.graphs.swe.instances import (
     to_task,
     write_instances,
 )
+from agentscale.graphs.swe.localize import issue_names, issue_tests, localize
 from agentscale.graphs.swe.mutations import Mutation, find_mutations
 from agentscale.graphs.swe.pypi import materialize_repos
 from agentscale.graphs.swe.repos import CommitNotFound, RepoNotFound, RepoSource
@@ -50,6 +51,7 @@ from agentscale.graphs.swe.repro import (
     repro_vote,
     run_repro_tests,
 )
+from agentscale.graphs.swe.rewrite import RewriteTool, python_definition_action
 from agentscale.graphs.swe.select import PatchSelector, repro_selector
 from agentscale.graphs.swe.statement import write_statement
 from agentscale.graphs.swe.summary import SWESummarizer, swe_summary
@@ -64,6 +66,11 @@ __all__ = [
     "SWE_INSTRUCTION",
     "SWE_SYSTEM",
     "EditTool",
+    "RewriteTool",
+    "issue_names",
+    "issue_tests",
+    "localize",
+    "python_definition_action",
     "ListFilesTool",
     "RunTool",
     "SWEAgent",

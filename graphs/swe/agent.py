@@ -5,8 +5,10 @@ Per rollout, ``SWEAgent``:
 1. prepares the leased sandbox (``prepare_repo``: the checkout at ``base_commit``, its deps, a
    git baseline) and writes ``.swe/env.sh`` (the repository's ``PYTHONPATH``) for the ``run`` tool;
 2. runs the loop (``build_agent_graph``) with ``list_files``, ``search``, ``view``, ``edit``,
-   ``run`` and ``submit``, bounded by ``SWEConfig``'s steps, tokens and seconds, in either action
-   format (``actions="text"`` for any model, ``"tools"`` for native tool calls);
+   ``rewrite``, ``run`` and ``submit`` (a reply that shows a fixed function instead of calling a
+   tool is read as a ``rewrite``: ``python_definition_action``), bounded by ``SWEConfig``'s
+   steps, tokens and seconds, in either action format (``actions="text"`` for any model,
+   ``"tools"`` for native tool calls);
 3. returns a ``Rollout`` whose ``output`` is ``git diff`` against the base commit (what SWE-bench
    calls ``model_patch``; ``""`` when nothing changed), whatever stopped the loop, with the whole
    trajectory. ``metadata["submitted"]`` says whether the model called ``submit`` (else a limit
@@ -45,6 +47,7 @@ from agentscale.graphs.swe.deps import PythonDeps
 from agentscale.graphs.swe.instances import SWEInstance, to_task
 from agentscale.graphs.swe.localize import localize
 from agentscale.graphs.swe.repos import RepoSource
+from agentscale.graphs.swe.rewrite import python_definition_action
 from agentscale.graphs.swe.tools import ENV_FILE, SubmitTool, swe_tools
 from agentscale.graphs.swe.workspace import prepare_repo
 from agentscale.protocols import Model
@@ -99,14 +102,14 @@ class SWEConfig(LoopConfig):
         return LoopConfig(**self.model_dump(exclude={"command_timeout", "localize"}))
 
 
-_CHANGED = re.compile(r"^(?:Observation:\s*)?(?:Edited|Created) ")
+_CHANGED = re.compile(r"^(?:Observation:\s*)?(?:Edited|Created|Rewrote) ")
 
 
 def changed_nothing(answer: str, trajectory: Sequence[Message]) -> str | None:
     """The SWE agent's ``check_final``: a submit before any edit went through is sent back once
     (small models "submit" a fix they only described); ``None`` once a file was changed."""
     for message in trajectory:
-        if message.get("name") == "edit" and _CHANGED.match(str(message.get("content") or "")):
+        if message.get("name") in ("edit", "rewrite") and _CHANGED.match(str(message.get("content") or "")):
             return None
     return (
         "no file is changed yet, so the issue is still there: find the code it is about "
@@ -212,5 +215,6 @@ def swe_agent(
         checkpointer=checkpointer,
         name="swe",
         check_final=changed_nothing,
+        plain_action=python_definition_action,
     )
     return SWEAgent(graph, repos, deps, localize=cfg.localize)

@@ -24,7 +24,15 @@ from typing import Any
 
 from agentscale.errors import AgentScaleError
 
-__all__ = ["Definition", "definition_block", "issue_names", "issue_tests", "localize"]
+__all__ = [
+    "Definition",
+    "definition_block",
+    "find_definitions",
+    "is_test_path",
+    "issue_names",
+    "issue_tests",
+    "localize",
+]
 
 _TICKED = re.compile(r"`([A-Za-z_][\w.]*)(?:\([^`]*\))?`")
 _CALLED = re.compile(r"(?<![\w.])((?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*)\(")
@@ -60,7 +68,9 @@ def issue_names(statement: str, *, limit: int = 10) -> list[str]:
     return found[:limit]
 
 
-def _is_test_path(path: str) -> bool:
+def is_test_path(path: str) -> bool:
+    """Whether ``path`` is a test file: under a ``test``/``tests``/``testing`` folder, named
+    ``test*`` or ``*_test.py``, or ``conftest.py``."""
     parts = PurePosixPath(path).parts
     name = parts[-1] if parts else ""
     return (
@@ -116,7 +126,8 @@ def issue_tests(statement: str) -> list[str]:
     return list(dict.fromkeys(m.group(1) for m in _TEST_NAMED.finditer(statement)))
 
 
-async def _definitions(sandbox: Any, names: list[str]) -> list[Definition]:
+async def find_definitions(sandbox: Any, names: list[str]) -> list[Definition]:
+    """Every ``def``/``class`` of ``names`` in the checkout's Python files (tests included), by one ``grep``."""
     pattern = r"^\s*(async\s+)?(def|class)\s+(" + "|".join(names) + r")\b"
     argv = ["grep", "-rnIE", "--include=*.py", "--exclude-dir=.git", "--exclude-dir=.swe",
             "--exclude-dir=__pycache__", "-e", pattern, "--", "."]  # fmt: skip
@@ -166,9 +177,9 @@ async def localize(
     if not names and not tests:
         return ""
     try:
-        everywhere = await _definitions(sandbox, names + tests)
-        found = [d for d in everywhere if not _is_test_path(d.path)]
-        named_tests = [d for d in everywhere if d.name in tests and _is_test_path(d.path)]
+        everywhere = await find_definitions(sandbox, names + tests)
+        found = [d for d in everywhere if not is_test_path(d.path)]
+        named_tests = [d for d in everywhere if d.name in tests and is_test_path(d.path)]
         chosen: list[Definition] = []
         for name in names:
             candidates = sorted((d for d in found if d.name == name), key=lambda d: (d.indent, len(d.path), d.path))

@@ -18,6 +18,7 @@ the rollout:
 
 from __future__ import annotations
 
+import ast
 import difflib
 import shlex
 from collections.abc import Mapping
@@ -28,7 +29,17 @@ from agentscale.errors import ConfigError, ToolError
 from agentscale.graphs.tools import describe_exec
 from agentscale.rollout import RolloutContext
 
-__all__ = ["ENV_FILE", "EditTool", "ListFilesTool", "RunTool", "SearchTool", "SubmitTool", "ViewTool", "swe_tools"]
+__all__ = [
+    "ENV_FILE",
+    "EditTool",
+    "ListFilesTool",
+    "RunTool",
+    "SearchTool",
+    "SubmitTool",
+    "ViewTool",
+    "swe_tools",
+    "syntax_error",
+]
 
 ENV_FILE = ".swe/env.sh"
 """Written by the agent after ``prepare_repo``: ``run`` sources it (the repository's ``PYTHONPATH``)."""
@@ -194,6 +205,17 @@ class ViewTool:
         return f"{path} (lines {start}-{end} of {len(lines)}):\n" + "\n".join(shown) + more
 
 
+def syntax_error(text: str, path: str) -> str | None:
+    """Why ``text`` is not valid Python (``"line N: message"``), or ``None``. Parsing runs no code."""
+    try:
+        ast.parse(text, filename=path)
+    except SyntaxError as exc:
+        return f"line {exc.lineno}: {exc.msg}"
+    except (ValueError, RecursionError, MemoryError) as exc:  # NUL bytes, absurd nesting
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
 def _lines_of(text: str, needle: str) -> list[int]:
     found, at = [], text.find(needle)
     while at != -1:
@@ -271,6 +293,9 @@ class EditTool:
                 "Include more of the surrounding lines so that it occurs exactly once."
             )
         new = text.replace(search, replace, 1)
+        if path.endswith(".py") and syntax_error(text, path) is None and (error := syntax_error(new, path)):
+            raise ToolError(f"edit not applied: {path} would not parse after it ({error}); nothing changed. "
+                            "Check the indentation and brackets of the replacement.")  # fmt: skip
         await self._write(run, path, new)
         first = where[0]
         new_lines = new.splitlines()
@@ -335,9 +360,12 @@ class SubmitTool:
 
 
 def swe_tools(*, command_timeout: float = 60.0) -> list[Any]:
-    """The SWE agent's tools: ``list_files``, ``search``, ``view``, ``edit``, ``run``.
+    """The SWE agent's tools: ``list_files``, ``search``, ``view``, ``edit``, ``rewrite``, ``run``.
 
     Args:
         command_timeout: seconds one ``run`` command may take (its process tree is killed after).
     """
-    return [ListFilesTool(), SearchTool(), ViewTool(), EditTool(), RunTool(command_timeout=command_timeout)]
+    from agentscale.graphs.swe.rewrite import RewriteTool  # it reads files with this module's helpers
+
+    tools = [ListFilesTool(), SearchTool(), ViewTool(), EditTool(), RewriteTool()]
+    return [*tools, RunTool(command_timeout=command_timeout)]
