@@ -4,11 +4,12 @@ Small models fix code by writing the corrected function out in a ```python block
 "Final answer:"), not by copying the exact lines an ``edit`` needs: in the 1.5B's trajectories most
 rollouts ended with an empty patch after edits whose search text was not in the file. ``rewrite``
 takes that block as it is: each top-level ``def``/``class`` in it replaces the definition of the
-same name in the checkout's library code (tests left out; ``path`` picks the file when the name is
-defined in several), re-indented to where the old one sat (a method stays a method), the old
-docstring kept when the new one has none. An edit that would leave the file unparsable is refused
-with the syntax error, and nothing changes. ``python_definition_action`` is the SWE agent's
-``plain_action``: a reply that calls no tool but shows such a block becomes a ``rewrite``.
+same name in the checkout's library code (tests left out; a first line ``# file: pkg/mod.py``
+picks the file when the name is defined in several), re-indented to where the old one sat (a
+method stays a method), the old docstring kept when the new one has none. An edit that would
+leave the file unparsable is refused with the syntax error, and nothing changes.
+``python_definition_action`` is the SWE agent's ``plain_action``: a reply that calls no tool
+but shows such a block becomes a ``rewrite``.
 
 Example:
     >>> python_definition_action("Fixed:\\n```python\\ndef add(a, b):\\n    return a + b\\n```").arguments["code"]
@@ -33,6 +34,7 @@ from agentscale.rollout import RolloutContext
 __all__ = ["RewriteTool", "python_definition_action", "replace_definition"]
 
 _FENCED = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)```", re.DOTALL)
+_FILE_COMMENT = re.compile(r"#\s*(?:file:|in|path:)?\s*([\w./-]+\.py)\s*(?:\n|$)")
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
@@ -99,20 +101,19 @@ def replace_definition(text: str, line: int, code: str) -> tuple[str, int, int]:
 
 @dataclass
 class RewriteTool:
-    """``rewrite(code, path)``: replace whole functions or classes with new versions (module docs)."""
+    """``rewrite(code)``: replace whole functions or classes with new versions (module docs); a first
+    line ``# file: path.py`` picks the file when several define the name."""
 
     name: str = "rewrite"
     description: str = (
-        "Replace a whole function (or class) with a new version: give its complete new code, from its def line "
-        "to its last line. The function of the same name in the repository is replaced."
+        "Replace a whole function (or class) with a new version: the block is its complete new code, from its "
+        "def line to its last line; the function of the same name in the repository is replaced. When several "
+        "files define it, start the block with a comment naming the file: # file: pkg/mod.py"
     )
     parameters: Mapping[str, Any] = field(
         default_factory=lambda: {
             "type": "object",
-            "properties": {
-                "code": {"type": "string", "description": "the complete new function or class"},
-                "path": {"type": "string", "description": "its file (only needed when several files define it)"},
-            },
+            "properties": {"code": {"type": "string", "description": "the complete new function or class"}},
             "required": ["code"],
         }
     )
@@ -124,13 +125,14 @@ class RewriteTool:
     async def __call__(self, arguments: Mapping[str, Any], run: RolloutContext) -> str:
         """Replace each definition in ``arguments["code"]``, or explain why not (``ToolError``)."""
         code = textwrap.dedent(str(arguments.get("code") or "")).strip("\n")
+        path = None
+        if named := _FILE_COMMENT.match(code):
+            path, code = _relpath(named.group(1)), code[named.end() :].strip("\n")
         if (error := syntax_error(code, "<code>")) is not None:
             raise ToolError(f"rewrite not applied: the code is not valid Python ({error})")
         nodes = _top_definitions(code)
         if not nodes:
             raise ToolError("rewrite not applied: the code defines no function or class (give it from its def line)")
-        wanted = str(arguments.get("path") or "").strip()
-        path = _relpath(wanted) if wanted else None
         found = await find_definitions(_sandbox(run), [n.name for n in nodes])
         code_lines, done = code.splitlines(), []
         for node in nodes:
@@ -174,7 +176,10 @@ def _one(name: str, candidates: list[Definition], path: str | None, *, method: b
     candidates = [d for d in candidates if d.indent == outer]
     if len({d.path for d in candidates}) > 1:
         paths = ", ".join(sorted({d.path for d in candidates}))
-        raise ToolError(f"rewrite not applied: {name!r} is defined in several files ({paths}): give path")
+        raise ToolError(
+            f"rewrite not applied: {name!r} is defined in several files ({paths}): "
+            "start the code with a line `# file: <one of them>`"
+        )
     if len(candidates) > 1:
         lines = ", ".join(str(d.line) for d in candidates)
         raise ToolError(f"rewrite not applied: {name!r} is defined {len(candidates)} times in {candidates[0].path} "

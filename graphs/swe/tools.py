@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentscale.errors import ConfigError, ToolError
+from agentscale.graphs.swe.localize import is_test_path
 from agentscale.graphs.tools import describe_exec
 from agentscale.rollout import RolloutContext
 
@@ -240,7 +241,8 @@ def _closest(text: str, search: str) -> str:
 class EditTool:
     """``edit(path, search, replace)``: replace the one exact occurrence of ``search`` with ``replace``.
 
-    The search text must occur exactly once (whitespace included). When it does not occur, or
+    Existing test files are not edited (``protect_tests``): the tests are the reference. The
+    search text must occur exactly once (whitespace included). When it does not occur, or
     occurs several times, nothing is changed and the observation says so: how many times, at which
     lines, and the file's closest lines. An empty ``search`` creates a file that does not exist yet.
     """
@@ -261,6 +263,7 @@ class EditTool:
         default_factory=lambda: {"path": "pkg/mod.py", "search": "    return a - b\n", "replace": "    return a + b\n"}
     )
     needs_sandbox: bool = True
+    protect_tests: bool = True
 
     async def __call__(self, arguments: Mapping[str, Any], run: RolloutContext) -> str:
         """Apply the edit, or explain why it cannot be applied (``ToolError``)."""
@@ -273,6 +276,11 @@ class EditTool:
                 raise ToolError(f"{path} exists: give the text to replace (an empty search only creates new files)")
             await self._write(run, path, replace)
             return f"Created {path} ({len(replace.splitlines())} lines)."
+        if self.protect_tests and is_test_path(path):  # a 1.5B "fixed" a task by editing the failing test
+            raise ToolError(
+                f"edit not applied: {path} is a test file, and the tests say what the code must do. "
+                "Change the library code instead (a new test file can still be created)."
+            )
         text = await _read_text(run, path)
         where = _lines_of(text, search)
         if not where and search == self.example.get("search"):  # small models copy the tool list's example

@@ -116,12 +116,15 @@ async def test_rewrite_refuses_what_it_cannot_place_and_changes_nothing(sandbox)
     with pytest.raises(ToolError, match=r"not valid Python \(line 1"):
         await tool({"code": "def area(w, h:\n    return 0"}, run)
     await sandbox.run(["true"], files={"more.py": "def area(a, b):\n    pass\n"})
-    with pytest.raises(ToolError, match=r"defined in several files \(geo.py, more.py\): give path"):
+    with pytest.raises(
+        ToolError,
+        match=r"defined in several files \(geo.py, more.py\): start the code with a line `# file: <one of them>`",
+    ):
         await tool({"code": "def area(w, h):\n    return w * h"}, run)
     with pytest.raises(ToolError, match="defines no function or class"):
         await tool({"code": "x = 1"}, run)
     assert await _file(sandbox, "geo.py") == LIB
-    said = await tool({"code": "def area(w, h):\n    return w * h", "path": "geo.py"}, run)
+    said = await tool({"code": "# file: geo.py\ndef area(w, h):\n    return w * h"}, run)
     assert "Rewrote area in geo.py" in said and "    return w * h" in await _file(sandbox, "geo.py")
     # `self` makes it the method, not other.py's module function of the same name
     said = await tool({"code": "def name(self):\n    return 'square'"}, run)
@@ -139,6 +142,18 @@ async def test_an_edit_that_would_break_the_syntax_is_refused(sandbox):
     assert "Edited geo.py" in await edit(
         {"path": "geo.py", "search": "width + height", "replace": "width * height"}, run
     )
+
+
+async def test_existing_test_files_are_not_edited_but_new_ones_can_be_made(sandbox):
+    run, edit = RolloutContext(sandbox=sandbox), EditTool()
+    with pytest.raises(ToolError, match="tests/test_geo.py is a test file"):
+        await edit({"path": "tests/test_geo.py", "search": "== 6", "replace": "== 5"}, run)
+    assert await _file(sandbox, "tests/test_geo.py") == TEST
+    assert "Created tests/test_repro.py" in await edit(
+        {"path": "tests/test_repro.py", "search": "", "replace": "x = 1\n"}, run
+    )
+    said = await EditTool(protect_tests=False)({"path": "tests/test_geo.py", "search": "== 6", "replace": "== 7"}, run)
+    assert "Edited tests/test_geo.py" in said
 
 
 @pytest.fixture(scope="module")
