@@ -23,7 +23,7 @@ from agentscale.actions import canonical_action
 from agentscale.budget import charged_generate
 from agentscale.errors import BudgetExhausted, ConfigError, ToolError
 from agentscale.graphs.actions import Action, Reply, parse_text_reply, parse_tool_calls, tool_definition, tools_prompt
-from agentscale.graphs.compaction import compact
+from agentscale.graphs.compaction import compact_stable
 from agentscale.graphs.loop_config import LoopConfig, resolve_actions
 from agentscale.graphs.tools import FinalAnswer, Finished
 from agentscale.prompts import render_request
@@ -79,6 +79,7 @@ class LoopState(LoopInput, total=False):
         rollout: the finished ``Rollout`` (what ``scale()`` reads).
         previous_action: the last action run, as a vote key (a repeat of it is pointed out).
         compactions: model calls whose request was compacted to fit ``LoopConfig.context_tokens``.
+        compacted_upto: observations before this index are sent shortened (``compact_stable``).
         refusals: final answers the graph's ``check_final`` refused so far.
     """
 
@@ -95,6 +96,7 @@ class LoopState(LoopInput, total=False):
     error: str | None
     rollout: Rollout
     previous_action: str
+    compacted_upto: int
     compactions: int
     refusals: int
 
@@ -313,8 +315,9 @@ class Nodes:
         left = None if cfg.max_seconds is None else cfg.max_seconds - (time.time() - state.get("started", time.time()))
         messages = list(state.get("trajectory") or [])
         compactions = state.get("compactions", 0)
+        compacted_upto = state.get("compacted_upto", 0)
         if cfg.context_tokens is not None:
-            sent = compact(messages, cfg.context_tokens - cfg.reply_tokens)
+            sent, compacted_upto = compact_stable(messages, cfg.context_tokens - cfg.reply_tokens, compacted_upto)
             if sent != messages:
                 compactions += 1
                 run.emit(
@@ -377,6 +380,7 @@ class Nodes:
             "actions": actions,
             "pending": [asdict(a) for a in reply.actions],
             "compactions": compactions,
+            "compacted_upto": compacted_upto,
         }
         repeats = _repeats(state.get("trajectory") or [], reply.message)
         if cfg.repeat_limit is not None and repeats + 1 >= cfg.repeat_limit:
