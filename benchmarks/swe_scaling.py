@@ -60,7 +60,7 @@ def _rollouts(record: Any, resolved: dict[str, bool]) -> list[dict[str, Any]]:
             "visible_passed": bool(r.verdict and r.verdict.passed), "resolved": resolved.get(r.id, False),
             "tokens": r.usage.total_tokens, "seconds": round(r.seconds, 1),
             "patch_lines": len(r.output.splitlines()), "generation": r.generation,
-            "patch": r.output[:4000], "stop": r.metadata.get("stop"),  # what each wrote, for reading a run later
+            "patch": r.output[:4000], "error": r.error,  # what each wrote and what stopped it, for reading a run later
         })  # fmt: skip
     return rows
 

@@ -91,3 +91,20 @@ def test_a_sample_is_spread_through_the_task_file():
     assert spread(list(range(33)), 8) == [0, 4, 8, 12, 16, 20, 24, 28]  # every package of the fixture set
     assert spread(list(range(5)), None) == spread(list(range(5)), 9) == [0, 1, 2, 3, 4]
     assert spread(list(range(10)), 1) == [0]
+
+
+def test_a_records_rollouts_keep_each_patch_and_what_stopped_it():
+    from agentscale.evaluation import RolloutRecord
+    from agentscale.types import Usage
+
+    class Record:
+        rollouts = [
+            RolloutRecord(id="a", index=0, status="ok", output="diff --git a/x b/x\n", usage=Usage(total_tokens=5)),
+            RolloutRecord(id="b", index=1, status="ok", output="", error="time limit: 300 s without a final answer"),
+        ]
+
+    rows = _module()._rollouts(Record(), {"a": True})
+    assert [(r["patch"], r["error"], r["resolved"], r["patch_lines"]) for r in rows] == [
+        ("diff --git a/x b/x\n", None, True, 1),
+        ("", "time limit: 300 s without a final answer", False, 0),
+    ]
