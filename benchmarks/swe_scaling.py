@@ -20,7 +20,9 @@ beside ``--out`` resumes with it):
   by llama.cpp's batching); beside it the oracle (any of the N resolved) and a random pick (the
   mean over the N); tokens = those N rollouts' tokens; wall seconds only for the real draw;
 - evolution: a real ``evolve`` run (``--evolve-n`` per generation) whose token budget is what the
-  draw spent on this task (equal tokens), selected by the visible tests;
+  draw spent on this task (equal tokens), selected by the visible tests; ``--methods evolve
+  --budget-from EARLIER.jsonl`` measures it later against a recorded draw (the new records carry the
+  earlier ones' methods, so the table compares them);
 - memory: a real best-of-``--memory-n`` run with a memory bank that lives across the tasks (lessons
   recalled before, distilled after each task, every model call counted), against the draw's first
   ``--memory-n`` rollouts (memory off, same seeds, same task order);
@@ -93,8 +95,11 @@ def _summary(record: Any, resolved: dict[str, bool]) -> dict[str, Any]:
     }
 
 
-async def measure_task(task: Any, runners: dict[str, Any], scorer: Any, args: argparse.Namespace) -> dict[str, Any]:
-    """Every method on one task (see the module docs); the record appended to ``--out``."""
+async def measure_task(
+    task: Any, runners: dict[str, Any], scorer: Any, args: argparse.Namespace, draw_tokens: int | None = None
+) -> dict[str, Any]:
+    """Every method on one task (see the module docs); the record appended to ``--out``.
+    ``draw_tokens``: a draw recorded earlier spent this (evolution's budget when no draw runs now)."""
     from agentscale.evaluation import ScaledRunner
 
     cache: dict[str, bool] = {}
@@ -116,7 +121,7 @@ async def measure_task(task: Any, runners: dict[str, Any], scorer: Any, args: ar
             print(f"  {task.id} repro: {said_n}", file=sys.stderr, flush=True)
     if "evolve" in runners:
         base: ScaledRunner = runners["evolve"]
-        budget = out.get("draw", {}).get("tokens") or args.evolve_tokens
+        budget = out.get("draw", {}).get("tokens") or draw_tokens or args.evolve_tokens
         settings = base.settings.model_copy(update={"max_tokens": budget})
         runner = ScaledRunner(base.parts, settings, model=base.model, sandboxes=base.sandboxes)
         record = await runner.run(task)
@@ -257,6 +262,9 @@ async def run(args: argparse.Namespace) -> int:
     for bad in tasks.errors:
         print(f"{args.tasks}:{bad.line}: {bad.error}", file=sys.stderr)
     instances = spread(list(tasks.instances.values()), args.sample)[: args.limit]
+    earlier = {r["task_id"]: r for r in read_jsonl(args.budget_from, kind="swe_scaling")} if args.budget_from else {}
+    if args.budget_from:  # evolution measured later against a draw already recorded: only its tasks
+        instances = [i for i in instances if i.instance_id in earlier and "draw" in earlier[i.instance_id]]
     done = completed(read_jsonl(args.out, kind="swe_scaling"))
     todo = [i for i in instances if i.instance_id not in done]
     print(f"{len(instances) - len(todo)} tasks already in {args.out}, {len(todo)} to go", file=sys.stderr)
@@ -307,7 +315,9 @@ async def run(args: argparse.Namespace) -> int:
                     if instance.instance_id in errors:
                         continue
                     started = time.monotonic()
-                    record = await measure_task(swe_task(instance), runners, scorer, args)
+                    before = earlier.get(instance.instance_id, {})
+                    spent = before.get("draw", {}).get("tokens")
+                    record = {**before, **await measure_task(swe_task(instance), runners, scorer, args, spent)}
                     record.update(preset=args.preset, concurrency=args.concurrency or preset.parallel)
                     append_jsonl(args.out, record)
                     said = [f"{k}: {'resolved' if record[k]['resolved'] else 'not resolved'}, {record[k]['tokens']} tok"
@@ -332,6 +342,8 @@ def main() -> int:
     parser.add_argument("--ns", type=lambda s: [int(x) for x in s.split(",")], default=[1, 4, 8])
     parser.add_argument("--evolve-n", type=int, default=4, help="evolution: rollouts per generation")
     parser.add_argument("--evolve-tokens", type=int, default=200_000, help="evolution's budget without a draw")
+    parser.add_argument("--budget-from", type=Path, help="evolution's budget per task = the draw's tokens in this "
+                        "earlier --out (its tasks only); the records written keep its other methods, for the table")
     parser.add_argument("--memory-n", type=int, default=4, help="best-of-M with memory")
     parser.add_argument("--repro-tests", type=int, default=3, help="repro: reproduction tests per task (K)")
     parser.add_argument("--judge", action="store_true", help="repro: a judge breaks the ties left")

@@ -108,3 +108,31 @@ def test_a_records_rollouts_keep_each_patch_and_what_stopped_it():
         ("diff --git a/x b/x\n", None, True, 1),
         ("", "time limit: 300 s without a final answer", False, 0),
     ]
+
+
+async def test_evolution_measured_later_gets_the_recorded_draws_tokens(monkeypatch):
+    import argparse
+
+    import agentscale.evaluation as evaluation
+    from agentscale.evaluation import RunSettings
+
+    budgets = []
+
+    class Runner:  # stands in for ScaledRunner: records the budget it was given, resolves nothing
+        def __init__(self, parts, settings, **_):
+            self.parts, self.settings, self.model, self.sandboxes = parts, settings, None, None
+
+        async def run(self, task):
+            budgets.append(self.settings.max_tokens)
+            return type("Record", (), {"chosen": None, "status": "ok", "usage": type("U", (), {"total_tokens": 7})(),
+                                       "seconds": 1.0, "rollouts": []})()  # fmt: skip
+
+    monkeypatch.setattr(evaluation, "ScaledRunner", Runner)
+    module = _module()
+    base = Runner(None, RunSettings(workflow="swe", strategy="evolve", n=4))
+    args = argparse.Namespace(evolve_tokens=200_000)
+    task = type("Task", (), {"id": "t1"})()
+    out = await module.measure_task(task, {"evolve": base}, None, args, draw_tokens=123_456)
+    assert budgets == [123_456] and out["evolve"]["budget"] == 123_456
+    await module.measure_task(task, {"evolve": base}, None, args)  # no draw anywhere: the fixed budget
+    assert budgets[-1] == 200_000
