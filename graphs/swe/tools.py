@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import json
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -225,6 +226,39 @@ def _lines_of(text: str, needle: str) -> list[int]:
     return found
 
 
+def unique_edits(text: str, search: str, replace: str, *, limit: int = 3) -> list[tuple[int, str, str]]:
+    """For each of the first ``limit`` places ``search`` occurs: ``(line, search', replace')``, the
+    same edit widened to whole lines, with lines above it (below it at the top of the file) until
+    ``search'`` occurs only there.
+
+    In ``def a(): x = 1`` / ``def b(): x = 1``, the edit ``x = 1`` -> ``x = 2`` at the second place
+    becomes ``def b():\n    x = 1\n`` -> ``def b():\n    x = 2\n``.
+    """
+    lines = text.splitlines(keepends=True)
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line))
+    found, at = [], text.find(search) if search else -1
+    while at != -1 and len(found) < limit:
+        first = text.count("\n", 0, at)
+        last = max(text.count("\n", 0, at + len(search.rstrip("\n"))), first)
+        lo, hi = first, last
+        for _ in range(12):
+            block = text[starts[lo] : starts[hi + 1]]
+            if text.count(block) == 1:
+                offset = at - starts[lo]
+                found.append((first + 1, block, block[:offset] + replace + block[offset + len(search) :]))
+                break
+            if lo > 0:
+                lo -= 1
+            elif hi + 1 < len(lines):
+                hi += 1
+            else:
+                break
+        at = text.find(search, at + 1)
+    return found
+
+
 def _closest(text: str, search: str) -> str:
     """Where the file has lines most like the first line of ``search``, to help the model retry."""
     first = next((x.strip() for x in search.splitlines() if x.strip()), "")
@@ -296,9 +330,14 @@ class EditTool:
             )
         if len(where) > 1:
             lines = ", ".join(str(n) for n in where[:10])
+            ready = "".join(  # a small model retried the same ambiguous edit 4 times: give it edits to copy
+                f"\nFor the one at line {n}: " + json.dumps({"path": path, "search": s, "replace": r})
+                for n, s, r in unique_edits(text, search, replace)
+            )
             raise ToolError(
                 f"edit not applied: the search text occurs {len(where)} times in {path} (at lines {lines}). "
                 "Include more of the surrounding lines so that it occurs exactly once."
+                + (f" The same edit with the lines above it, for each place:{ready}" if ready else "")
             )
         new = text.replace(search, replace, 1)
         if path.endswith(".py") and syntax_error(text, path) is None and (error := syntax_error(new, path)):

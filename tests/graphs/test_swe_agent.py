@@ -102,12 +102,47 @@ async def test_edits_that_do_not_apply_fail_loudly_and_change_nothing(task, repo
     missing, ambiguous, no_file, outside, refused = _observations(rollout)[:5]
     assert "search text was not found in calc.py" in missing and "line 2:     return a - b" in missing
     assert "occurs 2 times in calc.py (at lines 2, 6)" in ambiguous
+    # each place comes with the same edit widened until it is unique, ready to copy
+    assert 'For the one at line 6: {"path": "calc.py", "search": "def sub(a, b):\\n    return a - b\\n"' in ambiguous
     assert "nope.py: no such file" in no_file
     assert "relative to the repository root" in outside
     # a submit before any edit went through is sent back once, then taken
     assert refused.startswith("Error: no file is changed yet")
     assert rollout.status == "ok" and rollout.output == ""  # nothing changed: an empty patch
     assert rollout.metadata["submitted"] and rollout.metadata["message"] == "gave up"
+
+
+def test_an_ambiguous_edit_is_widened_to_each_place_it_could_mean():
+    from agentscale.graphs.swe.tools import unique_edits
+
+    text = "class A:\n    def f(self):\n        return 1\n\nclass B:\n    def f(self):\n        return 1\n"
+    places = unique_edits(text, "return 1", "return 2")
+    assert [line for line, _, _ in places] == [3, 7]
+    for line, search, replace in places:
+        assert text.count(search) == 1  # unique, and the edit does what was asked at that place only
+        fixed = text.replace(search, replace)
+        assert fixed.splitlines()[line - 1] == "        return 2" and fixed.count("return 2") == 1
+    assert places[1][1] == "class B:\n    def f(self):\n        return 1\n"
+    # a repeat at the top of the file widens downwards; text that never becomes unique gives no edit
+    top = "x = 1\ny = 2\nx = 1\ny = 3\n"
+    assert unique_edits(top, "x = 1", "x = 0")[0] == (1, "x = 1\ny = 2\n", "x = 0\ny = 2\n")
+    assert unique_edits("a\n" * 30, "a", "b") == []
+    assert len(unique_edits("v = 0\n" * 10 + "".join(f"w{i}\n" for i in range(10)), "v = 0", "v", limit=2)) <= 2
+
+
+async def test_the_agent_can_copy_the_widened_edit(task, repos, sandbox):
+    def script(call):
+        last = call.prompt[-1]["content"]
+        if "For the one at line 2: " in last:  # copy the suggested edit, as a small model would
+            return _block("edit", last.split("For the one at line 2: ")[1].splitlines()[0])
+        if "Edited calc.py" in last:
+            return _block("submit", "fixed add")
+        return _block("edit", {"path": "calc.py", "search": "return a - b", "replace": "return a + b"})
+
+    agent = swe_agent(FunctionModel(script), repos, SWEConfig(actions="text"))
+    rollout = await agent(task, RolloutContext(sandbox=sandbox))
+    assert rollout.metadata["submitted"] and "-    return a - b\n+    return a + b" in rollout.output
+    assert rollout.output.count("+    return a + b") == 1  # add fixed, sub untouched
 
 
 async def test_an_edit_that_copies_the_tool_lists_example_is_told_so(sandbox):
