@@ -113,7 +113,7 @@ def changed_nothing(answer: str, trajectory: Sequence[Message]) -> str | None:
             return None
     return (
         "no file is changed yet, so the issue is still there: find the code it is about "
-        "(search, view), change it with edit, then submit. If you changed files another way, submit again."
+        "(search, view), change it with edit or rewrite, then submit. If you changed files another way, submit again."
     )
 
 
