@@ -6,8 +6,9 @@ rollouts ended with an empty patch after edits whose search text was not in the 
 takes that block as it is: each top-level ``def``/``class`` in it replaces the definition of the
 same name in the checkout's library code (tests left out; a first line ``# file: pkg/mod.py``
 picks the file when the name is defined in several), re-indented to where the old one sat (a
-method stays a method), the old docstring kept when the new one has none. An edit that would
-leave the file unparsable is refused with the syntax error, and nothing changes.
+method stays a method), the old docstring kept when the new one has none or only repeats some
+of its lines. An edit that would leave the file unparsable is refused with the syntax error, and
+nothing changes.
 ``python_definition_action`` is the SWE agent's ``plain_action``: a reply that calls no tool
 but shows such a block becomes a ``rewrite``.
 
@@ -64,10 +65,21 @@ def _docstring_lines(node: ast.AST) -> tuple[int, int] | None:
     return None
 
 
+def _abridged(new: ast.AST, old: ast.AST) -> bool:
+    """Whether ``new``'s docstring only repeats lines of ``old``'s (some left out, or ``...``)."""
+    new_doc, old_doc = ast.get_docstring(new), ast.get_docstring(old)  # type: ignore[arg-type]
+    if not new_doc or not old_doc or new_doc == old_doc:
+        return False
+    old_lines = {" ".join(x.split()) for x in old_doc.splitlines()}
+    said = [" ".join(x.split()) for x in new_doc.splitlines() if x.strip() not in ("", "...", "\u2026")]
+    return all(x in old_lines for x in said)
+
+
 def replace_definition(text: str, line: int, code: str) -> tuple[str, int, int]:
     """``text`` with the definition starting at 1-based ``line`` (decorators included) replaced by
     ``code`` (one definition, at any indent): re-indented to the old one's indent, the old
-    decorators kept when ``code`` has none, the old docstring kept when ``code`` has none.
+    decorators kept when ``code`` has none, the old docstring kept when ``code`` has none or only
+    an abridged copy of it (some of its lines, or ``...``).
     Returns the new text and the new definition's 1-based first and last lines.
 
     Example:
@@ -87,6 +99,11 @@ def replace_definition(text: str, line: int, code: str) -> tuple[str, int, int]:
         _top_definitions("\n".join(new_lines)),
         _top_definitions(textwrap.dedent("\n".join(lines[start - 1 : end]))),
     )
+    new_doc = _docstring_lines(new_node[0]) if new_node else None
+    if new_doc and old_nodes and len(new_node[0].body) > 1 and _abridged(new_node[0], old_nodes[0]):
+        # a small model copies the docstring's first line and drops its examples: the old one stays
+        del new_lines[new_doc[0] - 1 : new_doc[1]]
+        new_node = _top_definitions("\n".join(new_lines))
     if new_node and old_nodes and _docstring_lines(new_node[0]) is None and (kept := _docstring_lines(old_nodes[0])):
         first_body = new_node[0].body[0].lineno  # the docstring goes above the new body
         body_line = new_lines[first_body - 1]

@@ -83,6 +83,21 @@ def test_replace_definition_keeps_decorators_indent_and_the_old_docstring():
     assert "Width times height." in with_doc and "rectangle" not in with_doc
 
 
+@pytest.mark.parametrize(
+    "doc",
+    [
+        '"""The area of a rectangle."""',
+        '"""The area of a rectangle.\n    ...\n    """',
+        '"""\n    >>> area(2, 3)\n    """',
+    ],
+)
+def test_an_abridged_docstring_keeps_the_old_one(doc):
+    # the 1.5B copied a docstring's first line and so deleted its examples in every rewrite
+    new, _, _ = replace_definition(LIB, 5, f"def area(width, height):\n    {doc}\n    return width * height")
+    assert '    """The area of a rectangle.\n\n    >>> area(2, 3)\n    6\n    """\n    return width * height\n' in new
+    assert new.count('"""') == LIB.count('"""') and "..." not in new
+
+
 @pytest.fixture
 async def sandbox():
     from agentscale.sandboxes import SandboxLimits, open_sandbox
