@@ -29,7 +29,7 @@ from typing import Any
 from agentscale.errors import ToolError
 from agentscale.graphs.actions import Action
 from agentscale.graphs.swe.localize import Definition, definition_block, find_definitions, is_test_path
-from agentscale.graphs.swe.tools import _read_text, _relpath, _sandbox, syntax_error
+from agentscale.graphs.swe.tools import _read_text, _relpath, _sandbox, syntax_error, write_text
 from agentscale.rollout import RolloutContext
 
 __all__ = ["RewriteTool", "python_definition_action", "replace_definition"]
@@ -166,9 +166,7 @@ class RewriteTool:
             new, start, end = replace_definition(text, target.line, one)
             if (error := syntax_error(new, target.path)) is not None:
                 raise ToolError(f"rewrite not applied: {target.path} would not parse ({error}); nothing changed")
-            result = await _sandbox(run).run(["true"], files={target.path: new}, timeout=30)
-            if not result.ok:
-                raise ToolError(f"cannot write {target.path}: {result.stderr.strip()[:500]}")
+            await write_text(run, target.path, new)
             shown = new.splitlines()
             width = len(str(end))
             snippet = "\n".join(f"{i:>{width}}| {shown[i - 1]}" for i in range(start, end + 1))

@@ -352,12 +352,22 @@ class EditTool:
 
     @staticmethod
     async def _write(run: RolloutContext, path: str, text: str) -> None:
-        try:
-            result = await _sandbox(run).run(["true"], files={path: text}, timeout=30)
-        except ConfigError as exc:
-            raise ToolError(f"cannot write {path}: {exc}") from exc
-        if not result.ok:
-            raise ToolError(f"cannot write {path}: {result.stderr.strip()[:500]}")
+        await write_text(run, path, text)
+
+
+_STAGED = ".swe/staged-edit"
+_OVER = 'mkdir -p -- "$(dirname -- "$1")" && cat -- "$2" > "$1" && rm -f -- "$2"'
+
+
+async def write_text(run: RolloutContext, path: str, text: str) -> None:
+    """Write ``text`` into the checkout's ``path`` over the old contents, so the file keeps its mode
+    (a file written anew is 0644: the 1.5B's resolved patch also turned ``more.py`` from 755 to 644)."""
+    try:
+        result = await _sandbox(run).run(["sh", "-c", _OVER, "sh", path, _STAGED], files={_STAGED: text}, timeout=30)
+    except ConfigError as exc:
+        raise ToolError(f"cannot write {path}: {exc}") from exc
+    if not result.ok:
+        raise ToolError(f"cannot write {path}: {result.stderr.strip()[:500]}")
 
 
 @dataclass

@@ -145,6 +145,24 @@ async def test_the_agent_can_copy_the_widened_edit(task, repos, sandbox):
     assert rollout.output.count("+    return a + b") == 1  # add fixed, sub untouched
 
 
+async def test_edits_keep_the_files_mode(sandbox):
+    # the 1.5B's one resolved patch also turned more.py from 755 to 644: files were written anew
+    from agentscale.graphs.swe.rewrite import RewriteTool
+    from agentscale.graphs.swe.tools import EditTool
+
+    run = RolloutContext(sandbox=sandbox)
+    await sandbox.run(["sh", "-c", "chmod 755 tool.py"], files={"tool.py": "def f():\n    return 1\n"}, timeout=30)
+    assert "Edited tool.py" in await EditTool()({"path": "tool.py", "search": "return 1", "replace": "return 2"}, run)
+    assert "Rewrote f" in await RewriteTool()({"code": "def f():\n    return 3\n"}, run)
+    mode = await sandbox.run(["stat", "-c", "%a", "tool.py"], timeout=30)
+    assert mode.stdout.strip() == "755"
+    assert (await sandbox.read_files(["tool.py"]))["tool.py"].decode() == "def f():\n    return 3\n"
+    created = await EditTool()({"path": "pkg/new.py", "search": "", "replace": "X = 1\n"}, run)
+    assert created.startswith("Created pkg/new.py")
+    assert (await sandbox.run(["cat", "pkg/new.py"], timeout=30)).stdout == "X = 1\n"
+    assert (await sandbox.run(["ls", "-A", ".swe"], timeout=30)).stdout.strip() == ""  # nothing left staged
+
+
 async def test_an_edit_that_copies_the_tool_lists_example_is_told_so(sandbox):
     # the 1.5B model sent the example's search text five times in one trajectory
     from agentscale.graphs.swe.tools import EditTool, ToolError
