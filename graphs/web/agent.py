@@ -23,6 +23,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
+from urllib.parse import urldefrag, urljoin
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
@@ -181,11 +182,14 @@ class WebAgent:
         async with WebSession(cfg.limits, allow_hosts=cfg.allow_hosts) as web:
             seen = task
             start = task.metadata.get("start_url")
+            def leads() -> list[tuple[int, str]]:
+                return _fresh_first(task.prompt, web)
+
             def note() -> str:
                 page = web.current
                 if not cfg.leads or page is None:
                     return ""
-                return leads_note(task.prompt, page.text, _links(web, described=True), title=page.title)
+                return leads_note(task.prompt, page.text, leads(), title=page.title)
 
             if cfg.open_start and start:
                 first = await _first_page(web, str(start))
@@ -193,7 +197,7 @@ class WebAgent:
                 seen = task.model_copy(update={"prompt": f"{task.prompt}\n\n{first}"})
 
             def check_final(answer: str, trajectory: Sequence[Message]) -> str | None:
-                return unread_answer(answer, trajectory, link_leads(task.prompt, _links(web, described=True)))
+                return unread_answer(answer, trajectory, link_leads(task.prompt, leads()))
 
             def plain_action(reply: str) -> Action | None:
                 number = link_named(reply, _links(web))
@@ -226,6 +230,24 @@ def _links(web: WebSession, *, described: bool = False) -> list[tuple[int, str]]
 
 
 _MARKER = re.compile(r"\[(\d+)\]")
+
+
+def _fresh_first(question: str, web: WebSession) -> list[tuple[int, str]]:
+    """The page's links (described, as ``_links``) for naming leads: only those to pages not
+    visited yet when one of them shares words with ``question``, else all. Half the 1.5B's web
+    rollouts ended going round two pages, each naming the other as the way to the answer."""
+    links = _links(web, described=True)
+    page = web.current
+    if page is None or page.document is None:
+        return links
+    visited = {_unfragment(v.get(k) or "") for v in web.visits for k in ("url", "final_url")}
+    target = {link.number: _unfragment(urljoin(page.url, link.url)) for link in page.document.links}
+    fresh = [(n, text) for n, text in links if target.get(n) not in visited]
+    return fresh if link_leads(question, fresh) else links
+
+
+def _unfragment(url: str) -> str:
+    return urldefrag(url).url
 
 
 def leads_note(

@@ -346,3 +346,29 @@ def test_the_forms_list_is_not_a_pages_words():
     forms = "Search\n\nForms (send one with submit_form):\n  form 1 (GET http://127.0.0.1:8000/search): q (text)"
     assert not seen_on_a_page("June 1st", forms) and not seen_on_a_page("1", forms)
     assert seen_on_a_page("Search", forms)
+
+
+async def test_the_links_named_below_a_page_lead_to_pages_not_visited_yet(site):
+    # half the 1.5B's rollouts went round two pages, each naming the other as the way to the answer
+    task = site_tasks(site.url, ["parks-oak-hill-year"])[0]
+    rollout = await web_agent(FakeModel(["[11]", "[1]", "Final answer: 1962"]), WebConfig(actions="text"))(
+        task, RolloutContext())
+    parks, home = [m["content"] for m in rollout.trajectory if m.get("name") == "follow_link"][:2]
+    assert parks.startswith("Observation:\nPage: Parks")
+    asked = parks.rsplit("Which link leads to the answer: ", 1)[1]
+    assert "Oak Hill Park [9]" in asked and "Parks [5]" not in asked  # [5] is this page itself
+    asked = home.rsplit("Which link leads to the answer: ", 1)[1]
+    assert "[8]" in asked and "Parks [5]" not in asked and "Parks and gardens [11]" not in asked
+    # where every link sharing the question's words was visited, they are named all the same
+    from agentscale.graphs.web.agent import _fresh_first
+    from agentscale.graphs.web.session import WebLimits, WebSession
+
+    async with WebSession(WebLimits()) as web:
+        await web.open(site.url + "/parks/oak-hill.html")
+        await web.open(site.url + "/parks/")
+        named = [n for n, _ in link_leads(task.prompt, _fresh_first(task.prompt, web))]
+        assert 9 not in named and 8 in named
+        await web.open(site.url + "/parks/riverside-park.html")
+        await web.open(site.url + "/parks/millpond-gardens.html")
+        await web.open(site.url + "/parks/")
+        assert 9 in [n for n, _ in link_leads(task.prompt, _fresh_first(task.prompt, web))]
