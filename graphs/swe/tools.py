@@ -231,7 +231,7 @@ def unique_edits(text: str, search: str, replace: str, *, limit: int = 3) -> lis
     same edit widened to whole lines, with lines above it (below it at the top of the file) until
     ``search'`` occurs only there.
 
-    In a file with ``def a():`` and ``def b():`` each returning ``x = 1``, the edit ``x = 1`` ->
+    In a file where ``def a():`` and ``def b():`` each hold the line ``x = 1``, the edit ``x = 1`` ->
     ``x = 2`` at the second place becomes the two lines ``def b():`` / ``x = 1`` -> ``def b():`` /
     ``x = 2``: the line above tells the places apart.
     """
