@@ -309,7 +309,7 @@ class EditTool:
             exists = await sandbox.run(["test", "-e", path], timeout=30)
             if exists.ok:
                 raise ToolError(f"{path} exists: give the text to replace (an empty search only creates new files)")
-            await self._write(run, path, replace)
+            await write_text(run, path, replace)
             return f"Created {path} ({len(replace.splitlines())} lines)."
         if self.protect_tests and is_test_path(path):  # a 1.5B "fixed" a task by editing the failing test
             raise ToolError(
@@ -344,16 +344,12 @@ class EditTool:
         if path.endswith(".py") and syntax_error(text, path) is None and (error := syntax_error(new, path)):
             raise ToolError(f"edit not applied: {path} would not parse after it ({error}); nothing changed. "
                             "Check the indentation and brackets of the replacement.")  # fmt: skip
-        await self._write(run, path, new)
+        await write_text(run, path, new)
         first = where[0]
         new_lines = new.splitlines()
         lo, hi = max(first - 3, 1), min(first + len(replace.splitlines()) + 2, len(new_lines))
         snippet = "\n".join(f"{i:>{len(str(hi))}}| {new_lines[i - 1]}" for i in range(lo, hi + 1))
         return f"Edited {path} at line {first}. The lines around the edit now read:\n{snippet}"
-
-    @staticmethod
-    async def _write(run: RolloutContext, path: str, text: str) -> None:
-        await write_text(run, path, text)
 
 
 _STAGED = ".swe/staged-edit"

@@ -182,14 +182,11 @@ class WebAgent:
         async with WebSession(cfg.limits, allow_hosts=cfg.allow_hosts) as web:
             seen = task
             start = task.metadata.get("start_url")
-            def leads() -> list[tuple[int, str]]:
-                return _fresh_first(task.prompt, web)
-
             def note() -> str:
                 page = web.current
                 if not cfg.leads or page is None:
                     return ""
-                return leads_note(task.prompt, page.text, leads(), title=page.title)
+                return leads_note(task.prompt, page.text, _fresh_first(task.prompt, web), title=page.title)
 
             if cfg.open_start and start:
                 first = await _first_page(web, str(start))
@@ -197,7 +194,7 @@ class WebAgent:
                 seen = task.model_copy(update={"prompt": f"{task.prompt}\n\n{first}"})
 
             def check_final(answer: str, trajectory: Sequence[Message]) -> str | None:
-                return unread_answer(answer, trajectory, link_leads(task.prompt, leads()))
+                return unread_answer(answer, trajectory, link_leads(task.prompt, _fresh_first(task.prompt, web)))
 
             def plain_action(reply: str) -> Action | None:
                 number = link_named(reply, _links(web))
@@ -240,14 +237,10 @@ def _fresh_first(question: str, web: WebSession) -> list[tuple[int, str]]:
     page = web.current
     if page is None or page.document is None:
         return links
-    visited = {_unfragment(v.get(k) or "") for v in web.visits for k in ("url", "final_url")}
-    target = {link.number: _unfragment(urljoin(page.url, link.url)) for link in page.document.links}
+    visited = {urldefrag(v.get(k) or "").url for v in web.visits for k in ("url", "final_url")}
+    target = {link.number: urldefrag(urljoin(page.url, link.url)).url for link in page.document.links}
     fresh = [(n, text) for n, text in links if target.get(n) not in visited]
     return fresh if link_leads(question, fresh) else links
-
-
-def _unfragment(url: str) -> str:
-    return urldefrag(url).url
 
 
 def leads_note(
