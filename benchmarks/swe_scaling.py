@@ -264,6 +264,10 @@ async def run(args: argparse.Namespace) -> int:
     instances = spread(list(tasks.instances.values()), args.sample)[: args.limit]
     earlier = {r["task_id"]: r for r in read_jsonl(args.budget_from, kind="swe_scaling")} if args.budget_from else {}
     if args.budget_from:  # evolution measured later against a draw already recorded: only its tasks
+        if not any("draw" in r for r in earlier.values()):
+            said = f"--budget-from {args.budget_from}: no draw recorded there (run --methods draw first)"
+            print(said, file=sys.stderr)
+            return 2
         instances = [i for i in instances if i.instance_id in earlier and "draw" in earlier[i.instance_id]]
     done = completed(read_jsonl(args.out, kind="swe_scaling"))
     todo = [i for i in instances if i.instance_id not in done]
