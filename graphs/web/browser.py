@@ -22,6 +22,7 @@ import re
 import shutil
 import tempfile
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -131,10 +132,10 @@ class Observation:
             lines.append(f"The episode is over: reward {self.raw_reward:g}.")
             return "\n".join(lines)
         lines.append("Elements ([ref] tag #id \"text\" value=...):")
+        listed = [e for e in self.elements if _worth_listing(e)]
+        class_counts = Counter(c for e in listed for c in set(e.classes.split()))
         shown = 0
-        for e in self.elements:
-            if not _worth_listing(e):
-                continue
+        for e in listed:
             if shown >= max_elements:
                 lines.append(f"... more elements not shown ({len(self.elements)} in all)")
                 break
@@ -142,7 +143,7 @@ class Observation:
             if e.id:
                 bits.append(f"#{e.id}")
             elif not e.text and e.classes:
-                bits.append("." + e.classes.split()[0])
+                bits.append(_class_label(e.classes.split(), class_counts))
             if e.text:
                 bits.append(f'"{e.text[:80]}"')
             if e.value not in (None, ""):
@@ -158,6 +159,13 @@ class Observation:
             lines.append(" ".join(bits))
             shown += 1
         return "\n".join(lines)
+
+
+def _class_label(classes: list[str], counts: Counter[str]) -> str:
+    """An element known by its classes: the first, and the first that no other listed element has when
+    the first is shared (a spinner's two arrows: ``.ui-button.ui-spinner-up``, ``.ui-button.ui-spinner-down``)."""
+    own = next((c for c in classes if counts[c] == 1), None) if counts[classes[0]] > 1 else None
+    return "." + classes[0] + (f".{own}" if own and own != classes[0] else "")
 
 
 def _worth_listing(e: Element) -> bool:
@@ -249,6 +257,11 @@ def _shade_of(r: int, g: int, b: int) -> str:
     return "red"
 
 
+def _has_text(node: Mapping[str, Any]) -> bool:
+    """Whether ``node`` or anything inside it shows text."""
+    return bool(str(node.get("text") or "").strip()) or any(_has_text(c) for c in node.get("children") or [])
+
+
 def _flatten(node: dict[str, Any], depth: int = 0, out: list[Element] | None = None,
              selects: Mapping[str, Any] | None = None) -> list[Element]:
     out, selects = ([] if out is None else out), (selects or {})
@@ -257,8 +270,10 @@ def _flatten(node: dict[str, Any], depth: int = 0, out: list[Element] | None = N
     tag = str(node["tag"]).lower()
     if children and all(c.get("tag") == "t" for c in children):  # miniwob's own fix: text-only children
         text, children = " ".join(str(c.get("text", "")) for c in children), []
-    elif tag in _NAMED_BY_TEXT and any(c.get("tag") == "t" for c in children):
-        # <label><input type=checkbox> USa</label>, <button><span icon/> Close</button>: named by their own text
+    elif any(c.get("tag") == "t" for c in children) and (
+            tag in _NAMED_BY_TEXT or not any(_has_text(c) for c in children if c.get("tag") != "t")):
+        # <label><input type=checkbox> USa</label>, <button><span icon/> Close</button>, a menu item
+        # <div>Alvera<span icon/></div>: named by their own text (else the text has no ref to click)
         text = " ".join(str(c.get("text", "")) for c in children if c.get("tag") == "t")
         children = [c for c in children if c.get("tag") != "t"]
     classes = node.get("classes", "")
