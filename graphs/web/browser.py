@@ -144,8 +144,8 @@ class Observation:
                 bits.append(f"#{e.id}")
             elif not e.text and e.classes:
                 bits.append(_class_label(e.classes.split(), class_counts))
-            if e.text:
-                bits.append(f'"{e.text[:80]}"')
+            if e.text and not (isinstance(e.value, str) and e.text in " ".join(e.value.split())):
+                bits.append(f'"{e.text[:80]}"')  # a text area's text is its value, shown once
             if e.value not in (None, ""):
                 bits.append(f"value={e.value!r}")
             if e.options:

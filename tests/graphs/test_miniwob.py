@@ -337,25 +337,29 @@ def test_the_page_lists_what_can_be_read_or_acted_on_not_empty_containers():
                      "[7] input_text #tt value='Ann' (focused)", "[10] circle #(-2,1)", "[11] span .star"]
 
 
-def test_a_menu_item_with_an_icon_is_named_by_its_text_and_icons_by_their_own_class():
+def test_menu_items_icons_and_text_areas_are_shown_by_what_tells_them_apart():
     from agentscale.graphs.web.browser import _flatten
 
     # click-menu: <div>Alvera<span class="ui-menu-icon"/></div> showed "Alvera" as text with no ref to click
     item = {"ref": 10, "tag": "DIV", "id": "ui-id-3", "children": [
-        {"ref": 11, "tag": "SPAN", "text": "", "classes": "ui-menu-icon ui-icon"}, {"ref": -2, "tag": "t", "text": "Alvera"}]}
+        {"ref": 11, "tag": "SPAN", "text": "", "classes": "ui-menu-icon ui-icon"},
+        {"ref": -2, "tag": "t", "text": "Alvera"}]}
     # a paragraph whose spans carry words of their own keeps them as its elements
     para = {"ref": 12, "tag": "P", "children": [
         {"ref": -3, "tag": "t", "text": "Cursus"}, {"ref": 13, "tag": "SPAN", "text": "justo."}]}
     page = Observation(utterance="Select Alvera>Terza", elements=_flatten({"ref": 1, "tag": "BODY", "children": [
         item, para]}))
     assert page.render().splitlines()[2:] == ['[10] div #ui-id-3 "Alvera"', 'text "Cursus"', '[13] span "justo."']
-    # a spinner's arrows share their first classes: each is also named by the class only it has
+    # a spinner's arrows share their first classes: each is also named by the class only it has; a text
+    # area's text is its value, shown once
     spinner = Observation(utterance="Select -7 with the spinner", elements=[
         Element(ref=7, tag="a", classes="ui-button ui-widget ui-spinner-up", leaf=False),
         Element(ref=9, tag="a", classes="ui-button ui-widget ui-spinner-down", leaf=False),
-        Element(ref=16, tag="span", classes="star"), Element(ref=25, tag="span", classes="star")])
+        Element(ref=16, tag="span", classes="star"), Element(ref=25, tag="span", classes="star"),
+        Element(ref=26, tag="textarea", id="text-area", text="Cursus justo.", value="Cursus justo.  Rutrum.")])
     assert spinner.render().splitlines()[2:] == ["[7] a .ui-button.ui-spinner-up", "[9] a .ui-button.ui-spinner-down",
-                                                 "[16] span .star", "[25] span .star"]
+                                                 "[16] span .star", "[25] span .star",
+                                                 "[26] textarea #text-area value='Cursus justo.  Rutrum.'"]
 
 
 def test_times_are_read_as_a_time_field_holds_them():
