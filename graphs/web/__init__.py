@@ -32,6 +32,7 @@ from agentscale.graphs.web.browser import (
     Observation,
     chromium_paths,
     color_name,
+    date_value,
     time_value,
 )
 from agentscale.graphs.web.miniwob import (
@@ -71,6 +72,7 @@ __all__ = [
     "build_miniwob_graph",
     "chromium_paths",
     "color_name",
+    "date_value",
     "time_value",
     "miniwob_agent",
     "miniwob_task",

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import colorsys
+import datetime
 import importlib.util
 import re
 import shutil
@@ -33,7 +34,7 @@ from agentscale.errors import ConfigError, ToolError
 
 __all__ = [
     "CHROME_FLAGS", "Browser", "BrowserPool", "Element", "Observation", "chromium_paths", "color_name",
-    "miniwob_html_dir", "time_value",
+    "date_value", "miniwob_html_dir", "time_value",
 ]
 
 CHROME_FLAGS = (
@@ -245,6 +246,39 @@ def time_value(text: str) -> str | None:
     return f"{hour:02d}:{minute:02d}"
 
 
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+
+
+def date_value(text: str) -> str | None:
+    """A date as a date field holds it (``YYYY-MM-DD``), or ``None`` when ``text`` is not one.
+    Numbers with slashes or dots are month first (``10/11/2011``, as MiniWoB's tasks write dates)
+    unless the first cannot be a month; a month may be named (``Oct 11, 2011``, ``11 October 2011``).
+
+    Example:
+        >>> date_value("10/11/2011"), date_value("2011-10-11"), date_value("Oct 11, 2011"), date_value("25/12/2020")
+        ('2011-10-11', '2011-10-11', '2011-10-11', '2020-12-25')
+    """
+    words = str(text).strip().lower().replace(",", " ")
+    if m := re.fullmatch(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})", words):
+        year, month, day = (int(g) for g in m.groups())
+    elif m := re.fullmatch(r"(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})", words):
+        month, day, year = (int(g) for g in m.groups())
+        if month > 12 >= day:
+            month, day = day, month
+    elif (m := re.fullmatch(r"([a-z]{3})[a-z]*\.?\s+(\d{1,2})(?:st|nd|rd|th)?\s+(\d{4})", words)) or (
+            m := re.fullmatch(r"(\d{1,2})(?:st|nd|rd|th)?\s+([a-z]{3})[a-z]*\.?\s+(\d{4})", words)):
+        name, number = (m.group(1), m.group(2)) if m.group(1).isalpha() else (m.group(2), m.group(1))
+        if name not in _MONTHS:
+            return None
+        month, day, year = _MONTHS.index(name) + 1, int(number), int(m.group(3))
+    else:
+        return None
+    try:
+        return datetime.date(year, month, day).isoformat()
+    except ValueError:
+        return None
+
+
 def _shade_of(r: int, g: int, b: int) -> str:
     hue, light, saturation = colorsys.rgb_to_hls(r / 255, g / 255, b / 255)
     if saturation < 0.12 or light > 0.95 or light < 0.06:
@@ -454,6 +488,8 @@ class Browser:
                 return self._choose(target.ref, text)
             if target.tag == "input_time":
                 return self._set_time(target.ref, text)
+            if target.tag == "input_date":
+                return self._set_date(target.ref, text)
             if not _takes_text(target):
                 self._not_a_field(target.ref)
         if ref is not None:
@@ -502,6 +538,14 @@ class Browser:
         value = time_value(text)
         if value is None:
             raise ToolError(f"[{ref}] is a time field: type a time like 8:04 PM or 20:04, not {text!r}.")
+        return self._change(ref, "el.value = arg;", value)
+
+    def _set_date(self, ref: int, text: str) -> Observation:
+        """A date field also takes its keys segment by segment, and where typing stops depends on
+        what was typed before (``2011-10-11`` typed became ``11011-02-01``): the date is read and set."""
+        value = date_value(text)
+        if value is None:
+            raise ToolError(f"[{ref}] is a date field: type a date like 10/11/2011 (month/day/year), not {text!r}.")
         return self._change(ref, "el.value = arg;", value)
 
     def _change(self, ref: int, assign: str, arg: Any) -> Observation:

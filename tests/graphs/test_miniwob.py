@@ -12,7 +12,7 @@ import re
 import pytest
 
 from agentscale import ScaleContext, registry, scale
-from agentscale.errors import ConfigError
+from agentscale.errors import ConfigError, ToolError
 from agentscale.graphs.web import (
     BrowserPool,
     Element,
@@ -22,6 +22,7 @@ from agentscale.graphs.web import (
     Observation,
     chromium_paths,
     color_name,
+    date_value,
     miniwob_agent,
     miniwob_task,
     time_value,
@@ -141,8 +142,6 @@ async def test_a_checkbox_is_named_by_its_label_and_clicking_the_label_ticks_it(
 @pytest.mark.browser
 async def test_typing_into_a_button_is_refused_and_the_episode_goes_on(pool):
     # the 0.5B typed "Jerald" into Submit, which clicked it and lost the episode
-    from agentscale.errors import ToolError
-
     async with pool.lease() as browser:
         await browser.begin("enter-text", 1)  # [5] input_text #tt, [6] button #subbtn "Submit"
         with pytest.raises(ToolError, match=r'\[6\] is a button "Submit", not a field; type into a field: '
@@ -366,6 +365,27 @@ def test_times_are_read_as_a_time_field_holds_them():
     assert [time_value(t) for t in ("8:04 PM", "8:04PM", "12:30 am", "12:05 p.m.", "20:04", "07:15", "7 pm")] == [
         "20:04", "20:04", "00:30", "12:05", "20:04", "07:15", "19:00"]
     assert [time_value(t) for t in ("25:00", "13:00 PM", "8:75", "8", "noon", "")] == [None] * 6
+
+
+def test_dates_are_read_as_a_date_field_holds_them():
+    assert [date_value(t) for t in ("10/11/2011", "2011-10-11", "10-11-2011", "Oct 11, 2011", "11 October 2011",
+                                    "March 5th, 2016", "25/12/2020", "2011/10/11")] == [
+        "2011-10-11"] * 5 + ["2016-03-05", "2020-12-25", "2011-10-11"]
+    assert [date_value(t) for t in ("2/30/2020", "13/13/2020", "Foo 1 2020", "tomorrow", "", "10/11")] == [None] * 6
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+async def test_a_date_field_takes_the_date_however_it_is_written(pool):
+    # typed key by key, "2011-10-11" became 11011-02-01 and "10/11/2011" after it left the field empty
+    async with pool.lease() as browser:
+        for text in ("2011-10-11", "Oct 11, 2011", "10/11/2011"):
+            await browser.begin("enter-date", 1)  # "Enter 10/11/2011 as the date and hit submit."
+            assert "[5] input_date #tt value='2011-10-11'" in (await browser.type(5, text)).render(), text
+        assert (await browser.click(6)).raw_reward == 1.0
+        await browser.begin("enter-date", 1)
+        with pytest.raises(ToolError, match=r"\[5\] is a date field: type a date like 10/11/2011"):
+            await browser.type(5, "soon")
 
 
 def test_colour_boxes_are_listed_by_the_name_a_task_would_use():
