@@ -10,6 +10,7 @@ setup error (``ConfigError``: no model, no sandbox for a sandboxed tool) and can
 from __future__ import annotations
 
 import asyncio
+import json
 import operator
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -23,7 +24,7 @@ from agentscale.actions import canonical_action
 from agentscale.budget import charged_generate
 from agentscale.errors import BudgetExhausted, ConfigError, ToolError
 from agentscale.graphs.actions import Action, Reply, parse_text_reply, parse_tool_calls, tool_definition, tools_prompt
-from agentscale.graphs.compaction import compact_stable
+from agentscale.graphs.compaction import compact, compact_stable, context_overflow, estimate_tokens
 from agentscale.graphs.loop_config import LoopConfig, resolve_actions
 from agentscale.graphs.tools import FinalAnswer, Finished
 from agentscale.prompts import render_request
@@ -80,6 +81,9 @@ class LoopState(LoopInput, total=False):
         previous_action: the last action run, as a vote key (a repeat of it is pointed out).
         compactions: model calls whose request was compacted to fit ``LoopConfig.context_tokens``.
         compacted_upto: observations before this index are sent shortened (``compact_stable``).
+        context_tokens: the context a server named when it refused a request as too long (without
+            ``LoopConfig.context_tokens``, requests are compacted to it from then on).
+        undercount: how many times the server's token count exceeded the estimate, at that refusal.
         refusals: final answers the graph's ``check_final`` refused so far.
     """
 
@@ -99,6 +103,8 @@ class LoopState(LoopInput, total=False):
     compacted_upto: int
     compactions: int
     refusals: int
+    context_tokens: int
+    undercount: float
 
 
 FinalCheck = Callable[[str, Sequence[Message]], str | None]
@@ -313,44 +319,57 @@ class Nodes:
         else:  # a model that goes on to write the observation itself stops where it would begin
             kwargs = {"stop": [OBSERVATION_STOP]}
         left = None if cfg.max_seconds is None else cfg.max_seconds - (time.time() - state.get("started", time.time()))
-        messages = list(state.get("trajectory") or [])
+        trajectory = list(state.get("trajectory") or [])
         compactions = state.get("compactions", 0)
         compacted_upto = state.get("compacted_upto", 0)
-        if cfg.context_tokens is not None:
-            sent, compacted_upto = compact_stable(messages, cfg.context_tokens - cfg.reply_tokens, compacted_upto)
-            if sent != messages:
-                compactions += 1
-                run.emit(
-                    {
-                        "step": step,
-                        "role": "compaction",
-                        "content": f"request compacted to fit {cfg.context_tokens} tokens",
-                    }
-                )
-            messages = sent
-        try:
-            async with asyncio.timeout(left):
-                # checked against the run's budget before the call and charged after it: a scaled
-                # run's rollouts stop mid-trajectory when its budget is spent, not at their own limits
-                completion = await charged_generate(
-                    model,
-                    run.budget,
-                    messages,
-                    temperature=request.temperature,
-                    seed=None if request.seed is None else request.seed + step - 1,
-                    max_tokens=cfg.reply_tokens,
-                    **kwargs,
-                )
-        except GraphBubbleUp:
-            raise
-        except TimeoutError:
-            return {"stop": "seconds", "error": f"time limit: {cfg.max_seconds:g} s without a final answer"}
-        except BudgetExhausted as exc:
-            return {"stop": "budget", "error": str(exc)}
-        except ConfigError:
-            raise
-        except Exception as exc:  # the model failed (server down, bad reply): the trajectory so far is kept
-            return {"stop": "error", "error": f"the model call failed: {type(exc).__name__}: {exc}"}
+        # the context: the configured one, or the one a server's refusal named (then with how far the
+        # estimate fell short of its count), so a trajectory that outgrew it is compacted, not lost
+        context = state.get("context_tokens") or cfg.context_tokens
+        undercount = state.get("undercount", 1.0)
+        tools_tokens = len(json.dumps(kwargs.get("tools") or [])) // 3
+        refused = False
+        for attempt in (1, 2):
+            messages = trajectory
+            if context is not None:
+                budget = max(int((context - cfg.reply_tokens) / undercount) - tools_tokens, 128)
+                messages, compacted_upto = compact_stable(trajectory, budget, compacted_upto)
+                if attempt == 2:  # refused once: the latest step may be cut too, rather than the rollout lost
+                    messages = compact(messages, budget, keep_last=0)
+                if messages != trajectory:
+                    run.emit(
+                        {"step": step, "role": "compaction", "content": f"request compacted to fit {context} tokens"}
+                    )
+            try:
+                async with asyncio.timeout(left):
+                    # checked against the run's budget before the call and charged after it: a scaled
+                    # run's rollouts stop mid-trajectory when its budget is spent, not at their own limits
+                    completion = await charged_generate(
+                        model,
+                        run.budget,
+                        messages,
+                        temperature=request.temperature,
+                        seed=None if request.seed is None else request.seed + step - 1,
+                        max_tokens=cfg.reply_tokens,
+                        **kwargs,
+                    )
+                break
+            except GraphBubbleUp:
+                raise
+            except TimeoutError:
+                return {"stop": "seconds", "error": f"time limit: {cfg.max_seconds:g} s without a final answer"}
+            except BudgetExhausted as exc:
+                return {"stop": "budget", "error": str(exc)}
+            except ConfigError:
+                raise
+            except Exception as exc:  # the model failed (server down, bad reply): the trajectory so far is kept
+                overflow = context_overflow(exc)
+                if attempt == 2 or overflow is None or overflow[1] <= cfg.reply_tokens + 128:
+                    return {"stop": "error", "error": f"the model call failed: {type(exc).__name__}: {exc}"}
+                requested, context = overflow  # refused before any work: compact to what the server counts
+                refused = True
+                estimated = estimate_tokens(messages) + tools_tokens
+                undercount = max(undercount, requested / max(estimated, 1) * 1.05)
+        compactions += messages != trajectory
         usage = (state.get("usage") or Usage()) + completion.usage
         text = completion.text
         if actions == "tools":
@@ -381,6 +400,7 @@ class Nodes:
             "pending": [asdict(a) for a in reply.actions],
             "compactions": compactions,
             "compacted_upto": compacted_upto,
+            **({"context_tokens": context, "undercount": undercount} if refused else {}),
         }
         repeats = _repeats(state.get("trajectory") or [], reply.message)
         if cfg.repeat_limit is not None and repeats + 1 >= cfg.repeat_limit:

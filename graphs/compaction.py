@@ -23,11 +23,12 @@ Example:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 
 from agentscale.types import Message
 
-__all__ = ["NOTE", "compact", "compact_stable", "estimate_tokens"]
+__all__ = ["NOTE", "compact", "compact_stable", "context_overflow", "estimate_tokens"]
 
 NOTE = "[observation shortened: {chars} chars]"
 """The note left where an observation was cut (``{chars}``: its length before)."""
@@ -138,3 +139,32 @@ def compact_stable(
             out[upto] = _shorten(out[upto], _MIN_KEEP)
         upto += 1
     return compact(out, budget, keep_last=keep_last), upto
+
+
+_OVERFLOW = (
+    # llama.cpp: "request (4158 tokens) exceeds the available context size (4096 tokens), try increasing it"
+    re.compile(r"request \((\d+) tokens\) exceeds the available context size \((\d+) tokens\)"),
+    # vLLM / OpenAI: "maximum context length is 4096 tokens. However, you requested 4158 tokens"
+    re.compile(r"maximum context length is (?P<context>\d+) tokens\. However, you requested (?P<requested>\d+) tokens"),
+)
+
+
+def context_overflow(error: object) -> tuple[int, int] | None:
+    """``(requested, context)`` tokens when a server refused a request for being over its context
+    (llama.cpp's and vLLM's wording), else ``None``.
+
+    Example:
+        >>> context_overflow("HTTP 400: request (4158 tokens) exceeds the available context size (4096 tokens)")
+        (4158, 4096)
+        >>> context_overflow("This model's maximum context length is 2048 tokens. However, you requested 2100 tokens")
+        (2100, 2048)
+        >>> context_overflow("connection refused") is None
+        True
+    """
+    text = str(error)
+    for pattern in _OVERFLOW:
+        if m := pattern.search(text):
+            if pattern.groupindex:
+                return int(m["requested"]), int(m["context"])
+            return int(m.group(1)), int(m.group(2))
+    return None

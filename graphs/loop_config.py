@@ -39,7 +39,8 @@ class LoopConfig(BaseModel):
         context_tokens: the model's context for one request (a llama.cpp slot's share); when set,
             a trajectory whose estimate exceeds it minus ``reply_tokens`` is compacted before the
             call (old observations shortened, with a note: ``agentscale.graphs.compaction``)
-            instead of the request failing. ``None``: never compacted.
+            instead of the request failing (the tools' definitions count too). ``None``: compacted
+            only once a server refuses a request as over its context, to the size it names.
         calls_per_step: at most this many of a reply's actions run; each later one is answered
             with an error saying it was not run (for tools whose result changes what comes next,
             as a browser's pages do; small models fire a whole plan of calls at once). ``None``:

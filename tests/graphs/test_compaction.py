@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from agentscale.errors import ModelAPIError
 from agentscale.graphs import LoopConfig, function_tool, loop_agent
-from agentscale.graphs.compaction import compact, compact_stable, estimate_tokens
+from agentscale.graphs.compaction import compact, compact_stable, context_overflow, estimate_tokens
 from agentscale.rollout import RolloutContext
 from agentscale.testing import FunctionModel
 from agentscale.types import Task
@@ -50,6 +51,55 @@ async def test_a_trajectory_that_outgrows_the_context_is_compacted_not_failed():
     assert rollout.metadata["compactions"] >= 3
     whole = [m for m in rollout.trajectory if m.get("name") == "dump"]
     assert len(whole) == 6 and all("shortened" not in m["content"] for m in whole)  # the kept trajectory is whole
+
+
+def fussy_server(context: int, seen: list[int], *, replies: int = 6):
+    """A scripted model that counts 2 characters a token (more than the loop's estimate) and, like
+    llama.cpp, refuses a request over its context with HTTP 400 before doing any work."""
+
+    def model(call):
+        counted = sum(len(str(m.get("content") or "")) for m in call.prompt) // 2 + len(str(call.tools or "")) // 2
+        if counted > context:
+            raise ModelAPIError(f"request ({counted} tokens) exceeds the available context size ({context} tokens), "
+                                "try increasing it", model="fake", status_code=400)
+        seen.append(counted)
+        return "Final answer: done" if len(seen) > replies else '```dump\n{"n": 60}\n```'
+
+    return model
+
+
+@pytest.mark.parametrize("configured", [None, 4096])
+async def test_a_server_that_refuses_a_long_request_gets_it_compacted_to_its_own_count(configured):
+    # the web agent has no context_tokens, and the 0.5B's page-heavy trajectories outgrew the
+    # llama.cpp slot: "request (4158 tokens) exceeds the available context size (4096 tokens)" failed
+    # the rollout; and the estimate (3 characters a token) counts fewer tokens than some servers do
+    seen: list[int] = []
+    config = LoopConfig(actions="text", context_tokens=configured, reply_tokens=256, max_steps=12,
+                        observation_chars=8000, repeat_limit=None)
+    agent = loop_agent(FunctionModel(fussy_server(2048, seen)), [function_tool(dump)], config)
+    rollout = await agent(Task(prompt="dump a lot"), RolloutContext())
+    assert rollout.status == "ok" and rollout.output == "done", rollout.error
+    assert len(seen) == 7 and max(seen) <= 2048  # every step answered, within the server's count
+    assert rollout.metadata["compactions"] >= 2
+    whole = [m for m in rollout.trajectory if m.get("name") == "dump"]
+    assert len(whole) == 6 and all("shortened" not in m["content"] for m in whole)
+
+
+async def test_a_request_that_cannot_fit_ends_the_rollout_with_the_servers_reason():
+    seen: list[int] = []  # a context too small for even the task: refused again after compaction
+    agent = loop_agent(FunctionModel(fussy_server(300, seen)), [function_tool(dump)],
+                       LoopConfig(actions="text", reply_tokens=64, max_steps=3))
+    rollout = await agent(Task(prompt="the task " * 200), RolloutContext())
+    assert rollout.metadata["stop"] == "error" and seen == []
+    assert "exceeds the available context size (300 tokens)" in rollout.error
+
+
+def test_context_overflows_are_read_from_llama_cpp_and_vllm_errors():
+    assert context_overflow("HTTP 400: request (4158 tokens) exceeds the available context size (4096 tokens), "
+                            "try increasing it") == (4158, 4096)
+    assert context_overflow("This model's maximum context length is 2048 tokens. However, you requested 2100 "
+                            "tokens (1588 in the messages, 512 in the completion).") == (2100, 2048)
+    assert context_overflow("HTTP 503: loading model") is None
 
 
 def test_stable_compaction_only_appends_between_calls_until_it_must_cut_again():

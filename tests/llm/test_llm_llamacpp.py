@@ -222,3 +222,37 @@ async def test_langgraph_tool_node_runs_the_models_tool_call(llm):
     assert answer.content == "walrus" or answer.content == "unknown"
     final = await chat.ainvoke([*messages, ai, answer])
     assert final.content.strip() and not final.tool_calls
+
+
+async def test_a_trajectory_over_the_real_slot_is_compacted_to_the_context_the_server_names(llm):
+    # the web agent sets no context; on the 0.5B a trajectory of pages outgrew the llama.cpp slot and
+    # "request (4158 tokens) exceeds the available context size (4096 tokens)" lost the rollout.
+    # Three scripted steps fill the trajectory (~6k tokens, the slot holds 2048), then the real model
+    # answers: the server refuses the first request, the loop compacts to the size it named.
+    from agentscale.graphs import LoopConfig, function_tool, loop_agent
+    from agentscale.graphs.compaction import context_overflow
+    from agentscale.rollout import RolloutContext
+    from agentscale.testing import FakeModel
+
+    async def dump(n: int) -> str:
+        """Print n lines of output."""
+        return "\n".join(f"{i}: " + "lorem ipsum dolor sit amet " * 3 for i in range(n))
+
+    with pytest.raises(Exception) as refused:  # what the real server says, read as the loop reads it
+        await llm.generate([{"role": "user", "content": await dump(400)}], max_tokens=8)
+    assert context_overflow(refused.value) is not None and context_overflow(refused.value)[1] == 2048
+
+    class ScriptedThenReal:
+        def __init__(self) -> None:
+            self.script = FakeModel(['```dump\n{"n": 80}\n```'] * 3)
+            self.calls = 0
+
+        async def generate(self, prompt, **kwargs):
+            self.calls += 1
+            return await (self.script if self.calls <= 3 else llm).generate(prompt, **kwargs)
+
+    config = LoopConfig(actions="text", reply_tokens=64, max_steps=4, observation_chars=8000, repeat_limit=None)
+    rollout = await loop_agent(ScriptedThenReal(), [function_tool(dump)], config)(
+        Task(prompt="Print 80 lines three times, then say what the last line says."), RolloutContext())
+    assert rollout.metadata["stop"] != "error", rollout.error  # the real model answered the 4th step
+    assert rollout.metadata["steps"] == 4 and rollout.metadata["compactions"] >= 1
