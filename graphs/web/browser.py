@@ -456,8 +456,8 @@ class Browser:
         return await asyncio.to_thread(self._act, ref, None)
 
     async def type(self, ref: int | None, text: str) -> Observation:
-        """Click element ``ref`` (when given) to focus it, then type ``text`` key by key; into a select
-        list, choose the option with that text.
+        """Click element ``ref`` (when given) to focus it, then type ``text`` key by key, in place of
+        what a text field held; into a select list, choose the option with that text.
 
         Raises:
             ToolError: no such element, or the episode is over.
@@ -496,6 +496,12 @@ class Browser:
             result = self._driver.execute_script(f"return core.elementClick({int(ref)});")
             if result is not True:
                 raise ToolError(f"Clicking [{ref}] failed: {result}")
+        if text is not None and target is not None and target.tag.startswith(("input_", "textarea")) and target.value:
+            # typing sets the field (as Playwright's fill does): typed after what is there, a second
+            # try at the answer made "JeraldJerald", and small models type an answer again often
+            self._driver.execute_script(
+                "var el = core.previousDOMInfo[arguments[0]]; el.value = '';"
+                "el.dispatchEvent(new Event('input', {bubbles: true}));", int(target.ref))
         if text is not None:
             chain = ActionChains(self._driver, duration=0)
             for ch in text:

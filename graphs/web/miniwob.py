@@ -6,7 +6,7 @@ same seed gives every rollout the same page. Each rollout leases a browser from 
 the tools act on them:
 
 - ``click(ref)``: click element ``[ref]``;
-- ``type_text(ref, text)``: click ``[ref]`` to focus it, then type;
+- ``type_text(ref, text)``: click ``[ref]`` to focus it, then type (a field's old text is replaced);
 - ``press_key(key)``: press ``Enter``, ``Tab``, ``ctrl+a``...
 
 Each returns the page after the action; the action that ends the episode ends the rollout too
@@ -190,8 +190,8 @@ class _Click:
 class _Type:
     episode: _Episode
     name: str = "type_text"
-    description: str = ("Click the element [ref] to focus it, then type text into it; for a select list, "
-                        "choose the option with that text.")
+    description: str = ("Click the element [ref] to focus it, then type text into it (in place of what it held); "
+                        "for a select list, choose the option with that text.")
     parameters: Mapping[str, Any] = field(default_factory=lambda: {
         "type": "object",
         "properties": {"ref": {"type": "integer", "description": "the field's ref"},

@@ -149,6 +149,8 @@ async def test_typing_into_a_button_is_refused_and_the_episode_goes_on(pool):
             await browser.type(6, "Jerald")
         assert not (await browser.observe()).done
         assert "#tt value='Jerald'" in (await browser.type(5, "Jerald")).render()
+        # typing again replaces the text (it was typed after it: "JeraldJerald" lost the episode)
+        assert "#tt value='Jerald'" in (await browser.type(5, "Jerald")).render()
         assert (await browser.click(6)).raw_reward == 1.0
 
 
