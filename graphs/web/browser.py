@@ -222,7 +222,7 @@ _NOT_TYPED_INTO = frozenset({
 
 def _takes_text(e: Element) -> bool:
     """Whether typing into ``e`` may make sense: not a button, link, label, box to tick or option
-    (a ``div`` may be an editor: it gets the benefit of the doubt)."""
+    (a ``div`` may be an editor: the page is asked, ``Browser._editable``)."""
     return e.tag not in _NOT_TYPED_INTO
 
 
@@ -490,7 +490,7 @@ class Browser:
                 return self._set_time(target.ref, text)
             if target.tag == "input_date":
                 return self._set_date(target.ref, text)
-            if not _takes_text(target):
+            if not _takes_text(target) or not (target.tag.startswith(("input_", "textarea")) or self._editable(ref)):
                 self._not_a_field(target.ref)
         if ref is not None:
             result = self._driver.execute_script(f"return core.elementClick({int(ref)});")
@@ -502,6 +502,13 @@ class Browser:
             self._driver.execute_script(
                 "var el = core.previousDOMInfo[arguments[0]]; el.value = '';"
                 "el.dispatchEvent(new Event('input', {bubbles: true}));", int(target.ref))
+        if text is not None and target is not None and not target.tag.startswith(("input_", "textarea")):
+            # an editor's text: a script's click moves no caret, so the keys would go nowhere; type at its end
+            self._driver.execute_script(
+                "var el = core.previousDOMInfo[arguments[0]], editor = el.closest('[contenteditable]') || el;"
+                "editor.focus(); var range = document.createRange(); range.selectNodeContents(el);"
+                "range.collapse(false); var sel = getSelection(); sel.removeAllRanges(); sel.addRange(range);",
+                int(target.ref))
         if text is not None:
             chain = ActionChains(self._driver, duration=0)
             for ch in text:
@@ -527,6 +534,12 @@ class Browser:
         # a list that takes several choices adds this one to them
         choose = "if (el.multiple) { el.options[arg].selected = true; } else { el.selectedIndex = arg; }"
         return self._change(ref, choose, index)
+
+    def _editable(self, ref: int) -> bool:
+        """Whether ``[ref]``, not a form field, is an editor (``contenteditable``, or inside one): keys
+        typed into a ``span`` or ``td`` go nowhere (the 0.5B typed ``x =`` into simple-algebra's label)."""
+        return bool(self._driver.execute_script(
+            "var el = core.previousDOMInfo[arguments[0]]; return !!el && el.isContentEditable;", int(ref)))
 
     def _not_a_field(self, ref: int) -> None:
         """Typing into a button would click it (small models type "Jerald" into Submit, which ends the

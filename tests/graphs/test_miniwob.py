@@ -156,6 +156,20 @@ async def test_typing_into_a_button_is_refused_and_the_episode_goes_on(pool):
 
 @pytest.mark.slow
 @pytest.mark.browser
+async def test_typing_into_text_that_is_not_a_field_is_refused_but_an_editor_takes_it(pool):
+    async with pool.lease() as browser:
+        page = (await browser.begin("simple-algebra", 1)).render()  # [6] span "x =", [7] input_text #math-answer
+        assert '[6] span "x ="' in page, page
+        with pytest.raises(ToolError, match=r'\[6\] is a span "x =", not a field; type into a field: '
+                                            r"\[7\] input_text #math-answer"):
+            await browser.type(6, "x =")  # the 0.5B did this; the keys went nowhere
+        page = (await browser.begin("text-editor", 1)).render()  # a contenteditable editor's paragraph
+        ref = int(re.search(r'^\[(\d+)\] p "', page, re.M).group(1))
+        assert "Zorbl" in (await browser.type(ref, "Zorbl")).render()  # typed into the editor
+
+
+@pytest.mark.slow
+@pytest.mark.browser
 async def test_the_wrong_click_loses_and_mistakes_are_observations(pool):
     task = miniwob_task("click-test-2", seed=1)  # "Click button ONE." with buttons ONE and TWO
 
