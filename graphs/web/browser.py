@@ -34,7 +34,7 @@ from agentscale.errors import ConfigError, ToolError
 
 __all__ = [
     "CHROME_FLAGS", "Browser", "BrowserPool", "Element", "Observation", "chromium_paths", "color_name",
-    "date_value", "miniwob_html_dir", "time_value",
+    "date_value", "is_field", "miniwob_html_dir", "time_value",
 ]
 
 CHROME_FLAGS = (
@@ -218,6 +218,11 @@ _NOT_TYPED_INTO = frozenset({
     "button", "a", "label", "option", "input_checkbox", "input_radio", "input_button", "input_submit", "input_reset",
     "input_image", "input_file", "input_range", "input_color",
 })
+
+
+def is_field(e: Element) -> bool:
+    """Whether ``e`` is a form field that takes text: a text-like input, a text area or a select list."""
+    return e.tag.startswith(("input_", "textarea", "select")) and _takes_text(e)
 
 
 def _takes_text(e: Element) -> bool:
@@ -464,13 +469,14 @@ class Browser:
         """
         return await asyncio.to_thread(self._act, ref, str(text))
 
-    async def press(self, key: str) -> Observation:
-        """Press a key (``Enter``, ``Tab``, ``a``) or a combination (``ctrl+a``).
+    async def press(self, key: str, ref: int | None = None) -> Observation:
+        """Press a key (``Enter``, ``Tab``, ``a``) or a combination (``ctrl+a``), on element ``ref``
+        when given (it is focused first: Enter on a button presses it).
 
         Raises:
-            ToolError: a key it does not know, or the episode is over.
+            ToolError: a key it does not know, no such element, or the episode is over.
         """
-        return await asyncio.to_thread(self._press, key)
+        return await asyncio.to_thread(self._press, key, ref)
 
     def _check(self, ref: int | None) -> None:
         if self._metadata()["done"]:
@@ -545,8 +551,7 @@ class Browser:
         """Typing into a button would click it (small models type "Jerald" into Submit, which ends the
         episode lost): refused, naming the fields there are."""
         e = self._shown[ref]
-        fields = [f"[{f.ref}] {f.tag}" + (f" #{f.id}" if f.id else "") for f in self._shown.values()
-                  if _takes_text(f) and (f.tag.startswith("input_") or f.tag in ("textarea", "select"))]
+        fields = [f"[{f.ref}] {f.tag}" + (f" #{f.id}" if f.id else "") for f in self._shown.values() if is_field(f)]
         what = f"{e.tag}" + (f' "{e.text[:40]}"' if e.text else "")
         where = f"type into a field: {', '.join(fields[:6])}" if fields else "there is no field to type into here"
         raise ToolError(f"[{ref}] is a {what}, not a field; {where}. Use click to press a button.")
@@ -576,10 +581,10 @@ class Browser:
             "el.dispatchEvent(new Event('change', {bubbles: true}));", int(ref), arg)
         return self._observe()
 
-    def _press(self, key: str) -> Observation:
+    def _press(self, key: str, ref: int | None = None) -> Observation:
         from selenium.webdriver.common.action_chains import ActionChains
 
-        self._check(None)
+        self._check(ref)
         *mods, name = [p.strip() for p in str(key).replace("-", "+").split("+")] if len(str(key)) > 1 else [str(key)]
         try:
             codes = [_MODIFIERS[m.lower()] for m in mods]
@@ -588,6 +593,8 @@ class Browser:
         code = name if len(name) == 1 else _KEYS.get(name.lower().strip("<>"))
         if code is None:
             raise ToolError(f"Unknown key {name!r}: use a character or one of {', '.join(sorted(_KEYS))}.")
+        if ref is not None:
+            self._driver.execute_script("core.previousDOMInfo[arguments[0]].focus();", int(ref))
         chain = ActionChains(self._driver, duration=0)
         for c in codes:
             chain.key_down(c)

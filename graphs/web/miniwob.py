@@ -7,7 +7,7 @@ the tools act on them:
 
 - ``click(ref)``: click element ``[ref]``;
 - ``type_text(ref, text)``: click ``[ref]`` to focus it, then type (a field's old text is replaced);
-- ``press_key(key)``: press ``Enter``, ``Tab``, ``ctrl+a``...
+- ``press_key(key, ref=None)``: press ``Enter``, ``Tab``, ``ctrl+a``... (on ``[ref]``, focused first, when given).
 
 Each returns the page after the action; the action that ends the episode ends the rollout too
 (the tool returns ``Finished``: the model is not asked to say it is done, and no final-answer
@@ -43,7 +43,7 @@ from agentscale.graphs._loop_nodes import run_of
 from agentscale.graphs.loop import build_agent_graph
 from agentscale.graphs.loop_config import LoopConfig
 from agentscale.graphs.tools import Finished
-from agentscale.graphs.web.browser import Browser, BrowserPool, Observation
+from agentscale.graphs.web.browser import Browser, BrowserPool, Observation, is_field
 from agentscale.protocols import Model
 from agentscale.rollout import RolloutContext
 from agentscale.strategies.context import as_task
@@ -176,6 +176,10 @@ class _Click:
         ref = _ref(arguments)
         shown = self.episode.last.elements if self.episode.last else []
         target = next((e for e in shown if e.ref == ref), None)
+        text = arguments.get("text")
+        if isinstance(text, str) and text and target is not None and is_field(target):
+            # click(ref=5, text="10/11/2011") on a field: the 0.5B's way of asking to type it there
+            return await _Type(self.episode)({"ref": ref, "text": text}, run)
         obs = await self.episode.browser.click(ref)
         self.episode.actions.append(f"click {ref}")
         result = self.episode.after(obs)
@@ -213,17 +217,23 @@ class _Type:
 class _Press:
     episode: _Episode
     name: str = "press_key"
-    description: str = "Press a key: Enter, Tab, Backspace, ArrowDown, a letter, or a combination like ctrl+a."
+    description: str = ("Press a key: Enter, Tab, Backspace, ArrowDown, a letter, or a combination like ctrl+a; "
+                        "on the element [ref] when given.")
     parameters: Mapping[str, Any] = field(default_factory=lambda: {
-        "type": "object", "properties": {"key": {"type": "string", "description": "the key"}}, "required": ["key"],
+        "type": "object",
+        "properties": {"key": {"type": "string", "description": "the key"},
+                       "ref": {"type": "integer", "description": "the element to press it on (optional)"}},
+        "required": ["key"],
     })
 
     async def __call__(self, arguments: Mapping[str, Any], run: RolloutContext) -> str | Finished:
         key = str(arguments.get("key") or "")
         if not key:
             raise ToolError("key must name a key, like Enter.")
-        obs = await self.episode.browser.press(key)
-        self.episode.actions.append(f"press {key.lower()}")
+        # press_key(key="Enter", ref=7): the 0.5B's way to press the Submit button [7]
+        ref = _ref(arguments) if arguments.get("ref") is not None else None
+        obs = await self.episode.browser.press(key, ref)
+        self.episode.actions.append(f"press {key.lower()}" + (f" {ref}" if ref is not None else ""))
         return self.episode.after(obs)
 
 

@@ -170,6 +170,21 @@ async def test_typing_into_text_that_is_not_a_field_is_refused_but_an_editor_tak
 
 @pytest.mark.slow
 @pytest.mark.browser
+async def test_a_click_with_text_types_it_and_a_key_pressed_on_a_button_presses_it(pool):
+    # the 0.5B's ways of saying "type 10/11/2011 into [5]" and "press Submit [7]"
+    replies = [act("click", ref=5, text="Jerald"), act("press_key", key="Enter", ref=6)]
+    agent = miniwob_agent(FakeModel(replies), pool, MiniWoBConfig(actions="tools", max_steps=3))
+    rollout = await agent(miniwob_task("enter-text", seed=1), RolloutContext())  # Enter "Jerald" ...
+    assert rollout.metadata["actions"] == ['type 5 "Jerald"', "press enter 6"], rollout.trajectory
+    assert rollout.metadata["done"] and rollout.metadata["reward"] == 1.0
+    async with pool.lease() as browser:
+        await browser.begin("enter-text", 1)
+        with pytest.raises(ToolError, match=r"There is no element \[99\]"):
+            await browser.press("Enter", 99)
+
+
+@pytest.mark.slow
+@pytest.mark.browser
 async def test_the_wrong_click_loses_and_mistakes_are_observations(pool):
     task = miniwob_task("click-test-2", seed=1)  # "Click button ONE." with buttons ONE and TWO
 
