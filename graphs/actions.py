@@ -402,8 +402,9 @@ def _embedded_call(text: str, tools: Sequence[Tool]) -> dict[str, Any] | None:
 
 
 def _leading_calls(text: str, tools: Sequence[Tool]) -> list[dict[str, Any]] | None:
-    """The whole ``{"name": TOOL, "arguments": ...}`` objects a reply cut at its token cap begins
-    with (small models write a plan of calls one per line until the cap); the cut one is dropped."""
+    """The whole ``{"name": TOOL, "arguments": ...}`` objects a reply cut at its token cap, or broken
+    part way, begins with (small models write a plan of calls one per line until the cap, and break
+    a brace in the third); the cut or broken one is dropped."""
     body = text.lstrip()
     decoder, at, end = json.JSONDecoder(), 0, 0
     while at < len(body) and body[at] in "{[":
@@ -464,11 +465,13 @@ def parse_tool_calls(
     read as that call, given an id, and kept in the message's ``tool_calls``. A reply
     without calls that was cut at its token cap (``truncated``), or that tried a call in text and
     broke it (JSON naming an offered tool that does not parse, a call to an unknown tool), is not an
-    answer: it gets an error (an ``Action`` with no ``call_id``, answered by a ``user`` message).
+    answer: the whole calls it begins with run, and without any it gets an error (an ``Action``
+    with no ``call_id``, answered by a ``user`` message).
     """
     if not calls:
         fallback = _fenced_call(text, tools) or _embedded_call(text, tools)
-        leading = _leading_calls(text, tools) if fallback is None and truncated else None
+        # a plan of calls cut at the token cap, or broken after its first whole calls: those run
+        leading = _leading_calls(text, tools) if fallback is None and (truncated or _broken_call(text, tools)) else None
         if fallback is None and leading is None and truncated:
             return Reply({"role": "assistant", "content": text}, [Action("", call_id="", error=CUT_OFF)])
         if fallback is None and leading is None:

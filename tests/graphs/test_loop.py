@@ -737,6 +737,16 @@ async def test_a_call_tried_in_text_and_broken_is_no_answer_in_the_native_format
     assert error["role"] == "user" and error["content"].startswith("Error: ") and said in error["content"]
 
 
+async def test_the_whole_calls_before_a_broken_one_run_in_the_native_format():
+    # the 0.5B's plan for MiniWoB: its first call whole, a brace short in the second, the third whole
+    plan = ('{"name": "add", "arguments": {"a": 40, "b": 1}}, {"name": "add", "arguments": {"a": 1, "b": 1}, '
+            '{"name": "add", "arguments": {"a": 2, "b": 2}}}')
+    model = FakeModel([plan, {"content": "", "tool_calls": [tool_call("final_answer", {"answer": "41"})]}])
+    rollout = await loop_agent(model, [function_tool(add)], LoopConfig(actions="tools"))(TASK)
+    assert [c["function"]["name"] for c in rollout.trajectory[2]["tool_calls"]] == ["add"]
+    assert rollout.trajectory[3]["content"] == "41" and rollout.output == "41"
+
+
 async def test_json_that_is_no_call_is_still_an_answer_in_the_native_format():
     answer = '{"name": "Alice", "age": 3}'  # names no tool and has no arguments: an answer that is JSON
     rollout = await loop_agent(FakeModel([answer]), [function_tool(add)], LoopConfig(actions="tools"))(TASK)
