@@ -405,7 +405,7 @@ def _leading_calls(text: str, tools: Sequence[Tool]) -> list[dict[str, Any]] | N
     """The whole ``{"name": TOOL, "arguments": ...}`` objects a reply cut at its token cap, or broken
     part way, begins with (small models write a plan of calls one per line until the cap, and break
     a brace in the third); the cut or broken one is dropped."""
-    body = text.lstrip()
+    body = re.sub(r"^\s*(?:```(?:json)?|<tool_call>)\s*", "", text)  # the plan may be fenced or tagged
     decoder, at, end = json.JSONDecoder(), 0, 0
     while at < len(body) and body[at] in "{[":
         try:

@@ -50,8 +50,9 @@ def bare_tool_calls(text: str, names: Collection[str]) -> list[dict[str, Any]] |
     Chat templates ask for each call as ``{"name": ..., "arguments": {...}}`` inside tags such as
     ``<tool_call>...</tool_call>``, and servers (llama-server, vLLM's parsers) read a call only
     with its tags. Small models often write the JSON alone. A reply that is nothing but such
-    objects (one or several, a JSON list of them, fenced or tagged), each naming an offered tool,
-    is read as those calls; anything else is text, and ``None`` is returned.
+    objects (one or several, a JSON list of them, fenced or tagged), each naming an offered tool
+    (other keys beside ``arguments`` are ignored), is read as those calls; anything else is text,
+    and ``None`` is returned.
 
     Args:
         text: the reply.
@@ -77,7 +78,11 @@ def bare_tool_calls(text: str, names: Collection[str]) -> list[dict[str, Any]] |
             at += 1
     calls = []
     for item in found:
-        if not (isinstance(item, dict) and set(item) <= {"name", "arguments"} and item.get("name") in names):
+        # keys beside name and arguments are ignored ({"name": "click", "arguments": {"ref": 5}, "key": "Enter"}
+        # from the 0.5B); without arguments, only {"name": TOOL} is a call
+        if not (isinstance(item, dict) and item.get("name") in names):
+            return None
+        if "arguments" not in item and set(item) != {"name"}:
             return None
         arguments = item.get("arguments", {})
         if not isinstance(arguments, dict | str):

@@ -216,7 +216,8 @@ async def test_judges_ask_for_their_schema_where_the_model_takes_one(server, mak
         ('{"name": "mul", "arguments": {"a": 2}}', None),  # not an offered tool
         ('{"name": "add", "arguments": {"a": 2}} and that is all', None),  # more than calls
         ('The sum is {"a": 2}', None),
-        ('{"name": "add", "arguments": {"a": 2}, "why": "x"}', None),
+        ('{"name": "add", "arguments": {"a": 2}, "why": "x"}', [("add", {"a": 2})]),  # a call, with a remark
+        ('{"name": "add", "why": "x"}', None),  # no arguments: not a call
     ],
 )
 async def test_a_reply_that_is_only_a_bare_tool_call_is_read_as_one(server, make_llm, reply, calls):
