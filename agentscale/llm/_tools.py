@@ -51,7 +51,7 @@ def bare_tool_calls(text: str, names: Collection[str]) -> list[dict[str, Any]] |
     ``<tool_call>...</tool_call>``, and servers (llama-server, vLLM's parsers) read a call only
     with its tags. Small models often write the JSON alone. A reply that is nothing but such
     objects (one or several, a JSON list of them, fenced or tagged), each naming an offered tool
-    (other keys beside ``arguments`` are ignored), is read as those calls; anything else is text,
+    (other keys beside ``arguments`` are taken as arguments too), is read as those calls; anything else is text,
     and ``None`` is returned.
 
     Args:
@@ -78,13 +78,16 @@ def bare_tool_calls(text: str, names: Collection[str]) -> list[dict[str, Any]] |
             at += 1
     calls = []
     for item in found:
-        # keys beside name and arguments are ignored ({"name": "click", "arguments": {"ref": 5}, "key": "Enter"}
-        # from the 0.5B); without arguments, only {"name": TOOL} is a call
+        # keys beside name and arguments are arguments put in the wrong place ({"name": "type_text",
+        # "arguments": {"ref": 9}, "text": "vina"} from the 0.5B); without arguments, only {"name": TOOL} is a call
         if not (isinstance(item, dict) and item.get("name") in names):
             return None
         if "arguments" not in item and set(item) != {"name"}:
             return None
         arguments = item.get("arguments", {})
+        extra = {k: v for k, v in item.items() if k not in ("name", "arguments")}
+        if extra and isinstance(arguments, dict):
+            arguments = {**extra, **arguments}
         if not isinstance(arguments, dict | str):
             return None
         calls.append(

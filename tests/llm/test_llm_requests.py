@@ -216,7 +216,7 @@ async def test_judges_ask_for_their_schema_where_the_model_takes_one(server, mak
         ('{"name": "mul", "arguments": {"a": 2}}', None),  # not an offered tool
         ('{"name": "add", "arguments": {"a": 2}} and that is all', None),  # more than calls
         ('The sum is {"a": 2}', None),
-        ('{"name": "add", "arguments": {"a": 2}, "why": "x"}', [("add", {"a": 2})]),  # a call, with a remark
+        ('{"name": "add", "arguments": {"a": 2}, "b": 3}', [("add", {"a": 2, "b": 3})]),  # an argument misplaced
         ('{"name": "add", "why": "x"}', None),  # no arguments: not a call
     ],
 )
