@@ -2,8 +2,9 @@
 
 Before each model call the agent loop asks ``compact(messages, budget)`` for the messages to send.
 While their estimated size is over ``budget`` tokens, the oldest observations (tool results, and
-``Observation:`` messages of the text format) are cut to a head and a tail with a note
-``[observation shortened: N chars]`` in the middle; then, if that is not enough, the oldest
+the loop's ``user`` messages after the task: observations of the text format, errors, notes) are
+cut to a head and a tail with a note ``[observation shortened: N chars]`` in the middle; then, if
+that is not enough, the oldest
 assistant messages are too. The system prompt, the task (the first user message) and the latest
 ``keep_last`` messages are never touched, and the trajectory kept in the state (``Rollout.trajectory``)
 stays whole: only the request is compacted.
@@ -56,9 +57,9 @@ def estimate_tokens(messages: Sequence[Message]) -> int:
 
 
 def _is_observation(message: Message) -> bool:
-    if message.get("role") == "tool":
-        return True
-    return message.get("role") == "user" and _text(message).startswith("Observation:")
+    # after the task, every user message is the loop's: an observation, an error, a note (the web
+    # agent's pages come as user messages without "Observation:" and were never shortened)
+    return message.get("role") in ("tool", "user")
 
 
 def _shorten(message: Message, keep: int) -> Message:

@@ -32,6 +32,19 @@ def test_compaction_keeps_the_task_and_the_latest_messages_whole():
     assert compact(msgs[:4], 10**6) == msgs[:4]  # what fits is sent as it is
 
 
+def test_every_message_of_the_loop_after_the_task_may_be_shortened():
+    # the web agent's pages come back as user messages without "Observation:" (a link named in
+    # words is followed without a call id): they were never shortened, and a 0.5B rollout's request
+    # stayed over the slot even after the server named its size
+    page = "Parks and gardens. " * 400
+    msgs = [{"role": "system", "content": "sys"}, {"role": "user", "content": "the question"}]
+    for i in range(4):
+        msgs += [{"role": "assistant", "content": f"Parks [{i}]"}, {"role": "user", "content": page}]
+    out = compact(msgs, 3000)
+    assert estimate_tokens(out) <= 3000 < estimate_tokens(msgs)
+    assert "[observation shortened" in out[3]["content"] and out[1] == msgs[1] and out[-1] == msgs[-1]
+
+
 async def test_a_trajectory_that_outgrows_the_context_is_compacted_not_failed():
     seen = []
 
