@@ -41,10 +41,10 @@ class LoopConfig(BaseModel):
             call (old observations shortened, with a note: ``agentscale.graphs.compaction``)
             instead of the request failing (the tools' definitions count too). ``None``: compacted
             only once a server refuses a request as over its context, to the size it names.
-        calls_per_step: at most this many of a reply's actions run; each later one is answered
-            with an error saying it was not run (for tools whose result changes what comes next,
-            as a browser's pages do; small models fire a whole plan of calls at once). ``None``:
-            all run, in order.
+        calls_per_step: at most this many of a reply's actions run; the later ones are left out
+            of the reply kept in the trajectory, and the last result run says how many were not
+            run (for tools whose result changes what comes next, as a browser's pages do; small
+            models fire a whole plan of calls at once). ``None``: all run, in order.
         text_example: a worked example of a few steps in the text format, added below the tools'
             instructions when the loop acts in that format (small models copy a demonstration far
             better than they follow a description); ``""``: none.
