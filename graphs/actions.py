@@ -470,12 +470,13 @@ def parse_tool_calls(
     """
     if not calls:
         fallback = _fenced_call(text, tools) or _embedded_call(text, tools)
+        broken = _broken_call(text, tools) if fallback is None and not truncated else None
         # a plan of calls cut at the token cap, or broken after its first whole calls: those run
-        leading = _leading_calls(text, tools) if fallback is None and (truncated or _broken_call(text, tools)) else None
+        leading = _leading_calls(text, tools) if fallback is None and (truncated or broken) else None
         if fallback is None and leading is None and truncated:
             return Reply({"role": "assistant", "content": text}, [Action("", call_id="", error=CUT_OFF)])
         if fallback is None and leading is None:
-            if (broken := _broken_call(text, tools)) is not None:
+            if broken is not None:
                 return Reply({"role": "assistant", "content": text}, [Action("", call_id="", error=broken)])
             return Reply({"role": "assistant", "content": text}, final=text)
         calls = leading or [fallback]

@@ -144,7 +144,7 @@ def compact_stable(
 
 _OVERFLOW = (
     # llama.cpp: "request (4158 tokens) exceeds the available context size (4096 tokens), try increasing it"
-    re.compile(r"request \((\d+) tokens\) exceeds the available context size \((\d+) tokens\)"),
+    re.compile(r"request \((?P<requested>\d+) tokens\) exceeds the available context size \((?P<context>\d+) tokens\)"),
     # vLLM / OpenAI: "maximum context length is 4096 tokens. However, you requested 4158 tokens"
     re.compile(r"maximum context length is (?P<context>\d+) tokens\. However, you requested (?P<requested>\d+) tokens"),
 )
@@ -165,7 +165,5 @@ def context_overflow(error: object) -> tuple[int, int] | None:
     text = str(error)
     for pattern in _OVERFLOW:
         if m := pattern.search(text):
-            if pattern.groupindex:
-                return int(m["requested"]), int(m["context"])
-            return int(m.group(1)), int(m.group(2))
+            return int(m["requested"]), int(m["context"])
     return None

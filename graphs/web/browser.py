@@ -489,32 +489,34 @@ class Browser:
 
         self._check(ref)
         target = self._shown.get(ref) if ref is not None else None
-        if target is not None and text is not None:
-            if target.tag == "select":
-                return self._choose(target.ref, text)
-            if target.tag == "input_time":
-                return self._set_time(target.ref, text)
-            if target.tag == "input_date":
-                return self._set_date(target.ref, text)
-            if not _takes_text(target) or not (target.tag.startswith(("input_", "textarea")) or self._editable(ref)):
-                self._not_a_field(target.ref)
+        typing_into = target if text is not None else None
+        form_field = typing_into is not None and typing_into.tag.startswith(("input_", "textarea"))
+        if typing_into is not None:
+            if typing_into.tag == "select":
+                return self._choose(typing_into.ref, text)
+            if typing_into.tag == "input_time":
+                return self._set_time(typing_into.ref, text)
+            if typing_into.tag == "input_date":
+                return self._set_date(typing_into.ref, text)
+            if not _takes_text(typing_into) or not (form_field or self._editable(typing_into.ref)):
+                self._not_a_field(typing_into.ref)
         if ref is not None:
             result = self._driver.execute_script(f"return core.elementClick({int(ref)});")
             if result is not True:
                 raise ToolError(f"Clicking [{ref}] failed: {result}")
-        if text is not None and target is not None and target.tag.startswith(("input_", "textarea")) and target.value:
+        if form_field and typing_into.value:
             # typing sets the field (as Playwright's fill does): typed after what is there, a second
             # try at the answer made "JeraldJerald", and small models type an answer again often
             self._driver.execute_script(
                 "var el = core.previousDOMInfo[arguments[0]]; el.value = '';"
-                "el.dispatchEvent(new Event('input', {bubbles: true}));", int(target.ref))
-        if text is not None and target is not None and not target.tag.startswith(("input_", "textarea")):
+                "el.dispatchEvent(new Event('input', {bubbles: true}));", int(typing_into.ref))
+        elif typing_into is not None and not form_field:
             # an editor's text: a script's click moves no caret, so the keys would go nowhere; type at its end
             self._driver.execute_script(
                 "var el = core.previousDOMInfo[arguments[0]], editor = el.closest('[contenteditable]') || el;"
                 "editor.focus(); var range = document.createRange(); range.selectNodeContents(el);"
                 "range.collapse(false); var sel = getSelection(); sel.removeAllRanges(); sel.addRange(range);",
-                int(target.ref))
+                int(typing_into.ref))
         if text is not None:
             chain = ActionChains(self._driver, duration=0)
             for ch in text:
